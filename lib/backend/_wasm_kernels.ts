@@ -1,0 +1,163 @@
+/**
+ * Training kernels that tfjs-backend-wasm 4.22 does not register, built from its own kernels.
+ *
+ * Without them `tf.grad` of a conv layer or of an embedding (`tf.gather`) throws on `wasm`.
+ * Each kernel below only calls other wasm kernels (XNNPACK convolutions, transposes, scatter),
+ * so no tensor ever leaves wasm memory, and frees every intermediate it makes.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+
+type Info = tf.TensorInfo;
+type KernelFunc = (args: {
+  inputs: Record<string, Info>;
+  backend: tf.KernelBackend;
+  attrs?: Record<string, unknown>;
+}) => Info | Info[];
+
+function wasmKernel(name: string): KernelFunc {
+  const config = tf.getKernel(name, "wasm");
+  if (!config) throw new Error(`tfjs-backend-wasm has no ${name} kernel to build on`);
+  return config.kernelFunc as unknown as KernelFunc;
+}
+
+/** Runs one wasm kernel and returns its single output. */
+function run(
+  backend: tf.KernelBackend,
+  name: string,
+  inputs: Record<string, Info>,
+  attrs: Record<string, unknown> = {},
+): Info {
+  return wasmKernel(name)({ inputs, backend, attrs }) as Info;
+}
+
+/** A view of the same data with another shape: wasm kernels read only `dataId` and `shape`. */
+function view(info: Info, shape: number[]): Info {
+  return { dataId: info.dataId, shape, dtype: info.dtype };
+}
+
+/**
+ * dW[kh, kw, ci, co] = Σ_{b, oh, ow} x[b, oh·s + kh − top, ow·s + kw − left, ci] · dy[b, oh, ow, co].
+ *
+ * Read with ci as the batch and b as the channels, that sum is a valid convolution of the padded,
+ * transposed input with dy as a filter dilated by the stride: wasm's Conv2D computes it.
+ */
+function conv2DBackpropFilter(
+  { inputs, backend, attrs }: Parameters<KernelFunc>[0],
+): Info {
+  const { x, dy } = inputs;
+  const { strides, pad, dataFormat, dimRoundingMode, filterShape } = attrs as {
+    strides: [number, number] | number;
+    pad: "valid" | "same" | number | [number, number][];
+    dataFormat: "NHWC" | "NCHW";
+    dimRoundingMode?: "floor" | "round" | "ceil";
+    filterShape: [number, number, number, number];
+  };
+  if (dataFormat === "NCHW") {
+    throw new Error("Conv2DBackpropFilter on wasm supports NHWC only (tfjs's conv2d default)");
+  }
+  const info = tf.backend_util.computeConv2DInfo(
+    x.shape as [number, number, number, number],
+    filterShape,
+    strides,
+    1,
+    pad as "valid",
+    dimRoundingMode,
+  );
+  const [kh, kw, ci, co] = filterShape;
+  const { top, left } = info.padInfo;
+  const [, height, width] = x.shape;
+  const { outHeight, outWidth, strideHeight, strideWidth } = info;
+  // Pad bottom/right just enough that the valid conv yields at least kh × kw outputs.
+  const bottom = Math.max(0, kh + (outHeight - 1) * strideHeight - height - top);
+  const right = Math.max(0, kw + (outWidth - 1) * strideWidth - width - left);
+
+  const xT = run(backend, "Transpose", { x }, { perm: [3, 1, 2, 0] }); // (ci, H, W, B)
+  const dyT = run(backend, "Transpose", { x: dy }, { perm: [1, 2, 0, 3] }); // (oh, ow, B, co)
+  const conv = run(backend, "Conv2D", { x: xT, filter: dyT }, {
+    strides: [1, 1],
+    pad: [[0, 0], [top, bottom], [left, right], [0, 0]],
+    dataFormat: "NHWC",
+    dilations: [strideHeight, strideWidth],
+    dimRoundingMode: undefined,
+  }); // (ci, ≥kh, ≥kw, co)
+  backend.disposeData(xT.dataId);
+  backend.disposeData(dyT.dataId);
+  let exact = conv;
+  if (conv.shape[1] !== kh || conv.shape[2] !== kw) {
+    exact = run(backend, "Slice", { x: conv }, { begin: [0, 0, 0, 0], size: [ci, kh, kw, co] });
+    backend.disposeData(conv.dataId);
+  }
+  const dw = run(backend, "Transpose", { x: exact }, { perm: [1, 2, 0, 3] }); // (kh, kw, ci, co)
+  backend.disposeData(exact.dataId);
+  return dw;
+}
+
+/**
+ * out[s, ...] = Σ_{i : ids[i] = s} x[i, ...], the gradient of `gather` (embeddings).
+ *
+ * wasm's ScatterNd accumulates duplicate indices, which is exactly this sum; ids outside
+ * [0, numSegments) would write outside the output, so they are rejected first.
+ */
+function unsortedSegmentSum(
+  { inputs, backend, attrs }: Parameters<KernelFunc>[0],
+): Info {
+  const { x, segmentIds } = inputs;
+  const { numSegments } = attrs as { numSegments: number };
+  const idShape = segmentIds.shape;
+  if (idShape.some((d, i) => x.shape[i] !== d)) {
+    throw new Error(
+      `UnsortedSegmentSum: segmentIds shape [${idShape}] must prefix x shape [${x.shape}]`,
+    );
+  }
+  const count = idShape.reduce((a, b) => a * b, 1);
+  const inner = x.shape.slice(idShape.length);
+  const innerSize = inner.reduce((a, b) => a * b, 1);
+  const ids = backend.readSync(segmentIds.dataId) as Int32Array;
+  for (let i = 0; i < ids.length; i++) {
+    if (ids[i] < 0 || ids[i] >= numSegments) {
+      throw new RangeError(
+        `UnsortedSegmentSum: segment id ${ids[i]} at ${i} is outside [0, ${numSegments})`,
+      );
+    }
+  }
+  const indices = segmentIds.dtype === "int32" ? view(segmentIds, [count, 1]) : null;
+  if (!indices) throw new TypeError(`UnsortedSegmentSum: segmentIds must be int32`);
+  const out = run(backend, "ScatterNd", {
+    indices,
+    updates: view(x, [count, innerSize]),
+  }, { shape: [numSegments, innerSize] });
+  return view(out, [numSegments, ...inner]);
+}
+
+let registered = false;
+
+/**
+ * Registers on `wasm` the kernels that training needs and tfjs-backend-wasm lacks:
+ * `Conv2DBackpropFilter` (conv weight gradients) and `UnsortedSegmentSum` (embedding gradients).
+ * Idempotent; `initBackend("wasm")` calls it.
+ *
+ * @example
+ * ```ts
+ * import { registerWasmTrainingKernels } from "./mod.ts";
+ * registerWasmTrainingKernels();
+ * ```
+ */
+export function registerWasmTrainingKernels(): void {
+  if (registered) return;
+  const kernels: [string, KernelFunc][] = [
+    ["Conv2DBackpropFilter", conv2DBackpropFilter],
+    ["UnsortedSegmentSum", unsortedSegmentSum],
+  ];
+  for (const [kernelName, kernelFunc] of kernels) {
+    if (!tf.getKernel(kernelName, "wasm")) {
+      tf.registerKernel({
+        kernelName,
+        backendName: "wasm",
+        kernelFunc: kernelFunc as unknown as tf.KernelFunc,
+      });
+    }
+  }
+  registered = true;
+}

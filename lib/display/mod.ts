@@ -1,0 +1,228 @@
+/**
+ * Showing things in a Deno Jupyter notebook, and writing figures to files.
+ *
+ * Under nbclient the Deno 2.9 kernel sometimes drops a cell's last-expression output (the idle
+ * message can overtake the result). Every helper here displays explicitly and then waits a short
+ * moment, which lost nothing in 100 cells; outside a notebook they print a one-line summary.
+ *
+ * Figures are plain plotly objects `{ data, layout }`. plotly.js cannot be imported under Deno (it
+ * needs `window`), so its bundle is embedded into the HTML the notebook or a file displays.
+ *
+ * @module
+ */
+import { createRequire } from "node:module";
+
+/** A plotly figure: traces and a layout, as plotly.js takes them. */
+export interface Figure {
+  data: Record<string, unknown>[];
+  layout?: Record<string, unknown>;
+  config?: Record<string, unknown>;
+}
+
+/** A Jupyter MIME bundle, e.g. `{ "text/html": "<b>hi</b>" }`. */
+export type MimeBundle = Record<string, unknown>;
+
+const SETTLE_MS = 20;
+
+/**
+ * Whether this code runs inside the Deno Jupyter kernel.
+ *
+ * @returns true in a notebook, false in `deno run` / `deno test`.
+ * @example
+ * ```ts
+ * import { inJupyter } from "./mod.ts";
+ * console.log(inJupyter()); // false outside a notebook
+ * ```
+ */
+export function inJupyter(): boolean {
+  try {
+    return typeof (Deno as unknown as { jupyter?: unknown }).jupyter === "object";
+  } catch {
+    return false; // the getter throws outside `deno jupyter`
+  }
+}
+
+/**
+ * Displays a MIME bundle in the notebook and waits for the kernel to send it; elsewhere prints
+ * the bundle's `text/plain` entry (or the list of its types).
+ *
+ * @param bundle What to show, keyed by MIME type.
+ * @example
+ * ```ts
+ * import { display } from "./mod.ts";
+ * await display({ "text/plain": "hello", "text/html": "<b>hello</b>" });
+ * ```
+ */
+export async function display(bundle: MimeBundle): Promise<void> {
+  if (inJupyter()) {
+    const jupyter = (Deno as unknown as {
+      jupyter: { display(obj: unknown, options?: { raw?: boolean }): Promise<void> };
+    }).jupyter;
+    await jupyter.display(bundle, { raw: true });
+    await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
+  } else {
+    const text = bundle["text/plain"];
+    console.log(typeof text === "string" ? text : `[display: ${Object.keys(bundle).join(", ")}]`);
+  }
+}
+
+/**
+ * Shows any value: strings as text, numbers/arrays/objects as JSON, `{ toString }` objects as text.
+ *
+ * @param value What to show.
+ * @example
+ * ```ts
+ * import { show } from "./mod.ts";
+ * await show({ loss: 0.25, step: 10 });
+ * ```
+ */
+export async function show(value: unknown): Promise<void> {
+  const text = typeof value === "string" ? value : (() => {
+    try {
+      return JSON.stringify(value, null, 2) ?? String(value);
+    } catch {
+      return String(value);
+    }
+  })();
+  await display({ "text/plain": text });
+}
+
+/**
+ * Shows an HTML fragment.
+ *
+ * @param html The markup.
+ * @param plain What to print outside a notebook. @default "[html]"
+ * @example
+ * ```ts
+ * import { showHtml } from "./mod.ts";
+ * await showHtml("<table><tr><td>1</td></tr></table>");
+ * ```
+ */
+export async function showHtml(html: string, plain = "[html]"): Promise<void> {
+  await display({ "text/html": html, "text/plain": plain });
+}
+
+/**
+ * Shows PNG bytes as an image.
+ *
+ * @param png Encoded PNG (e.g. from `imageGrid` or `savePng`'s input).
+ * @param plain What to print outside a notebook. @default "[png]"
+ * @example
+ * ```ts
+ * import { showPng } from "./mod.ts";
+ * const onePixel = Uint8Array.from(atob(
+ *   "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==",
+ * ), (c) => c.charCodeAt(0));
+ * await showPng(onePixel);
+ * ```
+ */
+export async function showPng(png: Uint8Array, plain = "[png]"): Promise<void> {
+  await display({ "image/png": toBase64(png), "text/plain": `${plain} (${png.length} bytes)` });
+}
+
+function toBase64(bytes: Uint8Array): string {
+  let s = "";
+  const chunk = 0x8000;
+  for (let i = 0; i < bytes.length; i += chunk) {
+    s += String.fromCharCode(...bytes.subarray(i, i + chunk));
+  }
+  return btoa(s);
+}
+
+let plotlyBundle: string | null = null;
+let plotlyShown = false;
+let plotCounter = 0;
+
+/**
+ * The plotly.js bundle's source, read once from the installed npm package.
+ *
+ * @returns JavaScript that defines `window.Plotly`.
+ * @example
+ * ```ts
+ * import { plotlySource } from "./mod.ts";
+ * console.log(plotlySource().length > 1e6); // true
+ * ```
+ */
+export function plotlySource(): string {
+  if (plotlyBundle === null) {
+    const require = createRequire(import.meta.url);
+    let path: string;
+    try {
+      path = require.resolve("plotly.js-dist/plotly.js");
+    } catch {
+      // `createRequire` finds the package only after Deno has installed it into node_modules.
+      throw new Error(
+        "plotly.js-dist is not installed in node_modules: run `deno install` in the repository",
+      );
+    }
+    plotlyBundle = Deno.readTextFileSync(path);
+  }
+  return plotlyBundle;
+}
+
+function figureJson(fig: Figure): string {
+  // `</script>` inside a JSON string would end the inline script early.
+  return JSON.stringify(fig).replaceAll("</", "<\\/");
+}
+
+/**
+ * An HTML fragment that draws a plotly figure.
+ *
+ * @param fig The figure.
+ * @param options `includePlotly`: embed the plotly bundle (needed once per page). @default true
+ * @returns HTML with a div and an inline script.
+ * @example
+ * ```ts
+ * import { plotHtml } from "./mod.ts";
+ * const html = plotHtml({ data: [{ y: [1, 3, 2] }] }, { includePlotly: false });
+ * console.log(html.includes("Plotly.newPlot")); // true
+ * ```
+ */
+export function plotHtml(fig: Figure, options: { includePlotly?: boolean } = {}): string {
+  const id = `dalle-lab-plot-${Date.now().toString(36)}-${plotCounter++}`;
+  const width = (fig.layout?.width as number | undefined) ?? 720;
+  const height = (fig.layout?.height as number | undefined) ?? 420;
+  const bundle = (options.includePlotly ?? true) ? `<script>${plotlySource()}</script>` : "";
+  return `${bundle}<div id="${id}" style="width:${width}px;height:${height}px"></div>` +
+    `<script>(function(){const f=${figureJson(fig)};` +
+    `Plotly.newPlot("${id}",f.data,f.layout||{},Object.assign({responsive:true},f.config||{}));` +
+    `})();</script>`;
+}
+
+/**
+ * Shows a plotly figure in the notebook. The plotly bundle is embedded with the first figure a
+ * kernel shows (later figures on the page reuse it); pass `standalone` to embed it every time.
+ *
+ * @param fig The figure.
+ * @param options `standalone`: always embed plotly. @default false
+ * @example
+ * ```ts
+ * import { showPlot } from "./mod.ts";
+ * await showPlot({ data: [{ x: [1, 2, 3], y: [3, 1, 2], type: "scatter" }], layout: { title: { text: "demo" } } });
+ * ```
+ */
+export async function showPlot(fig: Figure, options: { standalone?: boolean } = {}): Promise<void> {
+  const include = options.standalone || !plotlyShown;
+  const html = inJupyter() ? plotHtml(fig, { includePlotly: include }) : "";
+  if (inJupyter()) plotlyShown = true;
+  const title = fig.layout?.title as { text?: string } | string | undefined;
+  const name = typeof title === "string" ? title : title?.text ?? "figure";
+  await display({ "text/html": html, "text/plain": `[plot: ${name}, ${fig.data.length} traces]` });
+}
+
+/**
+ * A complete standalone HTML page drawing the figure (plotly embedded), for saving next to a run.
+ *
+ * @param fig The figure.
+ * @returns The page.
+ * @example
+ * ```ts
+ * import { plotPage } from "./mod.ts";
+ * const page = plotPage({ data: [{ y: [1, 2] }] });
+ * console.log(page.startsWith("<!DOCTYPE html>")); // true
+ * ```
+ */
+export function plotPage(fig: Figure): string {
+  return `<!DOCTYPE html><html><head><meta charset="utf-8"></head><body>` +
+    `${plotHtml(fig, { includePlotly: true })}</body></html>`;
+}

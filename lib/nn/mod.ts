@@ -1,0 +1,37 @@
+/**
+ * The small module toolkit every dalle-lab model is built from (nanoGPT-style, readable):
+ * named parameters, Linear / Conv2d / LayerNorm / Embedding, AdamW with an EMA, gradient
+ * clipping, schedules, a seeded RNG, and safetensors weights and checkpoints.
+ *
+ * @example
+ * ```ts
+ * import { AdamW, Linear, valueAndGrads } from "./mod.ts";
+ * import { initBackend, tf } from "../backend/mod.ts";
+ * await initBackend("wasm");
+ * const fc = new Linear(3, 1, { seed: 0 });
+ * const opt = new AdamW({ lr: 0.01 });
+ * const x = tf.ones([4, 3]);
+ * const { loss, grads } = valueAndGrads(fc.parameters(), () => fc.apply(x).square().mean() as tf.Scalar);
+ * opt.step(fc.parameters(), grads);
+ * tf.dispose([loss, ...grads, x]); opt.dispose(); fc.dispose();
+ * ```
+ *
+ * @module
+ */
+export { Conv2d, Embedding, LayerNorm, Linear, Module, paramCount, seedStream } from "./module.ts";
+export type { InitOptions } from "./module.ts";
+export { AdamW, clipGradNorm, globalNorm, valueAndGrads } from "./optim.ts";
+export type { AdamWOptions } from "./optim.ts";
+export { Rng } from "./rng.ts";
+export { constant, cosine, linear, scaleSteps, warmupCosine } from "./schedule.ts";
+export type { Schedule } from "./schedule.ts";
+export {
+  decodeSafetensors,
+  encodeSafetensors,
+  loadCheckpoint,
+  loadWeights,
+  saveCheckpoint,
+  saveWeights,
+  writeFileAtomic,
+} from "./safetensors.ts";
+export type { StoredTensor } from "./safetensors.ts";

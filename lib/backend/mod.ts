@@ -103,6 +103,10 @@ async function startWasm(): Promise<void> {
 async function startCpu(): Promise<void> {
   await tf.setBackend("cpu");
   await tf.ready();
+  // The cpu backend greets Node-like hosts with advice to install tfjs-node on first use;
+  // initBackend's own error messages already say that, so keep notebooks quiet.
+  const cpu = tf.backend() as unknown as { firstUse?: boolean };
+  if ("firstUse" in cpu) cpu.firstUse = false;
 }
 
 /**

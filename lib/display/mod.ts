@@ -11,6 +11,7 @@
  * @module
  */
 import { createRequire } from "node:module";
+import { gzipSync } from "node:zlib";
 
 /** A plotly figure: traces and a layout, as plotly.js takes them. */
 export interface Figure {
@@ -165,11 +166,31 @@ function figureJson(fig: Figure): string {
   return JSON.stringify(fig).replaceAll("</", "<\\/");
 }
 
+let plotlyGzipBase64: string | null = null;
+
+/**
+ * A script that defines `window.Plotly` from a gzip+base64 copy of the bundle. The Deno kernel
+ * fails to sign Jupyter messages of several MB (nbclient then rejects them as "Invalid
+ * Signature"), and the plain bundle is 11 MB; compressed it is about a quarter of that.
+ */
+function plotlyLoader(): string {
+  plotlyGzipBase64 ??= toBase64(gzipSync(new TextEncoder().encode(plotlySource()), { level: 9 }));
+  // require.js in classic Jupyter would capture the UMD bundle as an AMD module: hide `define`.
+  return `<script>window.__dalleLabPlotly = window.Plotly ? Promise.resolve() : (async () => {` +
+    `const bytes = Uint8Array.from(atob("${plotlyGzipBase64}"), (c) => c.charCodeAt(0));` +
+    `const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));` +
+    `const code = await new Response(stream).text();` +
+    `const define = window.define; window.define = undefined;` +
+    `try { (0, eval)(code); } finally { window.define = define; }` +
+    `})();</script>`;
+}
+
 /**
  * An HTML fragment that draws a plotly figure.
  *
  * @param fig The figure.
- * @param options `includePlotly`: embed the plotly bundle (needed once per page). @default true
+ * @param options `includePlotly`: embed plotly (needed once per page): "inline" as a plain
+ *   script (for files), "compressed" as a gzip loader (for notebooks), or false. @default "inline"
  * @returns HTML with a div and an inline script.
  * @example
  * ```ts
@@ -178,14 +199,24 @@ function figureJson(fig: Figure): string {
  * console.log(html.includes("Plotly.newPlot")); // true
  * ```
  */
-export function plotHtml(fig: Figure, options: { includePlotly?: boolean } = {}): string {
+export function plotHtml(
+  fig: Figure,
+  options: { includePlotly?: "inline" | "compressed" | false } = {},
+): string {
   const id = `dalle-lab-plot-${Date.now().toString(36)}-${plotCounter++}`;
   const width = (fig.layout?.width as number | undefined) ?? 720;
   const height = (fig.layout?.height as number | undefined) ?? 420;
-  const bundle = (options.includePlotly ?? true) ? `<script>${plotlySource()}</script>` : "";
+  const include = options.includePlotly ?? "inline";
+  const bundle = include === "inline"
+    ? `<script>${plotlySource()}</script>`
+    : include === "compressed"
+    ? plotlyLoader()
+    : "";
   return `${bundle}<div id="${id}" style="width:${width}px;height:${height}px"></div>` +
     `<script>(function(){const f=${figureJson(fig)};` +
-    `Plotly.newPlot("${id}",f.data,f.layout||{},Object.assign({responsive:true},f.config||{}));` +
+    `const draw=()=>Plotly.newPlot("${id}",f.data,f.layout||{},` +
+    `Object.assign({responsive:true},f.config||{}));` +
+    `if(window.Plotly)draw();else(window.__dalleLabPlotly||Promise.resolve()).then(draw);` +
     `})();</script>`;
 }
 
@@ -203,11 +234,16 @@ export function plotHtml(fig: Figure, options: { includePlotly?: boolean } = {})
  */
 export async function showPlot(fig: Figure, options: { standalone?: boolean } = {}): Promise<void> {
   const include = options.standalone || !plotlyShown;
-  const html = inJupyter() ? plotHtml(fig, { includePlotly: include }) : "";
+  const html = inJupyter() ? plotHtml(fig, { includePlotly: include ? "compressed" : false }) : "";
   if (inJupyter()) plotlyShown = true;
   const title = fig.layout?.title as { text?: string } | string | undefined;
   const name = typeof title === "string" ? title : title?.text ?? "figure";
-  await display({ "text/html": html, "text/plain": `[plot: ${name}, ${fig.data.length} traces]` });
+  await display({
+    "text/html": html,
+    // JupyterLab and VS Code render this natively when they have a plotly renderer.
+    "application/vnd.plotly.v1+json": { data: fig.data, layout: fig.layout ?? {} },
+    "text/plain": `[plot: ${name}, ${fig.data.length} traces]`,
+  });
 }
 
 /**
@@ -224,5 +260,5 @@ export async function showPlot(fig: Figure, options: { standalone?: boolean } = 
  */
 export function plotPage(fig: Figure): string {
   return `<!DOCTYPE html><html><head><meta charset="utf-8"></head><body>` +
-    `${plotHtml(fig, { includePlotly: true })}</body></html>`;
+    `${plotHtml(fig, { includePlotly: "inline" })}</body></html>`;
 }

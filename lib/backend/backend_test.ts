@@ -1,0 +1,137 @@
+import assert from "node:assert/strict";
+import { BACKEND_ENV, initBackend, tf } from "./mod.ts";
+import { Rng } from "../nn/mod.ts";
+
+type Case = {
+  batch: number;
+  size: [number, number];
+  inCh: number;
+  outCh: number;
+  kernel: number;
+  stride: 1 | 2;
+  pad: "same" | "valid";
+};
+
+function randomArray(rng: Rng, n: number): Float32Array {
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) a[i] = rng.normal();
+  return a;
+}
+
+/** Gradients of a conv layer's loss w.r.t. input and kernel, on the current backend. */
+function convGrads(c: Case, x: Float32Array, w: Float32Array, probe: Float32Array) {
+  return tf.tidy(() => {
+    const xt = tf.tensor4d(x, [c.batch, c.size[0], c.size[1], c.inCh]);
+    const wt = tf.tensor4d(w, [c.kernel, c.kernel, c.inCh, c.outCh]);
+    const f = (a: tf.Tensor, b: tf.Tensor) => {
+      const y = tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.stride, c.pad);
+      // A fixed random projection makes every output element's gradient distinct.
+      return y.mul(tf.tensor(probe.subarray(0, y.size), y.shape)).sum();
+    };
+    const [dx, dw] = tf.grads(f)([xt, wt]);
+    return [Float32Array.from(dx.dataSync()), Float32Array.from(dw.dataSync())];
+  });
+}
+
+function embeddingGrad(vocab: number, dim: number, ids: Int32Array, probe: Float32Array) {
+  return tf.tidy(() => {
+    const table = tf.zeros([vocab, dim]);
+    const g = tf.grad((t: tf.Tensor) =>
+      tf.gather(t, tf.tensor1d(ids, "int32")).mul(tf.tensor2d(probe, [ids.length, dim])).sum()
+    )(table);
+    return Float32Array.from(g.dataSync());
+  });
+}
+
+function relErr(a: Float32Array, b: Float32Array): number {
+  let num = 0, den = 0;
+  for (let i = 0; i < a.length; i++) {
+    num = Math.max(num, Math.abs(a[i] - b[i]));
+    den = Math.max(den, Math.abs(b[i]));
+  }
+  return num / Math.max(den, 1e-12);
+}
+
+Deno.test("wasm conv and embedding gradients match the cpu backend to 1e-4", async () => {
+  const rng = new Rng(2024);
+  const cases: Case[] = [];
+  for (let i = 0; i < 24; i++) {
+    const kernel = [1, 3, 5][rng.int(3)];
+    const pad = rng.next() < 0.5 ? "same" : "valid";
+    const minSize = pad === "valid" ? kernel : 1;
+    cases.push({
+      batch: 1 + rng.int(4),
+      size: [minSize + rng.int(9), minSize + rng.int(9)],
+      inCh: 1 + rng.int(6),
+      outCh: 1 + rng.int(6),
+      kernel,
+      stride: rng.next() < 0.5 ? 1 : 2,
+      pad,
+    });
+  }
+  const inputs = cases.map((c) => ({
+    x: randomArray(rng, c.batch * c.size[0] * c.size[1] * c.inCh),
+    w: randomArray(rng, c.kernel * c.kernel * c.inCh * c.outCh),
+    probe: randomArray(rng, c.batch * c.size[0] * c.size[1] * c.outCh),
+  }));
+  const embCases = [[7, 3, 5], [50, 16, 40], [3, 1, 9]].map(([vocab, dim, n]) => {
+    const ids = new Int32Array(n);
+    for (let i = 0; i < n; i++) ids[i] = rng.int(vocab); // repeats on purpose: they must add up
+    return { vocab, dim, ids, probe: randomArray(rng, n * dim) };
+  });
+
+  await initBackend("cpu");
+  const ref = cases.map((c, i) => convGrads(c, inputs[i].x, inputs[i].w, inputs[i].probe));
+  const embRef = embCases.map((e) => embeddingGrad(e.vocab, e.dim, e.ids, e.probe));
+
+  assert.equal(await initBackend("wasm"), "wasm");
+  const before = tf.memory().numTensors;
+  cases.forEach((c, i) => {
+    const [dx, dw] = convGrads(c, inputs[i].x, inputs[i].w, inputs[i].probe);
+    const label = JSON.stringify(c);
+    assert.ok(relErr(dx, ref[i][0]) < 1e-4, `input gradient differs for ${label}`);
+    assert.ok(relErr(dw, ref[i][1]) < 1e-4, `kernel gradient differs for ${label}`);
+  });
+  embCases.forEach((e, i) => {
+    const g = embeddingGrad(e.vocab, e.dim, e.ids, e.probe);
+    assert.ok(relErr(g, embRef[i]) < 1e-4, `embedding gradient differs for vocab ${e.vocab}`);
+  });
+  assert.equal(tf.memory().numTensors, before, "the wasm training kernels leak tensors");
+});
+
+Deno.test("wasm UnsortedSegmentSum rejects ids outside [0, numSegments)", async () => {
+  await initBackend("wasm");
+  const x = tf.ones([3, 2]);
+  const ids = tf.tensor1d([0, 5, 1], "int32");
+  assert.throws(() => tf.unsortedSegmentSum(x, ids, 3), /segment id 5/);
+  const ok = tf.unsortedSegmentSum(x, tf.tensor1d([2, 2, 0], "int32"), 3);
+  assert.deepEqual(Array.from(ok.dataSync()), [1, 1, 0, 0, 2, 2]);
+  tf.dispose([x, ids, ok]);
+});
+
+Deno.test("initBackend: unknown names and unavailable backends are clear errors", async () => {
+  await assert.rejects(
+    () => initBackend("bogus" as "cpu"),
+    (e: Error) => e instanceof RangeError && /expected one of auto, tensorflow/.test(e.message),
+  );
+  // tfjs-node is not mapped in deno.json here: asking for it must name what is missing.
+  await assert.rejects(() => initBackend("tensorflow"), /tfjs-node-gpu.*tfjs-node/s);
+  assert.equal(tf.getBackend(), "wasm", "a failed request must not change the backend");
+  await assert.rejects(() => initBackend("webgpu"), /webgpu/);
+});
+
+Deno.test("initBackend: auto falls back to wasm here, and DALLE_LAB_BACKEND overrides it", async () => {
+  const saved = Deno.env.get(BACKEND_ENV);
+  try {
+    Deno.env.delete(BACKEND_ENV);
+    assert.equal(await initBackend(), "wasm");
+    Deno.env.set(BACKEND_ENV, "cpu");
+    assert.equal(await initBackend(), "cpu");
+    Deno.env.set(BACKEND_ENV, "nonsense");
+    await assert.rejects(() => initBackend(), /DALLE_LAB_BACKEND/);
+  } finally {
+    if (saved === undefined) Deno.env.delete(BACKEND_ENV);
+    else Deno.env.set(BACKEND_ENV, saved);
+    await initBackend("wasm");
+  }
+});

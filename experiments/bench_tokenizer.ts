@@ -1,0 +1,161 @@
+/**
+ * Benchmark: how fast does the BPE tokenizer train and encode?
+ *
+ * Question: can a user train a 16k-vocabulary tokenizer on 1 MB of captions in a notebook cell
+ * (seconds), and does encoding keep up with js-tiktoken (cl100k_base, its own vocabulary) on the
+ * same text, caption by caption and as one long string?
+ * Command: `deno run -A experiments/bench_tokenizer.ts`
+ * Runtime: about a minute on one core (js-tiktoken is slow on words outside its vocabulary).
+ * Expected: training in a few seconds; encode throughput at least js-tiktoken's.
+ *
+ * Two texts of 1 MB each: shapes captions (few distinct words, so training stops long before
+ * 16k merges: every word becomes one token) and a more varied text (captions with invented
+ * Zipf-distributed words) on which 16k merges are reachable. "Cold" encoding starts from an empty
+ * word cache; "warm" encodes the same text again with the cache filled.
+ *
+ * @module
+ */
+import { Tiktoken } from "js-tiktoken/lite";
+import cl100k from "js-tiktoken/ranks/cl100k_base";
+import { BpeTokenizer } from "../lib/tokenizer/mod.ts";
+import { captionsOfSize, variedText } from "../lib/tokenizer/testdata/_captions.ts";
+
+/** One benchmark figure. */
+export type BenchRow = Record<string, number | string>;
+
+const MEGABYTE = 1e6;
+const VOCAB_SIZE = 16_384;
+const TRIALS = 5;
+/** Stop repeating a measurement once it has taken this long in total (slow peers run once). */
+const BUDGET_SEC = 4;
+
+/**
+ * Seconds for the fastest of up to `trials` runs of `run` (after `setup` each time, untimed);
+ * the fastest run is the one least disturbed by other work on the machine.
+ */
+function bestSeconds(run: () => void, setup: () => void = () => {}, trials = TRIALS): number {
+  let best = Infinity;
+  let total = 0;
+  for (let t = 0; t < trials && total < BUDGET_SEC; t++) {
+    setup();
+    const start = performance.now();
+    run();
+    const sec = (performance.now() - start) / 1000;
+    best = Math.min(best, sec);
+    total += sec;
+  }
+  return best;
+}
+
+/**
+ * Measures training time and encode/decode throughput, beside js-tiktoken.
+ *
+ * @returns Rows `{ name, value, unit, ... }`, with peer figures and ratios for encoding.
+ * @example
+ * ```ts
+ * import { benchTokenizer } from "./bench_tokenizer.ts";
+ * for (const row of await benchTokenizer()) console.log(row);
+ * ```
+ */
+export async function benchTokenizer(): Promise<BenchRow[]> {
+  await Promise.resolve(); // async for a uniform `bench<Piece>()` signature
+  const rows: BenchRow[] = [];
+  const tiktoken = new Tiktoken(cl100k);
+  const utf8 = new TextEncoder();
+
+  for (
+    const [corpus, lines] of [
+      ["shapes captions", captionsOfSize(MEGABYTE, 0)],
+      ["varied captions", variedText(MEGABYTE, 0)],
+    ] as const
+  ) {
+    const megabytes = lines.reduce((sum, line) => sum + utf8.encode(line).length + 1, 0) / MEGABYTE;
+    let tokenizer = BpeTokenizer.train(lines, { vocabSize: VOCAB_SIZE }); // warm up the JIT
+    const trainSec = bestSeconds(
+      () => {
+        tokenizer = BpeTokenizer.train(lines, { vocabSize: VOCAB_SIZE });
+      },
+      undefined,
+      2,
+    );
+    rows.push({
+      name: `train ${VOCAB_SIZE} vocab on ${megabytes.toFixed(2)} MB ${corpus}`,
+      value: Number(trainSec.toFixed(3)),
+      unit: "s",
+      merges_learned: tokenizer.merges.length,
+      vocab_size: tokenizer.vocabSize,
+    });
+
+    const json = tokenizer.toJSON();
+    let fresh = BpeTokenizer.fromJSON(json);
+    let ourTokens = 0;
+    const encodeAll = () => {
+      ourTokens = 0;
+      for (const line of lines) ourTokens += fresh.encode(line).length;
+    };
+    const coldSec = bestSeconds(encodeAll, () => (fresh = BpeTokenizer.fromJSON(json)));
+    const warmSec = bestSeconds(encodeAll);
+    let theirTokens = 0;
+    const theirSec = bestSeconds(() => {
+      theirTokens = 0;
+      for (const line of lines) theirTokens += tiktoken.encode(line).length;
+    });
+    const theirMBps = megabytes / theirSec;
+    for (const [mode, sec] of [["cold cache", coldSec], ["warm cache", warmSec]] as const) {
+      rows.push({
+        name: `encode ${corpus} (${mode})`,
+        value: Number((megabytes / sec).toFixed(2)),
+        unit: "MB/s",
+        peer: "js-tiktoken cl100k_base",
+        peer_value: Number(theirMBps.toFixed(2)),
+        ratio: Number((theirSec / sec).toFixed(2)),
+      });
+    }
+    // One long string amortises per-call overhead (js-tiktoken builds regexes on every call).
+    const whole = lines.join("\n");
+    const wholeSec = bestSeconds(
+      () => fresh.encode(whole),
+      () => (fresh = BpeTokenizer.fromJSON(json)),
+    );
+    const theirWholeSec = bestSeconds(() => tiktoken.encode(whole));
+    rows.push({
+      name: `encode ${corpus} as one string (cold cache)`,
+      value: Number((megabytes / wholeSec).toFixed(2)),
+      unit: "MB/s",
+      peer: "js-tiktoken cl100k_base",
+      peer_value: Number((megabytes / theirWholeSec).toFixed(2)),
+      ratio: Number((theirWholeSec / wholeSec).toFixed(2)),
+    });
+    rows.push({
+      name: `tokens per caption, ${corpus}`,
+      value: Number((ourTokens / lines.length).toFixed(2)),
+      unit: "tokens",
+      peer: "js-tiktoken cl100k_base",
+      peer_value: Number((theirTokens / lines.length).toFixed(2)),
+    });
+
+    const dropoutSec = bestSeconds(() => {
+      for (let i = 0; i < lines.length; i++) tokenizer.encode(lines[i], { dropout: 0.1, seed: i });
+    });
+    rows.push({
+      name: `encode ${corpus} with 10% BPE dropout`,
+      value: Number((megabytes / dropoutSec).toFixed(2)),
+      unit: "MB/s",
+    });
+
+    const encoded = lines.map((line) => tokenizer.encode(line));
+    const decodeSec = bestSeconds(() => {
+      for (const ids of encoded) tokenizer.decode(ids);
+    });
+    rows.push({
+      name: `decode ${corpus}`,
+      value: Number((megabytes / decodeSec).toFixed(2)),
+      unit: "MB/s",
+    });
+  }
+  return rows;
+}
+
+if (import.meta.main) {
+  console.table(await benchTokenizer());
+}

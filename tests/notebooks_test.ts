@@ -3,6 +3,11 @@
  * and checks what it displays: a cell that throws fails the test, and a cell carrying a
  * `// expect: <mime type>` comment must have produced an output of that type.
  * Executed copies are kept under data/notebooks_executed/ for inspection.
+ *
+ * Under nbclient the Deno 2.9 kernel occasionally reports a cell idle before one of its display
+ * messages, which nbclient then drops (about one display in ten full runs of a plot-heavy
+ * notebook). A notebook whose only fault is such a missing output is run once more; a cell that
+ * throws fails at once.
  */
 import assert from "node:assert/strict";
 
@@ -40,39 +45,59 @@ for (const name of notebooks) {
     sanitizeResources: false,
     sanitizeOps: false,
     fn: async () => {
-      await Deno.mkdir(outDir, { recursive: true });
-      const { code, stderr } = await new Deno.Command("jupyter", {
-        args: [
-          "nbconvert",
-          "--to",
-          "notebook",
-          "--execute",
-          "--ExecutePreprocessor.timeout=1200",
-          "--output-dir",
-          outDir,
-          `${root}notebooks/${name}`,
-        ],
-        env: { PYDEVD_DISABLE_FILE_VALIDATION: "1" },
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      const err = new TextDecoder().decode(stderr);
-      assert.equal(code, 0, `nbconvert failed on ${name}:\n${err.slice(-3000)}`);
-      const executed = JSON.parse(await Deno.readTextFile(`${outDir}/${name}`)) as { cells: Cell[] };
-      let checked = 0;
-      executed.cells.forEach((cell, i) => {
-        if (cell.cell_type !== "code") return;
-        const outputs = cell.outputs ?? [];
-        const error = outputs.find((o) => o.output_type === "error");
-        assert.equal(error, undefined, `cell ${i} of ${name} threw ${error?.ename}: ${error?.evalue}`);
-        for (const m of sourceOf(cell).matchAll(/\/\/ expect: ([\w/+.-]+)/g)) {
-          const mime = m[1];
-          const found = outputs.some((o) => o.data && mime in o.data);
-          assert.ok(found, `cell ${i} of ${name} promised ${mime} but showed ${JSON.stringify(outputs.map((o) => Object.keys(o.data ?? {})))}`);
-          checked++;
-        }
-      });
-      assert.ok(checked > 0, `${name} has no "// expect: <mime>" cells, so nothing it shows is checked`);
+      let missing = "";
+      for (let attempt = 1; attempt <= 2; attempt++) {
+        missing = await runNotebook(name);
+        if (missing === "") return;
+        console.warn(`attempt ${attempt}: ${missing}`);
+      }
+      assert.fail(missing);
     },
   });
+}
+
+/** Executes one notebook; throws on a failed cell, returns a description of missing outputs. */
+async function runNotebook(name: string): Promise<string> {
+  await Deno.mkdir(outDir, { recursive: true });
+  const { code, stderr } = await new Deno.Command("jupyter", {
+    args: [
+      "nbconvert",
+      "--to",
+      "notebook",
+      "--execute",
+      "--ExecutePreprocessor.timeout=1200",
+      "--output-dir",
+      outDir,
+      `${root}notebooks/${name}`,
+    ],
+    env: { PYDEVD_DISABLE_FILE_VALIDATION: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const err = new TextDecoder().decode(stderr);
+  assert.equal(code, 0, `nbconvert failed on ${name}:\n${err.slice(-3000)}`);
+  const executed = JSON.parse(await Deno.readTextFile(`${outDir}/${name}`)) as { cells: Cell[] };
+  let checked = 0;
+  const missing: string[] = [];
+  executed.cells.forEach((cell, i) => {
+    if (cell.cell_type !== "code") return;
+    const outputs = cell.outputs ?? [];
+    const error = outputs.find((o) => o.output_type === "error");
+    assert.equal(error, undefined, `cell ${i} of ${name} threw ${error?.ename}: ${error?.evalue}`);
+    for (const m of sourceOf(cell).matchAll(/\/\/ expect: ([\w/+.-]+)/g)) {
+      checked++;
+      if (!outputs.some((o) => o.data && m[1] in o.data)) {
+        missing.push(
+          `cell ${i} promised ${m[1]} but showed ${
+            JSON.stringify(outputs.map((o) => Object.keys(o.data ?? {})))
+          }`,
+        );
+      }
+    }
+  });
+  assert.ok(
+    checked > 0,
+    `${name} has no "// expect: <mime>" cells, so nothing it shows is checked`,
+  );
+  return missing.length === 0 ? "" : `${name}: ${missing.join("; ")}`;
 }

@@ -1,0 +1,52 @@
+/**
+ * Figure 11 of the paper: the prior's attention masks for T = 6 text tokens and a 4×4 image.
+ *
+ * Question: do our row, column, transposed-column and 3×3 convolutional masks look like the
+ * paper's Figure 11?
+ * Command: `deno run -A experiments/figure11.ts [outDir]` (default outDir: data/figures)
+ * Runtime: about a second.
+ * Expected: four panels; (a) each image token sees the previous n = 4 tokens in raster order,
+ * (b) only its own column, (c) block-diagonal triangles (columns made contiguous by transposing),
+ * (d) a causal 3×3 neighbourhood with raster wrap-around; every image token sees all 6 text tokens.
+ * Writes `figure11_masks.png` (sharp, no browser) and `figure11_masks.html` (plotly page).
+ *
+ * @module
+ */
+import { plotPage } from "../lib/display/mod.ts";
+import { figure11, figure11Png } from "../lib/masks/mod.ts";
+
+/** Writes a file by renaming a finished temporary file over it, so readers never see half. */
+async function writeAtomic(path: string, data: Uint8Array | string): Promise<void> {
+  const temp = `${path}.tmp-${Deno.pid}`;
+  if (typeof data === "string") await Deno.writeTextFile(temp, data);
+  else await Deno.writeFile(temp, data);
+  await Deno.rename(temp, path);
+}
+
+/**
+ * Writes Figure 11 as a PNG and as a standalone plotly page.
+ *
+ * @param outDir The folder to write into (created if missing). @default "data/figures"
+ * @returns The paths written.
+ * @example
+ * ```ts
+ * import { writeFigure11 } from "./figure11.ts";
+ * const paths = await writeFigure11(await Deno.makeTempDir());
+ * console.log(paths.png.endsWith("figure11_masks.png")); // true
+ * ```
+ */
+export async function writeFigure11(
+  outDir = "data/figures",
+): Promise<{ png: string; html: string }> {
+  await Deno.mkdir(outDir, { recursive: true });
+  const png = `${outDir}/figure11_masks.png`;
+  const html = `${outDir}/figure11_masks.html`;
+  await writeAtomic(png, await figure11Png());
+  await writeAtomic(html, plotPage(figure11()));
+  return { png, html };
+}
+
+if (import.meta.main) {
+  const paths = await writeFigure11(Deno.args[0]);
+  console.log(`wrote ${paths.png} and ${paths.html}`);
+}

@@ -1,0 +1,117 @@
+/**
+ * Benchmark: the data pipeline. How long generating 10,000 captioned shapes takes (the issue's
+ * target: under 30 s), reading them back from the cache, loading Fashion-MNIST, batching into
+ * tensors, drawing a labelled grid, and the shapes judge's speed and attribute accuracy on fresh
+ * test and zero-shot renders (its goal: ≥ 98%).
+ *
+ * Command: `deno run -A experiments/bench_data.ts` (part of `deno task bench`). Runtime: ~30 s
+ * with the judge cached under data/cache/ (training it first, once, adds 1–2 minutes).
+ */
+import { initBackend, tf } from "../lib/backend/mod.ts";
+import {
+  batches,
+  createShapesJudge,
+  imageGrid,
+  loadFashionMnist,
+  makeShapes,
+  toRgb32,
+} from "../lib/data/mod.ts";
+
+/** One figure of a benchmark. */
+export interface BenchRow {
+  bench: string;
+  figure: string;
+  value: number | string;
+  unit: string;
+}
+
+async function seconds<T>(fn: () => Promise<T>): Promise<[T, number]> {
+  const started = performance.now();
+  const out = await fn();
+  return [out, (performance.now() - started) / 1000];
+}
+
+/**
+ * Runs the data benchmarks.
+ *
+ * @param options `count`: shapes to generate @default 10000
+ * @returns Figures: seconds and rates per step, judge accuracy per split.
+ * @example
+ * ```ts
+ * import { benchData } from "./bench_data.ts";
+ * for (const row of await benchData({ count: 500 })) console.log(row);
+ * ```
+ */
+export async function benchData(options: { count?: number } = {}): Promise<BenchRow[]> {
+  const count = options.count ?? 10000;
+  await initBackend("wasm");
+  const rows: BenchRow[] = [];
+  const add = (bench: string, figure: string, value: number | string, unit: string) =>
+    rows.push({ bench, figure, value, unit });
+
+  const cacheDir = await Deno.makeTempDir({ prefix: "bench_data_" });
+  try {
+    const [shapes, generateS] = await seconds(() =>
+      makeShapes({ count, seed: 123, split: "train", cacheDir })
+    );
+    add("shapes", `generate ${count} (render + write cache)`, +generateS.toFixed(2), "s");
+    add("shapes", "generate", Math.round(count / generateS), "images/s");
+    add("shapes", `target for 10,000`, 30, "s");
+    const [, readS] = await seconds(() =>
+      makeShapes({ count, seed: 123, split: "train", cacheDir })
+    );
+    add("shapes", `read ${count} from cache`, +readS.toFixed(3), "s");
+
+    const [grid, gridS] = await seconds(() =>
+      imageGrid(shapes.images, { cols: 8, scale: 4, labels: shapes.captions, limit: 64 })
+    );
+    add("image io", "8×8 labelled grid → PNG", +(gridS * 1000).toFixed(0), "ms");
+    add("image io", "grid PNG size", Math.round(grid.length / 1024), "KiB");
+
+    const [fashion, fashionS] = await seconds(() => loadFashionMnist({ split: "train" }));
+    add(
+      "fashion-mnist",
+      `load train (${fashion.images.count} images, gunzip + parse)`,
+      +fashionS.toFixed(2),
+      "s",
+    );
+    const [padded, padS] = await seconds(() => Promise.resolve(toRgb32(fashion.images)));
+    add("fashion-mnist", `toRgb32 (${padded.count} → 32×32×3)`, +padS.toFixed(2), "s");
+
+    const before = tf.memory().numTensors;
+    let seen = 0;
+    const [, batchS] = await seconds(() => {
+      for (const batch of batches(shapes, { batchSize: 64, seed: 0 })) seen += batch.indices.length;
+      return Promise.resolve();
+    });
+    add("batches", "bytes → float tensors, batch 64", Math.round(seen / batchS), "images/s");
+    add("batches", "tensors left after the loop", tf.memory().numTensors - before, "tensors");
+
+    const [judge, judgeS] = await seconds(() => createShapesJudge());
+    add("judge", "create (load cached weights, or train once)", +judgeS.toFixed(2), "s");
+    for (const split of ["test", "zero-shot"] as const) {
+      const fresh = await makeShapes({ count: 2000, seed: 90210, split, cache: false });
+      const [accuracy, predictS] = await seconds(() =>
+        Promise.resolve(judge.accuracy(fresh.images, fresh.attributes))
+      );
+      add(
+        "judge",
+        `${split}: attribute accuracy (2000 fresh renders)`,
+        +(100 * accuracy.attributes).toFixed(2),
+        "%",
+      );
+      add("judge", `${split}: scenes entirely right`, +(100 * accuracy.scenes).toFixed(2), "%");
+      add("judge", `${split}: shape accuracy`, +(100 * accuracy.shape).toFixed(2), "%");
+      add("judge", `${split}: colour accuracy`, +(100 * accuracy.colour).toFixed(2), "%");
+      add("judge", `${split}: predict`, Math.round(2000 / predictS), "images/s");
+    }
+    judge.dispose();
+  } finally {
+    await Deno.remove(cacheDir, { recursive: true });
+  }
+  return rows;
+}
+
+if (import.meta.main) {
+  console.table(await benchData());
+}

@@ -1,0 +1,36 @@
+/**
+ * Where lib/data keeps generated sets and trained weights (and lib/nn's atomic file writer).
+ *
+ * @module
+ */
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export { writeFileAtomic } from "../nn/mod.ts";
+
+/**
+ * The default cache folder: `data/cache/` at the repository root (git-ignored), found from this
+ * module's location so it does not depend on the working directory; `./data/cache` when the
+ * module is not loaded from a file.
+ *
+ * @returns An absolute or relative folder path.
+ */
+export function defaultCacheDir(): string {
+  const url = new URL("../../data/cache/", import.meta.url);
+  return url.protocol === "file:" ? fileURLToPath(url) : join("data", "cache");
+}
+
+/**
+ * Reads a file, or returns null when it does not exist.
+ *
+ * @param path The file.
+ * @returns Its bytes or null.
+ */
+export async function readFileOrNull(path: string): Promise<Uint8Array | null> {
+  try {
+    return await Deno.readFile(path);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return null;
+    throw err;
+  }
+}

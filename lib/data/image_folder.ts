@@ -1,0 +1,160 @@
+/**
+ * Any folder of PNG/JPEG/WebP images as a captioned dataset, resized with sharp.
+ *
+ * Captions come from a sidecar text file per image (`cat.png` → `cat.txt`) or from a
+ * `captions.csv` in the folder with `file` and `caption` columns (a sidecar wins when both
+ * exist). Files that cannot be decoded are reported by name (a warning and the `skipped` list)
+ * and left out; none is dropped silently.
+ *
+ * @module
+ */
+import sharp from "sharp";
+import { fromCSV } from "arquero";
+import { extname, join, normalize } from "node:path";
+import type { CaptionedImages, ImageBatch } from "./image_batch.ts";
+
+/** File extensions read as images (lowercase). */
+export const IMAGE_EXTENSIONS = [".png", ".jpg", ".jpeg", ".webp"] as const;
+
+/** Options for `loadImageFolder`. */
+export interface ImageFolderOptions {
+  /** Side of the square output images in pixels. @default 32 */
+  size?: number;
+  /**
+   * How a non-square image becomes square: "cover" crops the centre, "contain" letterboxes onto
+   * `background`, "fill" stretches. @default "cover"
+   */
+  fit?: "cover" | "contain" | "fill";
+  /** Letterbox and transparency colour (CSS). @default "#ffffff" */
+  background?: string;
+  /** Also read subfolders. @default false */
+  recursive?: boolean;
+  /** Called for each skipped file; defaults to `console.warn`. */
+  onSkip?: (file: string, reason: string) => void;
+}
+
+/** A folder of images. */
+export interface ImageFolder extends CaptionedImages {
+  /** `count × size × size × 3` RGB bytes. */
+  images: ImageBatch;
+  /** Caption per image ("" when neither a sidecar nor captions.csv names one). */
+  captions: string[];
+  /** Path of each image relative to the folder, sorted. */
+  files: string[];
+  /** Files with an image extension that could not be read, and why. */
+  skipped: { file: string; reason: string }[];
+  /** Images that have no caption. */
+  uncaptioned: string[];
+}
+
+async function listImages(dir: string, recursive: boolean, prefix = ""): Promise<string[]> {
+  const out: string[] = [];
+  for await (const entry of Deno.readDir(join(dir, prefix))) {
+    const rel = prefix ? join(prefix, entry.name) : entry.name;
+    if (entry.isDirectory && recursive) out.push(...await listImages(dir, true, rel));
+    else if (
+      entry.isFile &&
+      (IMAGE_EXTENSIONS as readonly string[]).includes(extname(entry.name).toLowerCase())
+    ) {
+      out.push(rel);
+    }
+  }
+  return out;
+}
+
+async function readCaptionsCsv(dir: string): Promise<Map<string, string>> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(join(dir, "captions.csv"));
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return new Map();
+    throw err;
+  }
+  const table = fromCSV(text, { autoType: false });
+  const columns = table.columnNames();
+  if (!columns.includes("file") || !columns.includes("caption")) {
+    throw new TypeError(
+      `${join(dir, "captions.csv")}: expected a header with "file" and "caption" columns, ` +
+        `got ${JSON.stringify(columns)}`,
+    );
+  }
+  const files = table.array("file") as string[], captions = table.array("caption") as string[];
+  // normalize: "./cat.png" and "cat.png" name the same file.
+  return new Map(
+    files.map((f, i) => [normalize(String(f).trim()), String(captions[i] ?? "").trim()]),
+  );
+}
+
+async function readSidecar(path: string): Promise<string | null> {
+  try {
+    return (await Deno.readTextFile(path)).trim();
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return null;
+    throw err;
+  }
+}
+
+/**
+ * Loads every image of a folder, resized to `size × size` RGB, with captions.
+ *
+ * @param dir The folder.
+ * @param options See `ImageFolderOptions`.
+ * @returns `{ images, captions, files, skipped, uncaptioned }`; files in sorted order.
+ * @example
+ * ```ts
+ * import { loadImageFolder } from "./image_folder.ts";
+ * const dir = await Deno.makeTempDir();
+ * const folder = await loadImageFolder(dir, { size: 32 });
+ * console.log(folder.images.count); // 0
+ * ```
+ */
+export async function loadImageFolder(
+  dir: string,
+  options: ImageFolderOptions = {},
+): Promise<ImageFolder> {
+  const { size = 32, fit = "cover", background = "#ffffff", recursive = false } = options;
+  if (!Number.isInteger(size) || size < 1) {
+    throw new RangeError(`size must be a positive integer, got ${size}`);
+  }
+  const onSkip = options.onSkip ??
+    ((file: string, reason: string) => console.warn(`loadImageFolder: skipped ${file}: ${reason}`));
+  const candidates = (await listImages(dir, recursive)).sort();
+  const csv = await readCaptionsCsv(dir);
+
+  const bytes = size * size * 3;
+  const pixels: Uint8Array[] = [], files: string[] = [], captions: string[] = [];
+  const skipped: { file: string; reason: string }[] = [], uncaptioned: string[] = [];
+  for (const file of candidates) {
+    const path = join(dir, file);
+    let data: Uint8Array;
+    try {
+      const out = await sharp(path).rotate() // honour EXIF orientation
+        .flatten({ background }).resize(size, size, { fit, background })
+        .toColourspace("srgb").removeAlpha().raw().toBuffer({ resolveWithObject: true });
+      if (out.info.channels !== 3 || out.data.length !== bytes) {
+        throw new Error(`decoded to ${out.info.width}×${out.info.height}×${out.info.channels}`);
+      }
+      data = new Uint8Array(out.data.buffer, out.data.byteOffset, out.data.length);
+    } catch (err) {
+      const reason = (err as Error).message.split("\n")[0];
+      skipped.push({ file, reason });
+      onSkip(file, reason);
+      continue;
+    }
+    const stem = file.slice(0, file.length - extname(file).length);
+    const caption = await readSidecar(join(dir, `${stem}.txt`)) ?? csv.get(file) ?? null;
+    if (caption === null || caption === "") uncaptioned.push(file);
+    pixels.push(data);
+    files.push(file);
+    captions.push(caption ?? "");
+  }
+  const data = new Uint8Array(pixels.length * bytes);
+  pixels.forEach((p, i) => data.set(p, i * bytes));
+  return {
+    images: { data, count: pixels.length, height: size, width: size, channels: 3 },
+    captions,
+    files,
+    skipped,
+    uncaptioned,
+  };
+}

@@ -1,0 +1,108 @@
+/**
+ * Data for dalle-lab: captioned shapes with held-out compositions (and a judge that reads them),
+ * Fashion-MNIST, any image folder, PNG IO and grids, and a seeded batch iterator.
+ *
+ * Every loader returns images as an `ImageBatch` (bytes, NHWC) with one caption per image;
+ * `batches` turns any of them into float tensors in [0, 1]. Nothing is downloaded.
+ *
+ * @example
+ * ```ts
+ * import { batches, makeShapes } from "./mod.ts";
+ * import { ensureBackend } from "../backend/mod.ts";
+ * await ensureBackend();
+ * const train = await makeShapes({ count: 64, seed: 0, split: "train" });
+ * for (const { images, captions } of batches(train, { batchSize: 16, seed: 0 })) {
+ *   console.log(images.shape, captions[0]); // [16, 32, 32, 3] "a red circle left of …"
+ * }
+ * ```
+ *
+ * @module
+ */
+export {
+  type CaptionedImages,
+  concatImages,
+  imageAt,
+  type ImageBatch,
+  imageBatch,
+  imagesToTensor,
+  padImages,
+  resizeImages,
+  selectImages,
+  tensorToImages,
+  toRgb,
+  toRgb32,
+} from "./image_batch.ts";
+export {
+  canonicalScene,
+  captionFor,
+  type CaptionMeaning,
+  type CaptionObject,
+  type CaptionOptions,
+  type Colour,
+  COLOURS,
+  isZeroShotPair,
+  parseCaption,
+  type Relation,
+  RELATIONS,
+  type Scene,
+  sceneMatches,
+  type Shape,
+  type ShapeObject,
+  SHAPES,
+  type Size,
+  SIZES,
+  ZERO_SHOT_PAIRS,
+} from "./captions.ts";
+export {
+  BACKGROUND_HEX,
+  COLOUR_HEX,
+  makeShapes,
+  PALETTE_MIN_CHANNEL,
+  renderScenes,
+  SHAPES_GENERATOR_VERSION,
+  SHAPES_SPLITS,
+  type ShapesDataset,
+  type ShapesOptions,
+  type ShapesSplit,
+  shapesSvg,
+} from "./shapes.ts";
+export {
+  FASHION_MNIST_CLASSES,
+  FASHION_MNIST_DEFAULT_DIR,
+  FASHION_MNIST_ENV,
+  FASHION_MNIST_FILES,
+  fashionCaption,
+  type FashionMnist,
+  type FashionMnistOptions,
+  type IdxArray,
+  loadFashionMnist,
+  parseIdx,
+} from "./fashion_mnist.ts";
+export {
+  IMAGE_EXTENSIONS,
+  type ImageFolder,
+  type ImageFolderOptions,
+  loadImageFolder,
+} from "./image_folder.ts";
+export {
+  decodePng,
+  encodePng,
+  type GridOptions,
+  imageGrid,
+  type ImageLike,
+  loadPng,
+  savePng,
+  showImageGrid,
+  wrapLabel,
+} from "./image_io.ts";
+export { type Batch, batches, type BatchOptions, epochOrders } from "./batches.ts";
+export {
+  createShapesJudge,
+  DEFAULT_JUDGE_CONFIG,
+  JUDGE_VERSION,
+  type JudgeAccuracy,
+  type JudgeConfig,
+  type JudgeOptions,
+  ShapesJudge,
+} from "./judge.ts";
+export { type RandomSource } from "./_rng.ts";

@@ -6,7 +6,7 @@
  *
  * Under nbclient the Deno 2.9 kernel occasionally reports a cell idle before one of its display
  * messages, which nbclient then drops (about one display in ten full runs of a plot-heavy
- * notebook). A notebook whose only fault is such a missing output is run once more; a cell that
+ * notebook). A notebook whose only fault is such a missing output is run again, up to three times; a cell that
  * throws fails at once.
  */
 import assert from "node:assert/strict";
@@ -46,7 +46,7 @@ for (const name of notebooks) {
     sanitizeOps: false,
     fn: async () => {
       let missing = "";
-      for (let attempt = 1; attempt <= 2; attempt++) {
+      for (let attempt = 1; attempt <= 3; attempt++) {
         missing = await runNotebook(name);
         if (missing === "") return;
         console.warn(`attempt ${attempt}: ${missing}`);

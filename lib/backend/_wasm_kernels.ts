@@ -214,12 +214,60 @@ function conv2DBackpropInputFast(fallback: KernelFunc): KernelFunc {
   };
 }
 
+/**
+ * wasm's BatchMatMul reaches XNNPACK only without transpose flags; with `transposeA/B` it runs a
+ * loop 10–25× slower, and tfjs's matMul gradient always sets one of them. Transposing the operand
+ * with wasm's Transpose first and multiplying plainly gives the same numbers at the fast speed.
+ */
+function batchMatMulPlain(original: KernelFunc): KernelFunc {
+  return (args) => {
+    const { inputs, backend, attrs } = args;
+    const { transposeA, transposeB } = (attrs ?? {}) as {
+      transposeA?: boolean;
+      transposeB?: boolean;
+    };
+    if (!transposeA && !transposeB) return original(args);
+    const swapLast = (x: Info) => {
+      const perm = x.shape.map((_, i) => i);
+      [perm[perm.length - 2], perm[perm.length - 1]] = [
+        perm[perm.length - 1],
+        perm[perm.length - 2],
+      ];
+      return run(backend, "Transpose", { x }, { perm });
+    };
+    const a = transposeA ? swapLast(inputs.a) : inputs.a;
+    const b = transposeB ? swapLast(inputs.b) : inputs.b;
+    const out = original({
+      inputs: { a, b },
+      backend,
+      attrs: { ...attrs, transposeA: false, transposeB: false },
+    }) as Info;
+    if (a !== inputs.a) backend.disposeData(a.dataId);
+    if (b !== inputs.b) backend.disposeData(b.dataId);
+    return out;
+  };
+}
+
+/** Replaces a wasm kernel with a wrapper around it, once. */
+function wrapKernel(name: string, wrap: (original: KernelFunc) => KernelFunc): void {
+  const current = tf.getKernel(name, "wasm");
+  if (!current || (current as { dalleLab?: boolean }).dalleLab) return;
+  tf.unregisterKernel(name, "wasm");
+  tf.registerKernel({
+    kernelName: name,
+    backendName: "wasm",
+    kernelFunc: wrap(current.kernelFunc as unknown as KernelFunc) as unknown as tf.KernelFunc,
+    dalleLab: true,
+  } as tf.KernelConfig);
+}
+
 let registered = false;
 
 /**
  * Registers on `wasm` the kernels that training needs and tfjs-backend-wasm lacks:
  * `Conv2DBackpropFilter` (conv weight gradients) and `UnsortedSegmentSum` (embedding gradients),
- * and replaces its slow `Conv2DBackpropInput` with one built on its XNNPACK Conv2D.
+ * and replaces its slow `Conv2DBackpropInput` (with one built on its XNNPACK Conv2D) and its slow
+ * transposed `BatchMatMul` (with a transpose and a plain product).
  * Idempotent; `initBackend("wasm")` calls it.
  *
  * @example
@@ -234,18 +282,6 @@ export function registerWasmTrainingKernels(): void {
     ["Conv2DBackpropFilter", conv2DBackpropFilter],
     ["UnsortedSegmentSum", unsortedSegmentSum],
   ];
-  const slowInput = tf.getKernel("Conv2DBackpropInput", "wasm");
-  if (slowInput && !(slowInput as { dalleLab?: boolean }).dalleLab) {
-    tf.unregisterKernel("Conv2DBackpropInput", "wasm");
-    tf.registerKernel({
-      kernelName: "Conv2DBackpropInput",
-      backendName: "wasm",
-      kernelFunc: conv2DBackpropInputFast(
-        slowInput.kernelFunc as unknown as KernelFunc,
-      ) as unknown as tf.KernelFunc,
-      dalleLab: true,
-    } as tf.KernelConfig);
-  }
   for (const [kernelName, kernelFunc] of kernels) {
     if (!tf.getKernel(kernelName, "wasm")) {
       tf.registerKernel({
@@ -255,5 +291,7 @@ export function registerWasmTrainingKernels(): void {
       });
     }
   }
+  wrapKernel("Conv2DBackpropInput", conv2DBackpropInputFast);
+  wrapKernel("BatchMatMul", batchMatMulPlain);
   registered = true;
 }

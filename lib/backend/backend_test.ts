@@ -135,3 +135,36 @@ Deno.test("initBackend: auto falls back to wasm here, and DALLE_LAB_BACKEND over
     await initBackend("wasm");
   }
 });
+
+Deno.test("wasm matMul with transpose flags and its gradients match the cpu backend", async () => {
+  const rng = new Rng(77);
+  const shapes: [number[], number[], boolean, boolean][] = [
+    [[5, 3], [3, 4], false, false],
+    [[3, 5], [3, 4], true, false],
+    [[5, 3], [4, 3], false, true],
+    [[3, 5], [4, 3], true, true],
+    [[2, 3, 5], [2, 4, 3], true, true],
+    [[2, 6, 3], [2, 2, 3], false, true],
+  ];
+  const data = shapes.map(([sa, sb]) => ({
+    a: randomArray(rng, sa.reduce((x, y) => x * y, 1)),
+    b: randomArray(rng, sb.reduce((x, y) => x * y, 1)),
+  }));
+  const compute = () =>
+    shapes.map(([sa, sb, ta, tb], i) =>
+      tf.tidy(() => {
+        const a = tf.tensor(data[i].a, sa), b = tf.tensor(data[i].b, sb);
+        const f = (x: tf.Tensor, y: tf.Tensor) => tf.matMul(x, y, ta, tb).square().sum();
+        const [ga, gb] = tf.grads(f)([a, b]);
+        return [tf.matMul(a, b, ta, tb), ga, gb].map((t) => Float32Array.from(t.dataSync()));
+      })
+    );
+  await initBackend("cpu");
+  const ref = compute();
+  await initBackend("wasm");
+  const before = tf.memory().numTensors;
+  compute().forEach((got, i) =>
+    got.forEach((g, j) => assert.ok(relErr(g, ref[i][j]) < 1e-5, `case ${i} output ${j}`))
+  );
+  assert.equal(tf.memory().numTensors, before);
+});

@@ -168,7 +168,9 @@ Deno.test("safetensors: round trip, and clear errors on corrupt or mismatched fi
   await saveWeights(`${dir}/other.safetensors`, other);
   const before = b.parameters().map((p) => p.dataSync().slice());
   await assert.rejects(() => loadWeights(`${dir}/other.safetensors`, b), /missing "conv.weight"/);
-  b.parameters().forEach((p, i) => assert.deepEqual(p.dataSync(), before[i], "a failed load changed the model"));
+  b.parameters().forEach((p, i) =>
+    assert.deepEqual(p.dataSync(), before[i], "a failed load changed the model")
+  );
   await assert.rejects(() => loadWeights(`${dir}/nope.safetensors`, b), /not found/);
 
   // A PyTorch reader needs: u64 header length, JSON header, F32 data at the stated offsets.
@@ -200,10 +202,18 @@ Deno.test("checkpoint: resuming gives the same weights as training straight thro
   const first = new Tiny();
   const opt1 = new AdamW({ lr: 1e-2, weightDecay: 0.1, emaDecay: 0.9 });
   train(first, opt1, 3, 0);
-  await saveCheckpoint(`${dir}/ckpt.safetensors`, { model: first, optimizer: opt1, step: 3, config: { k: 1 } });
+  await saveCheckpoint(`${dir}/ckpt.safetensors`, {
+    model: first,
+    optimizer: opt1,
+    step: 3,
+    config: { k: 1 },
+  });
   const resumed = new Tiny();
   const opt2 = new AdamW({ lr: 1e-2, weightDecay: 0.1, emaDecay: 0.9 });
-  const { step, config } = await loadCheckpoint(`${dir}/ckpt.safetensors`, { model: resumed, optimizer: opt2 });
+  const { step, config } = await loadCheckpoint(`${dir}/ckpt.safetensors`, {
+    model: resumed,
+    optimizer: opt2,
+  });
   assert.equal(step, 3);
   assert.deepEqual(config, { k: 1 });
   assert.equal(opt2.stepCount, 3);
@@ -214,8 +224,14 @@ Deno.test("checkpoint: resuming gives the same weights as training straight thro
     assert.ok(diff < 1e-6, `parameter ${i} differs by ${diff}`);
   });
   // The EMA came back too: evaluating under it gives the same weights both ways.
-  const emaS = await optS.withEma(straight.parameters(), () => straight.parameters()[0].dataSync().slice());
-  const emaR = await opt2.withEma(resumed.parameters(), () => resumed.parameters()[0].dataSync().slice());
+  const emaS = await optS.withEma(
+    straight.parameters(),
+    () => straight.parameters()[0].dataSync().slice(),
+  );
+  const emaR = await opt2.withEma(
+    resumed.parameters(),
+    () => resumed.parameters()[0].dataSync().slice(),
+  );
   emaS.forEach((v, i) => assert.ok(Math.abs(v - emaR[i]) < 1e-6));
   [straight, first, resumed].forEach((m) => m.dispose());
   [optS, opt1, opt2].forEach((o) => o.dispose());

@@ -1,0 +1,87 @@
+/**
+ * A trained dVAE on disk: safetensors weights whose metadata carries the model configuration, so
+ * `loadDvae(path)` needs nothing else.
+ *
+ * @module
+ */
+import { ensureBackend } from "../backend/mod.ts";
+import { decodeSafetensors, loadCheckpoint, loadWeights, saveWeights } from "../nn/mod.ts";
+import { createDvae, type Dvae, type DvaeConfig } from "./model.ts";
+
+/** The metadata key holding the JSON model configuration. */
+export const DVAE_CONFIG_KEY = "dvae_config";
+
+/**
+ * Saves a dVAE's weights with its configuration (and any extra metadata, e.g. figures).
+ *
+ * @param path Target `.safetensors` file (written atomically).
+ * @param model The dVAE (save inside `run.withEma(...)` to store the EMA weights).
+ * @param metadata Extra string metadata. @default {}
+ * @example
+ * ```ts
+ * import { createDvae, loadDvae, saveDvae } from "./mod.ts";
+ * import { initBackend } from "../backend/mod.ts";
+ * await initBackend("wasm");
+ * const dir = await Deno.makeTempDir();
+ * const dvae = createDvae({ hidden: 8, groups: 2, vocabSize: 16, imageSize: 8 });
+ * await saveDvae(`${dir}/dvae.safetensors`, dvae, { dataset: "demo" });
+ * const back = await loadDvae(`${dir}/dvae.safetensors`);
+ * console.log(back.config.vocabSize); // 16
+ * dvae.dispose(); back.dispose();
+ * ```
+ */
+export async function saveDvae(
+  path: string,
+  model: Dvae,
+  metadata: Record<string, string> = {},
+): Promise<void> {
+  await saveWeights(path, model, { ...metadata, [DVAE_CONFIG_KEY]: JSON.stringify(model.config) });
+}
+
+/**
+ * Loads a dVAE saved by {@link saveDvae} (or a `trainDvae` checkpoint), building the model from
+ * the configuration stored in the file.
+ *
+ * @param path The `.safetensors` file.
+ * @returns The model with its weights (caller disposes) and, on `metadata`, the file's metadata.
+ * @example
+ * ```ts
+ * import { loadDvae } from "./mod.ts";
+ * const path = "data/cache/dvae_fashion.safetensors";
+ * try {
+ *   const dvae = await loadDvae(path);
+ *   dvae.dispose();
+ * } catch { console.log(`train one first: deno run -A experiments/dvae_train.ts`); }
+ * ```
+ */
+export async function loadDvae(path: string): Promise<Dvae & { metadata: Record<string, string> }> {
+  await ensureBackend();
+  let bytes: Uint8Array;
+  try {
+    bytes = await Deno.readFile(path);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) {
+      throw new Error(`no dVAE at ${path}: train one with experiments/dvae_train.ts`);
+    }
+    throw err;
+  }
+  const { metadata } = decodeSafetensors(bytes, path);
+  let config: Partial<DvaeConfig>;
+  const isCheckpoint = metadata.format === "dalle-lab/checkpoint@1";
+  if (isCheckpoint) {
+    config = (JSON.parse(metadata.config ?? "{}") as { model?: Partial<DvaeConfig> }).model ?? {};
+  } else if (metadata[DVAE_CONFIG_KEY]) {
+    config = JSON.parse(metadata[DVAE_CONFIG_KEY]);
+  } else {
+    throw new Error(`${path} has no "${DVAE_CONFIG_KEY}" metadata: was it saved with saveDvae?`);
+  }
+  const model = createDvae(config);
+  try {
+    if (isCheckpoint) await loadCheckpoint(path, { model });
+    else await loadWeights(path, model);
+  } catch (err) {
+    model.dispose();
+    throw err;
+  }
+  return Object.assign(model, { metadata });
+}

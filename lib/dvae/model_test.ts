@@ -1,0 +1,158 @@
+import assert from "node:assert/strict";
+import { initBackend, tf } from "../backend/mod.ts";
+import { paramCount, valueAndGrads } from "../nn/mod.ts";
+import { convSame } from "./_conv.ts";
+import { createDvae, DVAE_DEFAULTS, dvaeObjective, setFastConvGradients } from "./mod.ts";
+
+await initBackend("wasm");
+
+const TINY = { hidden: 8, groups: 2, vocabSize: 16, imageSize: 8 } as const;
+
+Deno.test("the default dVAE has exactly the PyTorch peer's parameters, in order", async () => {
+  const peer = JSON.parse(
+    await Deno.readTextFile(new URL("./testdata/peer_param_shapes.json", import.meta.url)),
+  ) as { parameters: number; shapes: { torch_name: string; hwio_shape: number[] }[] };
+  const dvae = createDvae();
+  assert.equal(paramCount(dvae), peer.parameters);
+  const ours = dvae.namedParameters().map(([, v]) => v.shape);
+  assert.deepEqual(ours, peer.shapes.map((s) => s.hwio_shape));
+  assert.equal(dvae.gridSize, 8);
+  assert.equal(dvae.dimsPerCell, 48);
+  dvae.dispose();
+});
+
+Deno.test("conv init is N(0, 1/(n_in·k²)) with zero biases; post-gain 1/(groups·blocks)²", () => {
+  const dvae = createDvae({ ...TINY, hidden: 16, vocabSize: 64 });
+  for (const [name, v] of dvae.namedParameters()) {
+    const values = Array.from(v.dataSync() as Float32Array);
+    if (v.rank === 1) {
+      assert.ok(values.every((x) => x === 0), `${name} starts at 0`);
+      continue;
+    }
+    const [k, , nIn] = v.shape;
+    const std = Math.sqrt(values.reduce((s, x) => s + x * x, 0) / values.length);
+    const expected = 1 / Math.sqrt(nIn * k * k);
+    if (values.length >= 500) {
+      assert.ok(Math.abs(std / expected - 1) < 0.15, `${name}: std ${std} vs ${expected}`);
+    }
+  }
+  const block = dvae.encoder.blocks[0][0];
+  assert.equal(block.postGain, 1 / 4);
+  const deeper = createDvae({ ...TINY, blocksPerGroup: 2 });
+  assert.equal(deeper.encoder.blocks[1][1].postGain, 1 / 16);
+  deeper.dispose();
+  dvae.dispose();
+});
+
+Deno.test("encode gives int32 tokens on the grid; decode gives images in [0, 1]", () => {
+  const dvae = createDvae(TINY);
+  const x = tf.randomUniform([3, 8, 8, 3], 0, 1, "float32", 1) as tf.Tensor4D;
+  const before = tf.memory().numTensors;
+  const tokens = dvae.encode(x);
+  assert.equal(tokens.dtype, "int32");
+  assert.deepEqual(tokens.shape, [3, 4, 4]);
+  for (const t of tokens.dataSync()) assert.ok(t >= 0 && t < 16);
+  const images = dvae.decode(tokens);
+  assert.deepEqual(images.shape, [3, 8, 8, 3]);
+  for (const v of images.dataSync()) assert.ok(v >= 0 && v <= 1);
+  // encode is the argmax of the logits (no noise): repeatable.
+  const again = dvae.encode(x);
+  assert.deepEqual(again.dataSync(), tokens.dataSync());
+  tf.dispose([tokens, images, again]);
+  assert.equal(tf.memory().numTensors, before, "no tensors leak");
+  assert.throws(() => dvae.decode(tf.zeros([1, 4, 4]) as tf.Tensor3D), TypeError);
+  assert.throws(() => dvae.encode(tf.zeros([1, 6, 6, 3]) as tf.Tensor4D), RangeError);
+  x.dispose();
+  dvae.dispose();
+});
+
+Deno.test("createDvae rejects shapes that do not work out", () => {
+  assert.throws(() => createDvae({ hidden: 6 }), /multiple of 4/);
+  assert.throws(() => createDvae({ imageSize: 30 }), /divisible/);
+  assert.throws(() => createDvae({ vocabSize: 0 }), RangeError);
+  assert.throws(
+    () => createDvae({ reconstruction: "bernoulli" as "mse" }),
+    TypeError,
+  );
+  assert.equal(DVAE_DEFAULTS.vocabSize, 512);
+});
+
+Deno.test("every parameter gets a finite, non-zero gradient; tensor count is flat", () => {
+  for (const reconstruction of ["logit-laplace", "mse"] as const) {
+    const dvae = createDvae({ ...TINY, reconstruction });
+    const x = tf.randomUniform([2, 8, 8, 3], 0, 1, "float32", 4) as tf.Tensor4D;
+    const named = dvae.namedParameters();
+    let count = -1;
+    for (let i = 0; i < 3; i++) {
+      const { loss, grads } = valueAndGrads(named.map(([, v]) => v), () => {
+        const out = dvaeObjective(dvae, x, { beta: 1, tau: 1, seed: i });
+        tf.dispose([out.reconNll, out.kl, out.elbBitsPerDim, out.logits]);
+        return out.loss;
+      });
+      grads.forEach((g, j) => {
+        const values = g.dataSync();
+        assert.ok(values.every(Number.isFinite), `${named[j][0]} gradient finite`);
+        assert.ok(values.some((v) => v !== 0), `${named[j][0]} gradient non-zero`);
+      });
+      tf.dispose([loss, ...grads]);
+      if (count >= 0) assert.equal(tf.memory().numTensors, count, `step ${i}: no leak`);
+      count = tf.memory().numTensors;
+    }
+    x.dispose();
+    dvae.dispose();
+  }
+});
+
+Deno.test("the fast conv gradient equals tfjs's own conv gradient (k = 1, 3, 7; ReLU)", () => {
+  const cases: [number, number, number, boolean][] = [
+    [3, 8, 7, false],
+    [8, 4, 3, true],
+    [4, 16, 1, true],
+    [16, 4, 1, false],
+  ];
+  for (const [ci, co, k, relu] of cases) {
+    const x = tf.randomNormal([2, 6, 6, ci], 0, 1, "float32", 1);
+    const w = tf.randomNormal([k, k, ci, co], 0, 1, "float32", 2);
+    const b = tf.randomNormal([co], 0, 1, "float32", 3);
+    const probe = tf.randomNormal([2, 6, 6, co], 0, 1, "float32", 4);
+    const fast = tf.grads((xx: tf.Tensor, ww: tf.Tensor, bb: tf.Tensor) =>
+      convSame(xx as tf.Tensor4D, ww as tf.Tensor4D, bb as tf.Tensor1D, { relu }).mul(probe).sum()
+    )([x, w, b]);
+    const stock = tf.grads((xx: tf.Tensor, ww: tf.Tensor, bb: tf.Tensor) => {
+      const y = tf.conv2d(xx as tf.Tensor4D, ww as tf.Tensor4D, 1, "same").add(bb);
+      return (relu ? tf.relu(y) : y).mul(probe).sum();
+    })([x, w, b]);
+    fast.forEach((g, i) => {
+      const scale = stock[i].abs().max().dataSync()[0];
+      const diff = tf.sub(g, stock[i]).abs().max().dataSync()[0];
+      assert.ok(diff <= 1e-5 * scale + 1e-6, `k=${k} ${ci}→${co} input ${i}: diff ${diff}`);
+    });
+    tf.dispose([x, w, b, probe, ...fast, ...stock]);
+  }
+});
+
+Deno.test("whole-model gradients: fast conv gradients equal tfjs's stock ones", () => {
+  const dvae = createDvae({ ...TINY, blocksPerGroup: 2 });
+  const x = tf.randomUniform([2, 8, 8, 3], 0, 1, "float32", 8) as tf.Tensor4D;
+  const params = dvae.parameters();
+  const grads = (fast: boolean) => {
+    const previous = setFastConvGradients(fast);
+    const { loss, grads } = valueAndGrads(params, () => {
+      const out = dvaeObjective(dvae, x, { beta: 6.6, tau: 0.5, seed: 2 });
+      tf.dispose([out.reconNll, out.kl, out.elbBitsPerDim, out.logits]);
+      return out.loss;
+    });
+    setFastConvGradients(previous);
+    loss.dispose();
+    return grads;
+  };
+  const fast = grads(true);
+  const stock = grads(false);
+  fast.forEach((g, i) => {
+    const scale = stock[i].abs().max().dataSync()[0];
+    const diff = tf.sub(g, stock[i]).abs().max().dataSync()[0];
+    assert.ok(diff <= 1e-4 * scale + 1e-7, `${dvae.namedParameters()[i][0]}: diff ${diff}`);
+  });
+  tf.dispose([...fast, ...stock, x]);
+  dvae.dispose();
+});

@@ -1,0 +1,216 @@
+/**
+ * One pre-LayerNorm transformer block of the prior: masked multi-head self-attention and a GELU
+ * MLP, each on a residual branch. The attention runs either over a whole stream (training, full
+ * forward) or over new positions against a key/value cache (sampling).
+ *
+ * @module
+ */
+import { tf } from "../backend/mod.ts";
+import { batchMatMul, dense, denseWith } from "./_dense.ts";
+import { tidyObject } from "./_tidy.ts";
+import { LayerNorm, Linear, Module } from "../nn/mod.ts";
+
+/** How a key/value cache stores past positions. */
+export type KvCacheMode = "concat" | "preallocated";
+
+/** One layer's cached keys and values, each (B, H, positions, hd). */
+export interface LayerKv {
+  k: tf.Tensor4D;
+  v: tf.Tensor4D;
+}
+
+/** Exact GELU, x·Φ(x), as torch's nn.GELU() computes it. */
+export function gelu(x: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => x.mul(tf.erf(x.mul(Math.SQRT1_2)).add(1)).mul(0.5));
+}
+
+/** Masked multi-head self-attention with a fused q/k/v projection. */
+export class Attention extends Module {
+  readonly qkv: Linear;
+  readonly proj: Linear;
+  readonly headDim: number;
+
+  constructor(
+    readonly dModel: number,
+    readonly heads: number,
+    seeds: () => number,
+    residualStd: number,
+  ) {
+    super();
+    this.headDim = dModel / heads;
+    this.qkv = this.module("qkv", new Linear(dModel, 3 * dModel, { seed: seeds(), std: 0.02 }));
+    this.proj = this.module(
+      "proj",
+      new Linear(dModel, dModel, { seed: seeds(), std: residualStd }),
+    );
+  }
+
+  /**
+   * (B, t, d) → q (pre-scaled by 1/√hd), k, v, each (B, H, t, hd).
+   *
+   * Whole streams (`blocks`): one product per column block of the fused weight, because slicing
+   * the (B, t, 3d) activations along their last axis is a slow strided copy on wasm while
+   * slicing the (d, 3d) weight is cheap. Sampling steps: one product with the fused weight and
+   * slices of the small activations, because XNNPACK keeps a variable's packed weights between
+   * calls and a freshly sliced weight would be repacked every step.
+   */
+  #split(h: tf.Tensor3D, blocks: boolean): [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D] {
+    const [B, t] = h.shape;
+    const d = this.dModel;
+    const fused = blocks ? null : dense(this.qkv, h); // (B, t, 3d)
+    const heads = (i: number) => {
+      let part: tf.Tensor;
+      if (fused) part = fused.slice([0, 0, i * d], [B, t, d]);
+      else {
+        const w = this.qkv.weight.slice([0, i * d], [d, d]) as tf.Tensor2D;
+        const b = this.qkv.bias ? this.qkv.bias.slice([i * d], [d]) : null;
+        part = denseWith(w, b, h);
+      }
+      return part.reshape([B, t, this.heads, this.headDim]).transpose([0, 2, 1, 3]) as tf.Tensor4D; // (B, H, t, hd)
+    };
+    return [heads(0).mul(1 / Math.sqrt(this.headDim)), heads(1), heads(2)];
+  }
+
+  /**
+   * softmax(q·kᵀ + bias)·v, then the output projection; (B, H, t, hd) → (B, t, d). `grouped`
+   * runs the products as grouped convolutions (fast for whole streams on wasm); one-position
+   * sampling steps are faster with tf.matMul.
+   */
+  #attend(
+    q: tf.Tensor4D,
+    k: tf.Tensor4D,
+    v: tf.Tensor4D,
+    bias: tf.Tensor2D,
+    grouped: boolean,
+  ): tf.Tensor3D {
+    const [B, , t] = q.shape;
+    const scores = grouped
+      ? batchMatMul(q, k.transpose([0, 1, 3, 2])).add(bias)
+      : tf.matMul(q, k, false, true).add(bias); // (B, H, t, keys)
+    const probs = tf.softmax(scores);
+    const y = grouped ? batchMatMul(probs, v) : tf.matMul(probs, v); // (B, H, t, hd)
+    return dense(this.proj, y.transpose([0, 2, 1, 3]).reshape([B, t, this.dModel])) as tf.Tensor3D;
+  }
+
+  /**
+   * Attention over a whole stream. With `perm`, the states are first gathered into permuted
+   * order (the paper's transposed image states for column layers), attended with a bias in that
+   * order, and gathered back; `perm` must be its own inverse.
+   */
+  full(h: tf.Tensor3D, bias: tf.Tensor2D, perm: tf.Tensor1D | null): tf.Tensor3D {
+    return tf.tidy(() => {
+      const states = perm ? (tf.gather(h, perm, 1) as tf.Tensor3D) : h;
+      const [q, k, v] = this.#split(states, true);
+      const out = this.#attend(q, k, v, bias, true);
+      return perm ? (tf.gather(out, perm, 1) as tf.Tensor3D) : out;
+    });
+  }
+
+  /**
+   * Attention of t new positions, starting at stream position `start`, against the cache plus
+   * themselves. Returns the output and the updated cache (the old one is not disposed).
+   */
+  cached(
+    h: tf.Tensor3D,
+    bias: tf.Tensor2D,
+    past: LayerKv,
+    start: number,
+    mode: KvCacheMode,
+  ): { out: tf.Tensor3D; kv: LayerKv } {
+    return tidyObject(() => {
+      const [q, k, v] = this.#split(h, false);
+      const kv = mode === "concat"
+        ? { k: appendAt(past.k, k), v: appendAt(past.v, v) }
+        : { k: writeAt(past.k, k, start), v: writeAt(past.v, v, start) };
+      return { out: this.#attend(q, kv.k, kv.v, bias, h.shape[1] > 1), kv };
+    });
+  }
+}
+
+/** Cache growth by concatenation: (B, H, p, hd) + (B, H, t, hd) → (B, H, p + t, hd). */
+function appendAt(past: tf.Tensor4D, fresh: tf.Tensor4D): tf.Tensor4D {
+  return past.shape[2] === 0 ? fresh : tf.concat([past, fresh], 2);
+}
+
+/** Writes `fresh` into a preallocated (B, H, L, hd) cache at positions start … start + t − 1. */
+function writeAt(cache: tf.Tensor4D, fresh: tf.Tensor4D, start: number): tf.Tensor4D {
+  const [B, H, L, hd] = cache.shape;
+  const end = start + fresh.shape[2];
+  const parts: tf.Tensor4D[] = [];
+  if (start > 0) parts.push(cache.slice([0, 0, 0, 0], [B, H, start, hd]));
+  parts.push(fresh);
+  if (end < L) parts.push(cache.slice([0, 0, end, 0], [B, H, L - end, hd]));
+  return parts.length === 1 ? parts[0] : tf.concat(parts, 2);
+}
+
+/** Pre-LN block: x + attention(LN(x)), then x + MLP(LN(x)), each branch with optional dropout. */
+export class Block extends Module {
+  readonly ln1: LayerNorm;
+  readonly attention: Attention;
+  readonly ln2: LayerNorm;
+  readonly fc: Linear;
+  readonly fcOut: Linear;
+
+  constructor(
+    dModel: number,
+    heads: number,
+    mlpRatio: number,
+    seeds: () => number,
+    layers: number,
+  ) {
+    super();
+    // GPT-2's init: residual projections shrink with depth so the stream's variance stays put.
+    const residualStd = 0.02 / Math.sqrt(2 * layers);
+    this.ln1 = this.module("ln1", new LayerNorm(dModel));
+    this.attention = this.module("attention", new Attention(dModel, heads, seeds, residualStd));
+    this.ln2 = this.module("ln2", new LayerNorm(dModel));
+    const hidden = Math.round(mlpRatio * dModel);
+    this.fc = this.module("fc", new Linear(dModel, hidden, { seed: seeds(), std: 0.02 }));
+    this.fcOut = this.module(
+      "fcOut",
+      new Linear(hidden, dModel, { seed: seeds(), std: residualStd }),
+    );
+  }
+
+  #mlp(x: tf.Tensor3D): tf.Tensor3D {
+    return dense(this.fcOut, gelu(dense(this.fc, this.ln2.apply(x)))) as tf.Tensor3D;
+  }
+
+  /** The block over a whole stream (B, L, d); `dropout` is [rate, seed, seed] or null. */
+  full(
+    x: tf.Tensor3D,
+    bias: tf.Tensor2D,
+    perm: tf.Tensor1D | null,
+    dropout: [number, number, number] | null,
+  ): tf.Tensor3D {
+    return tf.tidy(() => {
+      const drop = (branch: tf.Tensor3D, seed: number) =>
+        dropout ? (tf.dropout(branch, dropout[0], undefined, seed) as tf.Tensor3D) : branch;
+      const h = x.add(
+        drop(this.attention.full(this.ln1.apply(x) as tf.Tensor3D, bias, perm), dropout?.[1] ?? 0),
+      ) as tf.Tensor3D;
+      return h.add(drop(this.#mlp(h), dropout?.[2] ?? 0)) as tf.Tensor3D;
+    });
+  }
+
+  /** The block over t new positions against a cache (inference: no dropout). */
+  cached(
+    x: tf.Tensor3D,
+    bias: tf.Tensor2D,
+    past: LayerKv,
+    start: number,
+    mode: KvCacheMode,
+  ): { out: tf.Tensor3D; kv: LayerKv } {
+    return tidyObject(() => {
+      const { out, kv } = this.attention.cached(
+        this.ln1.apply(x) as tf.Tensor3D,
+        bias,
+        past,
+        start,
+        mode,
+      );
+      const h = x.add(out) as tf.Tensor3D;
+      return { out: h.add(this.#mlp(h)) as tf.Tensor3D, kv };
+    });
+  }
+}

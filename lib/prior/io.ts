@@ -1,0 +1,66 @@
+/**
+ * Saving and loading a trained prior: its weights in a safetensors file with the configuration
+ * in the file's metadata, so a notebook can rebuild the model without knowing its sizes.
+ *
+ * @module
+ */
+import { decodeSafetensors, loadWeights, saveWeights } from "../nn/mod.ts";
+import type { PriorConfig } from "./config.ts";
+import { createPrior, type Prior } from "./model.ts";
+
+const CONFIG_KEY = "prior_config";
+
+/**
+ * Writes the prior's weights and configuration to a safetensors file (atomically).
+ *
+ * @param path Target file, conventionally `*.safetensors`.
+ * @param prior The model.
+ * @param metadata Extra string metadata (e.g. the tokenizer's path). @default {}
+ * @example
+ * ```ts
+ * import { createPrior, loadPrior, savePrior } from "./mod.ts";
+ * import { initBackend } from "../backend/mod.ts";
+ * await initBackend("wasm");
+ * const prior = createPrior({
+ *   textLen: 4, textVocab: 32, imageGrid: 2, imageVocab: 16, dModel: 16, layers: 2, heads: 2,
+ * });
+ * const path = `${await Deno.makeTempDir()}/prior.safetensors`;
+ * await savePrior(path, prior);
+ * const { prior: copy } = await loadPrior(path);
+ * console.log(copy.config.dModel); // 16
+ * prior.dispose(); copy.dispose();
+ * ```
+ */
+export async function savePrior(
+  path: string,
+  prior: Prior,
+  metadata: Record<string, string> = {},
+): Promise<void> {
+  const { masks, ...rest } = prior.config;
+  const config: PriorConfig = { ...rest, masks: [...masks] };
+  await saveWeights(path, prior, { ...metadata, [CONFIG_KEY]: JSON.stringify(config) });
+}
+
+/**
+ * Rebuilds a prior saved by {@link savePrior}.
+ *
+ * @param path The file.
+ * @returns The model (caller disposes) and the file's metadata.
+ */
+export async function loadPrior(
+  path: string,
+): Promise<{ prior: Prior; metadata: Record<string, string> }> {
+  const { metadata } = decodeSafetensors(await Deno.readFile(path), path);
+  const json = metadata[CONFIG_KEY];
+  if (json === undefined) {
+    throw new Error(`${path} holds no prior configuration (metadata "${CONFIG_KEY}" is missing)`);
+  }
+  const prior = createPrior(JSON.parse(json) as PriorConfig);
+  try {
+    await loadWeights(path, prior);
+  } catch (err) {
+    prior.dispose();
+    throw err;
+  }
+  return { prior, metadata };
+}

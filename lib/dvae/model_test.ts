@@ -156,3 +156,18 @@ Deno.test("whole-model gradients: fast conv gradients equal tfjs's stock ones", 
   tf.dispose([...fast, ...stock, x]);
   dvae.dispose();
 });
+
+Deno.test("initOutputBias makes the untrained decoder predict the data's average pixel", () => {
+  for (const reconstruction of ["logit-laplace", "mse"] as const) {
+    const dvae = createDvae({ ...TINY, reconstruction });
+    // Red images: R = 1, G = B = 0.
+    const red = tf.tidy(() => tf.concat([tf.ones([4, 8, 8, 1]), tf.zeros([4, 8, 8, 2])], 3));
+    dvae.initOutputBias(red as tf.Tensor4D);
+    const tokens = tf.randomUniform([2, 4, 4], 0, 16, "int32", 1) as tf.Tensor3D;
+    const images = dvae.decode(tokens);
+    const perChannel = tf.tidy(() => images.mean([0, 1, 2]).dataSync());
+    assert.ok(perChannel[0] > 0.9 && perChannel[1] < 0.1 && perChannel[2] < 0.1, `${perChannel}`);
+    tf.dispose([red, tokens, images]);
+    dvae.dispose();
+  }
+});

@@ -50,4 +50,3 @@ export type { DvaeData, DvaeTrainResult, TrainDvaeOptions } from "./train.ts";
 export { evaluateDvae } from "./evaluate.ts";
 export type { DvaeEvalData, DvaeEvaluation } from "./evaluate.ts";
 export { DVAE_CONFIG_KEY, loadDvae, saveDvae } from "./io.ts";
-export { setFastConvGradients } from "./_conv.ts";

@@ -14,7 +14,6 @@
 import { tf } from "../backend/mod.ts";
 import { Conv2d, Module, seedStream } from "../nn/mod.ts";
 import { mapPixels, unmapPixels } from "./objective.ts";
-import { convSame } from "./_conv.ts";
 
 /** How the decoder models pixels. */
 export type Reconstruction = "logit-laplace" | "mse";
@@ -94,13 +93,16 @@ class ResBlock extends Module {
   }
 }
 
-/** A conv with its bias (and the next layer's ReLU) in one fused call, with fast gradients. */
-function convBias(
-  conv: Conv2d,
-  x: tf.Tensor4D,
-  options: { relu?: boolean; inputGrad?: boolean } = {},
-): tf.Tensor4D {
-  return convSame(x, conv.weight as tf.Tensor4D, conv.bias as tf.Tensor1D, options);
+/** A stride-1 "same" conv with its bias (and optionally the next layer's ReLU) in one fused call. */
+function convBias(conv: Conv2d, x: tf.Tensor4D, options: { relu?: boolean } = {}): tf.Tensor4D {
+  return tf.fused.conv2d({
+    x,
+    filter: conv.weight as tf.Tensor4D,
+    bias: conv.bias!,
+    strides: 1,
+    pad: "same",
+    activation: options.relu ? "relu" : "linear",
+  });
 }
 
 /** Image (B, S, S, C) in mapped pixel space → logits (B, g, g, K). */
@@ -134,7 +136,7 @@ class Encoder extends Module {
 
   apply(x: tf.Tensor4D): tf.Tensor4D {
     return tf.tidy(() => {
-      let h = convBias(this.input, x, { inputGrad: false }); // (B, S, S, hidden)
+      let h = convBias(this.input, x); // (B, S, S, hidden)
       this.blocks.forEach((group, g) => {
         for (const block of group) h = block.apply(h);
         if (g < this.blocks.length - 1) h = tf.maxPool(h, 2, 2, "valid"); // side halves

@@ -1,8 +1,7 @@
 import assert from "node:assert/strict";
 import { initBackend, tf } from "../backend/mod.ts";
 import { paramCount, valueAndGrads } from "../nn/mod.ts";
-import { convSame } from "./_conv.ts";
-import { createDvae, DVAE_DEFAULTS, dvaeObjective, setFastConvGradients } from "./mod.ts";
+import { createDvae, DVAE_DEFAULTS, dvaeObjective } from "./mod.ts";
 
 await initBackend("wasm");
 
@@ -101,60 +100,6 @@ Deno.test("every parameter gets a finite, non-zero gradient; tensor count is fla
     x.dispose();
     dvae.dispose();
   }
-});
-
-Deno.test("the fast conv gradient equals tfjs's own conv gradient (k = 1, 3, 7; ReLU)", () => {
-  const cases: [number, number, number, boolean][] = [
-    [3, 8, 7, false],
-    [8, 4, 3, true],
-    [4, 16, 1, true],
-    [16, 4, 1, false],
-  ];
-  for (const [ci, co, k, relu] of cases) {
-    const x = tf.randomNormal([2, 6, 6, ci], 0, 1, "float32", 1);
-    const w = tf.randomNormal([k, k, ci, co], 0, 1, "float32", 2);
-    const b = tf.randomNormal([co], 0, 1, "float32", 3);
-    const probe = tf.randomNormal([2, 6, 6, co], 0, 1, "float32", 4);
-    const fast = tf.grads((xx: tf.Tensor, ww: tf.Tensor, bb: tf.Tensor) =>
-      convSame(xx as tf.Tensor4D, ww as tf.Tensor4D, bb as tf.Tensor1D, { relu }).mul(probe).sum()
-    )([x, w, b]);
-    const stock = tf.grads((xx: tf.Tensor, ww: tf.Tensor, bb: tf.Tensor) => {
-      const y = tf.conv2d(xx as tf.Tensor4D, ww as tf.Tensor4D, 1, "same").add(bb);
-      return (relu ? tf.relu(y) : y).mul(probe).sum();
-    })([x, w, b]);
-    fast.forEach((g, i) => {
-      const scale = stock[i].abs().max().dataSync()[0];
-      const diff = tf.sub(g, stock[i]).abs().max().dataSync()[0];
-      assert.ok(diff <= 1e-5 * scale + 1e-6, `k=${k} ${ci}→${co} input ${i}: diff ${diff}`);
-    });
-    tf.dispose([x, w, b, probe, ...fast, ...stock]);
-  }
-});
-
-Deno.test("whole-model gradients: fast conv gradients equal tfjs's stock ones", () => {
-  const dvae = createDvae({ ...TINY, blocksPerGroup: 2 });
-  const x = tf.randomUniform([2, 8, 8, 3], 0, 1, "float32", 8) as tf.Tensor4D;
-  const params = dvae.parameters();
-  const grads = (fast: boolean) => {
-    const previous = setFastConvGradients(fast);
-    const { loss, grads } = valueAndGrads(params, () => {
-      const out = dvaeObjective(dvae, x, { beta: 6.6, tau: 0.5, seed: 2 });
-      tf.dispose([out.reconNll, out.kl, out.elbBitsPerDim, out.logits]);
-      return out.loss;
-    });
-    setFastConvGradients(previous);
-    loss.dispose();
-    return grads;
-  };
-  const fast = grads(true);
-  const stock = grads(false);
-  fast.forEach((g, i) => {
-    const scale = stock[i].abs().max().dataSync()[0];
-    const diff = tf.sub(g, stock[i]).abs().max().dataSync()[0];
-    assert.ok(diff <= 1e-4 * scale + 1e-7, `${dvae.namedParameters()[i][0]}: diff ${diff}`);
-  });
-  tf.dispose([...fast, ...stock, x]);
-  dvae.dispose();
 });
 
 Deno.test("initOutputBias makes the untrained decoder predict the data's average pixel", () => {

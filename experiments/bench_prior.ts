@@ -25,7 +25,13 @@
  */
 import { initBackend, tf } from "../lib/backend/mod.ts";
 import { AdamW, paramCount, valueAndGrads } from "../lib/nn/mod.ts";
-import { createPrior, type KvCacheMode, type Prior, type PriorConfig } from "../lib/prior/mod.ts";
+import {
+  createPrior,
+  type KvCacheMode,
+  type Prior,
+  type PriorConfig,
+  trainPrior,
+} from "../lib/prior/mod.ts";
 
 /** One benchmark figure. */
 export type BenchRow = Record<string, number | string>;
@@ -115,6 +121,18 @@ function trainSecondsPerStep(prior: Prior, warmup: number, steps: number): numbe
   optimizer.dispose();
   tf.dispose([textT, imageT]);
   return seconds;
+}
+
+/** Median tokens/s of trainPrior's steps with each batch split over `workers` processes. */
+async function parallelTokensPerSec(workers: number, warmup: number, steps: number) {
+  const prior = createPrior(BENCH_PRIOR_CONFIG);
+  const rows = await trainPrior(prior, [benchInputs()], {
+    steps: warmup + steps,
+    lr: 3e-4,
+    workers,
+  });
+  prior.dispose();
+  return median(rows.slice(warmup).map((r) => r.tokens_per_sec as number));
 }
 
 function median(values: number[]): number {
@@ -207,6 +225,14 @@ export async function benchPrior(
   add(
     "training (dense masks, as the peer)",
     streamTokens / denseSec,
+    "tokens/s",
+    (p) => p.train_tokens_per_sec,
+  );
+  // wasm runs one thread per process: split each batch over one process per core.
+  const workers = Math.max(2, navigator.hardwareConcurrency ?? 2);
+  add(
+    `training (dense masks), batch split over ${workers} processes (trainPrior workers)`,
+    await parallelTokensPerSec(workers, 2, trainSteps),
     "tokens/s",
     (p) => p.train_tokens_per_sec,
   );

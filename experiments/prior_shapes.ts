@@ -89,6 +89,8 @@ const DEFAULTS = {
   completions: 6,
   completionImages: 6,
   seed: 0,
+  /** Processes computing each step's gradients (one core each; see trainPrior's `workers`). */
+  workers: 2,
   /**
    * Image tokenizer: "dvae" (the trained shapes dVAE at `dvae`), "patch" (a k-means codebook of
    * `patch`×`patch` pixel patches fitted here: a stand-in when no working dVAE exists), or
@@ -265,6 +267,7 @@ await trainPrior(prior, batchAt, {
   lr: cfg.lr,
   warmupSteps: cfg.warmupSteps,
   seed: cfg.seed,
+  workers: cfg.workers,
   log: run,
   checkpointPath: `${run.dir}/checkpoint.safetensors`,
   checkpointEvery: 100,

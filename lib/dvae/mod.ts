@@ -5,9 +5,13 @@
  * - `createDvae` builds the model (defaults: the PyTorch peer's benchmark model); `encode` /
  *   `decode` are the token interface the prior uses.
  * - `dvaeObjective` is loss = NLL + β·KL per pixel dimension, with `logitLaplaceNll`,
- *   `klToUniform`, `gumbelSoftmax`, `mapPixels` / `unmapPixels` as its parts.
- * - `trainDvae` trains with AdamW + EMA and the paper's schedules (`paperDvaeSchedules`);
- *   `evaluateDvae` gives the held-out true ELB, MSE and codebook usage; `saveDvae` / `loadDvae`.
+ *   `klToUniform`, `gumbelSoftmax`, `mapPixels` / `unmapPixels` as its parts. Two optional terms
+ *   that are not in the paper make short runs work: a weight on KL(q̄ ‖ uniform) of the batch's
+ *   average posterior (`marginalKlToUniform`: even codebook use without taxing information) and
+ *   a mutual-information bonus (`infoWeight`: confident, informative codes from the start).
+ * - `trainDvae` trains with AdamW + EMA and the paper's schedules (`paperDvaeSchedules`), on one
+ *   core or, with `workers`, with each batch split over several processes; `evaluateDvae` gives
+ *   the held-out true ELB, MSE and codebook usage; `saveDvae` / `loadDvae`.
  *
  * @example
  * ```ts
@@ -35,6 +39,7 @@ export {
   klToUniform,
   logitLaplaceNll,
   mapPixels,
+  marginalKlToUniform,
   MSE_STD,
   PIXEL_EPS,
   reconstructionNll,

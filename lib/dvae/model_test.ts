@@ -85,7 +85,7 @@ Deno.test("every parameter gets a finite, non-zero gradient; tensor count is fla
     for (let i = 0; i < 3; i++) {
       const { loss, grads } = valueAndGrads(named.map(([, v]) => v), () => {
         const out = dvaeObjective(dvae, x, { beta: 1, tau: 1, seed: i });
-        tf.dispose([out.reconNll, out.kl, out.elbBitsPerDim, out.logits]);
+        tf.dispose([out.reconNll, out.kl, out.marginalKl, out.elbBitsPerDim, out.logits]);
         return out.loss;
       });
       grads.forEach((g, j) => {

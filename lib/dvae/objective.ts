@@ -148,6 +148,29 @@ export function klToUniform(logits: tf.Tensor): tf.Tensor {
 }
 
 /**
+ * KL(q̄ ‖ uniform over K) of the average posterior q̄ = mean of softmax(logits) over every cell:
+ * ln K − H(q̄). 0 when the codebook is used evenly, ln K when every cell puts all mass on one code.
+ *
+ * @param logits `(..., K)`.
+ * @returns A scalar, nats.
+ * @example
+ * ```ts
+ * import { marginalKlToUniform } from "./objective.ts";
+ * import { tf } from "../backend/mod.ts";
+ * // Two cells, each certain of a different code out of 2: q̄ is uniform, so 0.
+ * const kl = marginalKlToUniform(tf.tensor2d([[50, -50], [-50, 50]]));
+ * kl.dispose();
+ * ```
+ */
+export function marginalKlToUniform(logits: tf.Tensor): tf.Scalar {
+  return tf.tidy(() => {
+    const k = logits.shape[logits.rank - 1];
+    const qBar = tf.softmax(logits.reshape([-1, k])).mean(0);
+    return qBar.mul(qBar.add(1e-12).log().add(Math.log(k))).sum() as tf.Scalar;
+  });
+}
+
+/**
  * Standard Gumbel noise −ln(−ln u), seeded (u is kept inside [1e−7, 1 − 1e−7] so it stays finite).
  *
  * @param shape Noise shape.
@@ -220,6 +243,12 @@ export interface DvaeObjective {
   kl: tf.Scalar;
   /** −ELB with β = 1 in bits per pixel dimension (a continuous-density bound). */
   elbBitsPerDim: tf.Scalar;
+  /**
+   * KL(q̄ ‖ uniform) of the batch's average posterior q̄ (over images and cells), nats per cell.
+   * The per-cell KL splits as E[KL(q ‖ u)] = I(x; z) + KL(q̄ ‖ u): this is the part that says how
+   * unevenly the codebook is used, without the information the codes carry.
+   */
+  marginalKl: tf.Scalar;
   /** The encoder logits `(B, g, g, K)`. */
   logits: tf.Tensor4D;
 }
@@ -236,6 +265,20 @@ export interface DvaeObjectiveOptions {
   straightThrough?: boolean;
   /** Exact categorical samples (one-hot argmax of logits + Gumbel noise): the true ELB. @default false */
   hard?: boolean;
+  /**
+   * Weight of `marginalKl` added to the loss (per pixel dimension, like the KL). Not in the paper:
+   * it penalises uneven codebook use but not information, where β·KL penalises both (the same idea
+   * as wav2vec 2.0's codebook diversity loss). @default 0
+   */
+  marginalKlWeight?: number;
+  /**
+   * Weight λ of a mutual-information bonus: λ·I(x; z) per pixel dimension is subtracted from the
+   * loss, with I = E[KL(q ‖ u)] − KL(q̄ ‖ u) estimated on the batch. Not in the paper: the marginal
+   * KL alone is also 0 when every cell's q is uniform (codes that carry nothing, which is where
+   * mostly-blank images go first); the bonus makes confident, evenly used codes the easy start.
+   * @default 0
+   */
+  infoWeight?: number;
 }
 
 /**
@@ -254,7 +297,8 @@ export interface DvaeObjectiveOptions {
  * const x = tf.randomUniform([2, 8, 8, 3], 0, 1, "float32", 3) as tf.Tensor4D;
  * const out = dvaeObjective(dvae, x, { beta: 6.6, tau: 1, seed: 1 });
  * console.log(out.elbBitsPerDim.dataSync()[0]);
- * tf.dispose([x, out.loss, out.reconNll, out.kl, out.elbBitsPerDim, out.logits]); dvae.dispose();
+ * tf.dispose([x, out.loss, out.reconNll, out.kl, out.marginalKl, out.elbBitsPerDim, out.logits]);
+ * dvae.dispose();
  * ```
  */
 export function dvaeObjective(
@@ -265,6 +309,15 @@ export function dvaeObjective(
   const beta = options.beta ?? 1;
   const tau = options.tau ?? 1;
   const seed = options.seed ?? 0;
+  const marginalKlWeight = options.marginalKlWeight ?? 0;
+  const infoWeight = options.infoWeight ?? 0;
+  for (
+    const [name, value] of [["marginalKlWeight", marginalKlWeight], ["infoWeight", infoWeight]]
+  ) {
+    if (!Number.isFinite(value as number) || (value as number) < 0) {
+      throw new RangeError(`${name} must be a finite number ≥ 0, got ${value}`);
+    }
+  }
   return tf.tidy(() => {
     const logits = model.logits(images); // (B, g, g, K)
     let codes: tf.Tensor;
@@ -277,10 +330,18 @@ export function dvaeObjective(
     const output = model.decodeCodes(codes as tf.Tensor4D); // (B, S, S, 2C | C)
     const reconNll = reconstructionNll(model, images, output).mean() as tf.Scalar;
     const kl = klToUniform(logits).mean() as tf.Scalar;
+    const marginalKl = marginalKlToUniform(logits);
     const klPerDim = kl.div(model.dimsPerCell);
-    const loss = reconNll.add(klPerDim.mul(beta)) as tf.Scalar;
+    let loss = reconNll.add(klPerDim.mul(beta)) as tf.Scalar;
+    if (marginalKlWeight !== 0) {
+      loss = loss.add(marginalKl.div(model.dimsPerCell).mul(marginalKlWeight));
+    }
+    if (infoWeight !== 0) {
+      const information = kl.sub(marginalKl).div(model.dimsPerCell);
+      loss = loss.sub(information.mul(infoWeight));
+    }
     const elbBitsPerDim = reconNll.add(klPerDim).div(Math.LN2) as tf.Scalar;
-    return { loss, reconNll, kl, elbBitsPerDim, logits };
+    return { loss, reconNll, kl, marginalKl, elbBitsPerDim, logits };
   });
 }
 

@@ -10,6 +10,7 @@ import {
   klToUniform,
   logitLaplaceNll,
   mapPixels,
+  marginalKlToUniform,
   unmapPixels,
 } from "./mod.ts";
 
@@ -84,6 +85,33 @@ Deno.test("KL to the uniform prior is 0 for uniform logits and ln K in the one-h
   tf.dispose([uniform, peaked, mid]);
 });
 
+Deno.test("marginal KL: 0 for an evenly used codebook, ln K when every cell picks one code", () => {
+  const k = 8;
+  const even = tf.tidy(() =>
+    marginalKlToUniform(tf.oneHot(tf.tensor1d([0, 1, 2, 3, 4, 5, 6, 7], "int32"), k).mul(60))
+  );
+  close(even.dataSync()[0], 0, 1e-4, "every code once");
+  const same = tf.tidy(() =>
+    marginalKlToUniform(tf.oneHot(tf.tensor1d([5, 5, 5, 5], "int32"), k).mul(60))
+  );
+  close(same.dataSync()[0], Math.log(k), 1e-4, "one code");
+  // E[KL(q ‖ u)] = I(x; z) + KL(q̄ ‖ u), so the marginal part never exceeds the mean per-cell KL;
+  // it equals it when every cell has the same q (no information).
+  const logits = tf.randomNormal([4, 3, 3, k], 0, 2, "float32", 21);
+  const [marginal, perCell] = tf.tidy(() => [
+    marginalKlToUniform(logits).dataSync()[0],
+    klToUniform(logits).mean().dataSync()[0],
+  ]);
+  assert.ok(marginal > 0 && marginal < perCell, `${marginal} in (0, ${perCell})`);
+  const shared = tf.tidy(() => tf.tile(logits.slice([0, 0, 0, 0], [1, 1, 1, k]), [4, 3, 3, 1]));
+  const [m2, p2] = tf.tidy(() => [
+    marginalKlToUniform(shared).dataSync()[0],
+    klToUniform(shared).mean().dataSync()[0],
+  ]);
+  close(m2, p2, 1e-5, "identical cells");
+  tf.dispose([even, same, logits, shared]);
+});
+
 Deno.test("Gumbel noise is seeded and has the standard Gumbel mean (Euler's γ)", () => {
   const a = gumbelNoise([20000], 11);
   const b = gumbelNoise([20000], 11);
@@ -145,8 +173,24 @@ Deno.test("dvaeObjective: loss = NLL + β·KL/dims per cell, ELB in bits/dim wit
     close(elb, (nll + kl / dvae.dimsPerCell) / Math.LN2, 1e-5, `ELB at β=${beta}`);
     assert.ok(kl >= 0 && kl <= Math.log(16) + 1e-5, `KL ${kl} in [0, ln K]`);
     assert.deepEqual(out.logits.shape, [3, 4, 4, 16]);
-    tf.dispose([out.loss, out.reconNll, out.kl, out.elbBitsPerDim, out.logits]);
+    tf.dispose([out.loss, out.reconNll, out.kl, out.marginalKl, out.elbBitsPerDim, out.logits]);
   }
+  // The marginal KL term adds weight·KL(q̄ ‖ u)/dims per cell and leaves the ELB alone.
+  const plain = dvaeObjective(dvae, x, { beta: 1, tau: 0.7, seed: 1 });
+  const withMarginal = dvaeObjective(dvae, x, { beta: 1, tau: 0.7, seed: 1, marginalKlWeight: 3 });
+  const m = withMarginal.marginalKl.dataSync()[0];
+  assert.ok(m > 0, `marginal KL ${m} > 0 at initialisation`);
+  close(
+    withMarginal.loss.dataSync()[0],
+    plain.loss.dataSync()[0] + (3 * m) / dvae.dimsPerCell,
+    1e-5,
+    "loss with the marginal term",
+  );
+  close(withMarginal.elbBitsPerDim.dataSync()[0], plain.elbBitsPerDim.dataSync()[0], 1e-6, "ELB");
+  for (const out of [plain, withMarginal]) {
+    tf.dispose([out.loss, out.reconNll, out.kl, out.marginalKl, out.elbBitsPerDim, out.logits]);
+  }
+  assert.throws(() => dvaeObjective(dvae, x, { marginalKlWeight: -1 }), RangeError);
   assert.equal(tf.memory().numTensors, before, "no tensors leak");
   x.dispose();
   dvae.dispose();

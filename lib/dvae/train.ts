@@ -11,15 +11,24 @@ import {
   AdamW,
   clipGradNorm,
   constant,
+  GradientWorkers,
   loadCheckpoint,
+  meanGradients,
+  readWeights,
   Rng,
   saveCheckpoint,
   type Schedule,
-  valueAndGrads,
+  shardSizes,
 } from "../nn/mod.ts";
 import { codebookUsage } from "./codebook.ts";
 import type { Dvae } from "./model.ts";
-import { dequantize, dvaeObjective } from "./objective.ts";
+import { dequantize } from "./objective.ts";
+import {
+  type ImageShard,
+  shardGradients,
+  type ShardOptions,
+  type ShardResult,
+} from "./_grad_task.ts";
 import { paperDvaeSchedules } from "./schedules.ts";
 
 /**
@@ -55,8 +64,26 @@ export interface TrainDvaeOptions {
   emaDecay?: number;
   /** Clip the global gradient norm to this. @default Infinity (no clipping; norms are still checked) */
   maxGradNorm?: number;
+  /**
+   * Weight of KL(q̄ ‖ uniform), the batch's average posterior against the uniform prior (see
+   * `dvaeObjective`'s `marginalKlWeight`; not in the paper), a number or a schedule. @default 0
+   */
+  marginalKlWeight?: number | Schedule;
+  /**
+   * Weight of the mutual-information bonus (see `dvaeObjective`'s `infoWeight`; not in the paper),
+   * a number or a schedule. @default 0
+   */
+  infoWeight?: number | Schedule;
   /** Straight-through one-hot samples instead of soft ones. @default false */
   straightThrough?: boolean;
+  /**
+   * Processes computing gradients: the batch is split into this many shards, one computed here
+   * and the others in Deno Workers, then averaged (each wasm backend uses one core, so 2 on a
+   * 2-core machine nearly doubles images/s). Shards draw their own Gumbel noise and compute the
+   * marginal KL over their own cells, so runs with different worker counts differ slightly.
+   * @default 1
+   */
+  workers?: number;
   /** Train on dequantised pixels (see `dequantize`): the bound then ignores exact repeats. @default false */
   dequantize?: boolean;
   /** Seed of batch draws and Gumbel noise (each step derives its own from it). @default 0 */
@@ -149,11 +176,13 @@ class BatchSource {
 
 /**
  * Trains a dVAE: each step draws a batch, computes loss = NLL + β·KL with the Gumbel-softmax
- * relaxation at temperature τ, and takes an AdamW step (with an EMA of the weights); it logs step,
- * loss, elb_bits_per_dim, recon_nll, kl, beta, tau, lr, codebook_perplexity, codes_used_frac,
- * images_per_sec and skipped_steps. `elb_bits_per_dim` is the relaxed bound on the training batch
- * with β = 1 (nats → bits per pixel dimension); `recon_nll` is nats per pixel dimension and `kl`
- * nats per grid cell; codebook figures are of the batch's argmax tokens.
+ * relaxation at temperature τ (plus the optional marginal-KL and information terms), and takes an
+ * AdamW step (with an EMA of the weights); it logs step, loss, elb_bits_per_dim, recon_nll, kl,
+ * marginal_kl, beta, tau, lr, marginal_kl_weight, info_weight, codebook_perplexity,
+ * codes_used_frac, images_per_sec and skipped_steps. `elb_bits_per_dim` is the relaxed bound on
+ * the training batch with β = 1 (nats → bits per pixel dimension); `recon_nll` is nats per pixel
+ * dimension, `kl` and `marginal_kl` nats per grid cell; codebook figures are of the batch's
+ * argmax tokens.
  *
  * @param model The dVAE (trained in place).
  * @param data Training images, see {@link DvaeData}.
@@ -189,7 +218,13 @@ export async function trainDvae(
   const beta = asSchedule(options.beta, paper.beta);
   const tau = asSchedule(options.tau, paper.tau);
   const lr = asSchedule(options.lr, paper.lr);
+  const marginalKlWeight = asSchedule(options.marginalKlWeight, constant(0));
+  const infoWeight = asSchedule(options.infoWeight, constant(0));
   const seed = options.seed ?? 0;
+  const workers = options.workers ?? 1;
+  if (!Number.isInteger(workers) || workers < 1) {
+    throw new RangeError(`workers must be a positive integer, got ${workers}`);
+  }
   const logEvery = options.logEvery ?? 1;
   const maxGradNorm = options.maxGradNorm ?? Infinity;
   const emaDecay = options.emaDecay ?? Math.max(0, Math.min(0.999, 1 - 10 / Math.max(1, steps)));
@@ -217,11 +252,14 @@ export async function trainDvae(
       beta: beta.label,
       tau: tau.label,
       lr: lr.label,
+      marginalKlWeight: marginalKlWeight.label,
+      infoWeight: infoWeight.label,
       weightDecay: optimizer.weightDecay,
       emaDecay,
       maxGradNorm: String(maxGradNorm),
       straightThrough: options.straightThrough ?? false,
       dequantize: options.dequantize ?? false,
+      workers,
       seed,
     },
   };
@@ -238,6 +276,13 @@ export async function trainDvae(
 
   const source = new BatchSource(data, batchSize);
   let skippedSteps = 0;
+  const pool = workers > 1
+    ? await GradientWorkers.start(workers - 1, {
+      taskUrl: new URL("./_grad_task.ts", import.meta.url).href,
+      config: model.config,
+      backend: await ensureBackend(),
+    })
+    : null;
   try {
     for (let step = startStep; step < steps; step++) {
       const started = performance.now();
@@ -248,41 +293,43 @@ export async function trainDvae(
       const betaNow = beta.at(step);
       const tauNow = tau.at(step);
       const lrNow = lr.at(step);
-      let parts: tf.Tensor | null = null;
-      let tokens: tf.Tensor | null = null;
+      const marginalKlWeightNow = marginalKlWeight.at(step);
+      const infoWeightNow = infoWeight.at(step);
       const noiseSeed = rng.nextSeed();
-      const { loss, grads } = valueAndGrads(params, () => {
-        const out = dvaeObjective(model, images, {
-          beta: betaNow,
-          tau: tauNow,
-          seed: noiseSeed,
-          straightThrough: options.straightThrough,
-        });
-        // Side outputs survive the gradient tape's tidy for one read-back after the step.
-        parts = tf.keep(tf.stack([out.loss, out.elbBitsPerDim, out.reconNll, out.kl]));
-        tokens = tf.keep(out.logits.argMax(-1));
-        return out.loss;
-      });
+      const shardOptions = {
+        beta: betaNow,
+        tau: tauNow,
+        seed: noiseSeed,
+        straightThrough: options.straightThrough ?? false,
+        marginalKlWeight: marginalKlWeightNow,
+        infoWeight: infoWeightNow,
+      };
+      const { grads, parts, tokens } = pool
+        ? await parallelGradients(model, params, images, shardOptions, pool)
+        : shardGradients(model, params, images, shardOptions);
       const clipped = clipGradNorm(grads, maxGradNorm);
-      const [lossValue, elb, recon, kl] = (parts as unknown as tf.Tensor).dataSync();
+      const [lossValue, elb, recon, kl, marginalKl] = parts;
       const finite = clipped.finite && Number.isFinite(lossValue);
       if (finite) optimizer.step(params, clipped.grads, lrNow);
       else skippedSteps++;
-      tf.dispose([loss, ...grads, ...clipped.grads]);
+      tf.dispose([...grads, ...clipped.grads]);
       if (drawn.owned) drawn.images.dispose();
       if (options.dequantize) images.dispose();
       const batchImages = images.shape[0];
       if (step % logEvery === 0 || step === steps - 1) {
-        const usage = codebookUsage(tokens!, model.config.vocabSize);
+        const usage = codebookUsage(tokens, model.config.vocabSize);
         const row: MetricsRow = {
           step,
           loss: lossValue,
           elb_bits_per_dim: elb,
           recon_nll: recon,
           kl,
+          marginal_kl: marginalKl,
           beta: betaNow,
           tau: tauNow,
           lr: lrNow,
+          marginal_kl_weight: marginalKlWeightNow,
+          info_weight: infoWeightNow,
           codebook_perplexity: usage.perplexity,
           codes_used_frac: usage.usedFraction,
           images_per_sec: batchImages / ((performance.now() - started) / 1000),
@@ -291,12 +338,12 @@ export async function trainDvae(
         log.log(row);
         options.onLog?.(row);
       }
-      tf.dispose([parts!, tokens!]);
       if (options.checkpointEvery && (step + 1) % options.checkpointEvery === 0) {
         await checkpoint(step + 1);
       }
     }
   } finally {
+    pool?.close();
     await source.close();
   }
   if (steps > startStep) await checkpoint(steps);
@@ -311,6 +358,43 @@ export async function trainDvae(
     withEma: (fn) => optimizer.withEma(params, fn),
     dispose: () => optimizer.dispose(),
   };
+}
+
+/** One step's gradients over shards: the first here, the rest in the pool, size-weighted means. */
+async function parallelGradients(
+  model: Dvae,
+  params: tf.Variable[],
+  images: tf.Tensor4D,
+  options: ShardOptions,
+  pool: GradientWorkers,
+): Promise<{ grads: tf.Tensor[]; parts: Float32Array; tokens: Int32Array }> {
+  const sizes = shardSizes(images.shape[0], pool.size + 1);
+  const shards = tf.split(images, sizes, 0) as tf.Tensor4D[];
+  const weights = readWeights(params);
+  const remote = shards.slice(1).map((shard, i) => {
+    const batch: ImageShard = { images: shard.dataSync() as Float32Array, shape: shard.shape };
+    return pool.gradients(i, weights, batch, { ...options, seed: options.seed + i + 1 });
+  });
+  let local: ShardResult;
+  try {
+    local = shardGradients(model, params, shards[0], options);
+  } finally {
+    tf.dispose(shards); // the remote requests hold copies
+  }
+  const replies = await Promise.all(remote).catch((err) => {
+    tf.dispose(local.grads);
+    throw err;
+  });
+  const grads = meanGradients(params, local.grads, replies.map((r) => r.grads), sizes);
+  tf.dispose(local.grads);
+  const n = images.shape[0];
+  const shardParts = [local.parts, ...replies.map((r) => r.values.parts as Float32Array)];
+  const parts = new Float32Array(local.parts.length);
+  shardParts.forEach((p, i) => p.forEach((v, k) => (parts[k] += (v * sizes[i]) / n)));
+  const shardTokens = [local.tokens, ...replies.map((r) => r.values.tokens as Int32Array)];
+  const tokens = new Int32Array(shardTokens.reduce((t, a) => t + a.length, 0));
+  shardTokens.reduce((offset, a) => (tokens.set(a, offset), offset + a.length), 0);
+  return { grads, parts, tokens };
 }
 
 async function exists(path: string): Promise<boolean> {

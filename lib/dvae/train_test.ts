@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { initBackend, tf } from "../backend/mod.ts";
-import { cosine, Rng, warmupCosine } from "../nn/mod.ts";
+import { cosine, GradientWorkers, readWeights, Rng, warmupCosine } from "../nn/mod.ts";
 import { createDvae, evaluateDvae, loadDvae, saveDvae, trainDvae } from "./mod.ts";
+import { shardGradients } from "./_grad_task.ts";
 
 await initBackend("wasm");
 
@@ -70,9 +71,12 @@ Deno.test("trainDvae logs every column, keeps the tensor count flat and is seede
       "elb_bits_per_dim",
       "recon_nll",
       "kl",
+      "marginal_kl",
       "beta",
       "tau",
       "lr",
+      "marginal_kl_weight",
+      "info_weight",
       "codebook_perplexity",
       "codes_used_frac",
       "images_per_sec",
@@ -197,4 +201,76 @@ Deno.test("evaluateDvae and save/load: the EMA model round-trips through a file"
   dvae.dispose();
   images.dispose();
   await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("a gradient worker computes exactly the gradients this process does", async () => {
+  const dvae = createDvae({ ...TINY, seed: 4 });
+  const params = dvae.parameters();
+  const images = tf.randomUniform([3, 8, 8, 3], 0, 1, "float32", 12) as tf.Tensor4D;
+  const options = {
+    beta: 1,
+    tau: 0.8,
+    seed: 9,
+    straightThrough: false,
+    marginalKlWeight: 2,
+    infoWeight: 1,
+  };
+  const pool = await GradientWorkers.start(1, {
+    taskUrl: new URL("./_grad_task.ts", import.meta.url).href,
+    config: dvae.config,
+    backend: "wasm",
+  });
+  try {
+    const weights = readWeights(params);
+    const shard = { images: images.dataSync() as Float32Array, shape: images.shape };
+    const remote = await pool.gradients(0, weights, shard, options);
+    const local = shardGradients(dvae, params, images, options);
+    assert.deepEqual(Array.from(remote.values.parts), Array.from(local.parts));
+    assert.deepEqual(Array.from(remote.values.tokens), Array.from(local.tokens));
+    local.grads.forEach((g, i) => assert.deepEqual(remote.grads[i], g.dataSync(), `grad ${i}`));
+    tf.dispose(local.grads);
+    // A bad request is an error on this side, and the worker keeps serving.
+    await assert.rejects(
+      () => pool.gradients(0, weights.slice(1), shard, options),
+      /weight arrays/,
+    );
+    assert.equal((await pool.gradients(0, weights, shard, options)).grads.length, params.length);
+  } finally {
+    pool.close();
+  }
+  images.dispose();
+  dvae.dispose();
+});
+
+Deno.test("trainDvae with 2 workers: seeded, leak-free, and its loss falls", async () => {
+  const images = blockImages(8, 2);
+  const runs: number[][] = [];
+  for (let trial = 0; trial < 2; trial++) {
+    const dvae = createDvae({ ...TINY, seed: 6 });
+    const counts: number[] = [];
+    const run = await trainDvae(dvae, images, {
+      steps: 30,
+      batchSize: 8,
+      lr: 3e-3,
+      beta: 0,
+      tau: 1,
+      workers: 2,
+      seed: 1,
+      onLog: () => counts.push(tf.memory().numTensors),
+    });
+    assert.ok(counts.slice(1).every((c) => c === counts[1]), `tensor counts ${counts}`);
+    runs.push(run.rows.map((r) => r.loss as number));
+    run.dispose();
+    dvae.dispose();
+  }
+  assert.deepEqual(runs[0], runs[1], "same seed, same losses");
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  assert.ok(mean(runs[0].slice(-5)) < mean(runs[0].slice(0, 5)), `losses ${runs[0]}`);
+  const dvae = createDvae(TINY);
+  await assert.rejects(
+    () => trainDvae(dvae, images, { steps: 1, batchSize: 8, workers: 0 }),
+    /workers must be a positive integer/,
+  );
+  dvae.dispose();
+  images.dispose();
 });

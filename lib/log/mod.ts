@@ -148,7 +148,7 @@ export class RunLog {
   }
 
   #csv(): string {
-    return this.rows.length === 0 ? "" : this.table().toCSV() + "\n";
+    return this.rows.length === 0 ? "" : this.table().toCSV();
   }
 
   #writeSync(): void {
@@ -193,7 +193,7 @@ export class RunLog {
  * ```
  */
 export async function writeCsv(path: string, rows: MetricsRow[]): Promise<void> {
-  await writeFileAtomic(path, rows.length === 0 ? "" : aq.from(rows).toCSV() + "\n");
+  await writeFileAtomic(path, rows.length === 0 ? "" : aq.from(rows).toCSV());
 }
 
 /**

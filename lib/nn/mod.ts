@@ -35,3 +35,11 @@ export {
   writeFileAtomic,
 } from "./safetensors.ts";
 export type { StoredTensor } from "./safetensors.ts";
+export { GradientWorkers, meanGradients, readWeights, shardSizes } from "./parallel.ts";
+export type {
+  GradientReply,
+  GradientRequest,
+  GradientTask,
+  RemoteGradients,
+  TaskGradients,
+} from "./parallel.ts";

@@ -5,10 +5,20 @@
  *
  * @module
  */
-import { tf } from "../backend/mod.ts";
+import { ensureBackend, tf } from "../backend/mod.ts";
 import type { MetricsRow, RunLog } from "../log/mod.ts";
-import { AdamW, clipGradNorm, saveCheckpoint, valueAndGrads, warmupCosine } from "../nn/mod.ts";
+import {
+  AdamW,
+  clipGradNorm,
+  GradientWorkers,
+  meanGradients,
+  readWeights,
+  saveCheckpoint,
+  shardSizes,
+  warmupCosine,
+} from "../nn/mod.ts";
 import type { Prior } from "./model.ts";
+import { shardGradients, type TokenShard } from "./_grad_task.ts";
 
 /** One training batch: B captions and their images, as token ids. */
 export interface PriorBatch {
@@ -54,6 +64,13 @@ export interface TrainPriorOptions {
   checkpointEvery?: number;
   /** Stored in the checkpoint's config beside the prior's. @default {} */
   runConfig?: Record<string, unknown>;
+  /**
+   * Processes computing each step's gradients: the batch's rows are split into this many shards,
+   * one computed here and the others in Deno Workers (one wasm backend, so one core, each), then
+   * averaged by rows. Dropout masks differ per shard, so with dropout the worker count changes
+   * the numbers. @default 1
+   */
+  workers?: number;
 }
 
 /** A source of batches: a list (cycled) or a function of the step. */
@@ -110,6 +127,17 @@ export async function trainPrior(
   const params = prior.parameters();
   const rows: MetricsRow[] = [];
   const seed = options.seed ?? 0;
+  const workers = options.workers ?? 1;
+  if (!Number.isInteger(workers) || workers < 1) {
+    throw new RangeError(`workers must be a positive integer, got ${workers}`);
+  }
+  const pool = workers > 1
+    ? await GradientWorkers.start(workers - 1, {
+      taskUrl: new URL("./_grad_task.ts", import.meta.url).href,
+      config: prior.config,
+      backend: await ensureBackend(),
+    })
+    : null;
   try {
     for (let step = startStep; step < startStep + steps; step++) {
       const started = performance.now();
@@ -121,26 +149,15 @@ export async function trainPrior(
             `and ${batch.image.length}`,
         );
       }
-      const text = tf.tensor2d(batch.text, [B, T], "int32");
-      const image = tf.tensor2d(batch.image, [B, n * n], "int32");
-      let parts: tf.Scalar[] = [];
-      let result: { loss: tf.Scalar; grads: tf.Tensor[] };
-      try {
-        result = valueAndGrads(params, () => {
-          const out = prior.loss(text, image, { training: true, seed: seed + step });
-          parts = [tf.keep(out.textLoss), tf.keep(out.imageLoss)]; // the tape frees the rest
-          return out.loss;
-        });
-      } catch (err) {
-        tf.dispose([text, image, ...parts]);
-        throw err;
-      }
-      const { loss, grads } = result;
+      const stepSeed = seed + step;
+      const { grads, parts } = pool
+        ? await parallelGradients(prior, params, batch, B, stepSeed, pool)
+        : shardGradients(prior, params, { ...batch, rows: B }, stepSeed);
       const clipped = clipGradNorm(grads, clipNorm);
       const stepLr = schedule.at(step);
       if (clipped.finite) optimizer.step(params, clipped.grads, stepLr);
-      const [lossValue, textLoss, imageLoss] = [loss, ...parts].map((t) => t.dataSync()[0]);
-      tf.dispose([text, image, loss, ...parts, ...grads, ...clipped.grads]);
+      const [lossValue, textLoss, imageLoss] = parts;
+      tf.dispose([...grads, ...clipped.grads]);
       const seconds = (performance.now() - started) / 1000;
       const row: MetricsRow = {
         step,
@@ -168,7 +185,48 @@ export async function trainPrior(
       }
     }
   } finally {
+    pool?.close();
     if (!options.optimizer) optimizer.dispose();
   }
   return rows;
+}
+
+/** One step's gradients over row shards: the first here, the rest in the pool, row-weighted. */
+async function parallelGradients(
+  prior: Prior,
+  params: tf.Variable[],
+  batch: PriorBatch,
+  rows: number,
+  seed: number,
+  pool: GradientWorkers,
+): Promise<{ grads: tf.Tensor[]; parts: Float32Array }> {
+  const { textLen: T, imageGrid: n } = prior.config;
+  const sizes = shardSizes(rows, pool.size + 1);
+  const shards: TokenShard[] = [];
+  let start = 0;
+  for (const size of sizes) {
+    shards.push({
+      text: batch.text.slice(start * T, (start + size) * T),
+      image: batch.image.slice(start * n * n, (start + size) * n * n),
+      rows: size,
+    });
+    start += size;
+  }
+  const weights = readWeights(params);
+  // Dropout seeds far apart per shard, so shards never share masks.
+  const remote = shards.slice(1).map((shard, i) =>
+    pool.gradients(i, weights, shard, { seed: seed + (i + 1) * 1_000_003 })
+  );
+  const local = shardGradients(prior, params, shards[0], seed);
+  const replies = await Promise.all(remote).catch((err) => {
+    tf.dispose(local.grads);
+    throw err;
+  });
+  const grads = meanGradients(params, local.grads, replies.map((r) => r.grads), sizes);
+  tf.dispose(local.grads);
+  const parts = new Float32Array(local.parts.length);
+  [local.parts, ...replies.map((r) => r.values.parts as Float32Array)].forEach((p, i) =>
+    p.forEach((v, k) => (parts[k] += (v * sizes[i]) / rows))
+  );
+  return { grads, parts };
 }

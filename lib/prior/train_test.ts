@@ -98,3 +98,34 @@ Deno.test("trainPrior writes a checkpoint; savePrior/loadPrior round-trip gives 
   [prior, resumed, loaded].forEach((m) => m.dispose());
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("trainPrior with 2 workers matches 1 worker (no dropout), and is seeded", async () => {
+  // Four rows: two shards of two, each shard's text and image means weigh the same as the batch's.
+  const batch: PriorBatch = {
+    text: new Int32Array([...BATCH.text, ...BATCH.text.slice(T), ...BATCH.text.slice(0, T)]),
+    image: new Int32Array([
+      ...BATCH.image,
+      ...BATCH.image.slice(n * n),
+      ...BATCH.image.slice(0, n * n),
+    ]),
+  };
+  const losses: number[][] = [];
+  const finals: Float32Array[][] = [];
+  for (const workers of [1, 2]) {
+    const prior = createPrior(CONFIG);
+    const rows = await trainPrior(prior, [batch], { steps: 6, lr: 1e-2, warmupSteps: 1, workers });
+    losses.push(rows.map((r) => r.loss as number));
+    finals.push(prior.parameters().map((p) => p.dataSync() as Float32Array));
+    prior.dispose();
+  }
+  losses[0].forEach((l, i) => assert.ok(Math.abs(l - losses[1][i]) < 1e-5, `step ${i}: ${losses}`));
+  finals[0].forEach((w, j) =>
+    w.forEach((v, k) => assert.ok(Math.abs(v - finals[1][j][k]) < 1e-4, `param ${j}[${k}]`))
+  );
+  const prior = createPrior(CONFIG);
+  await assert.rejects(
+    () => trainPrior(prior, [BATCH], { steps: 1, workers: 3 }),
+    /cannot be split over 3/,
+  );
+  prior.dispose();
+});

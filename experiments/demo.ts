@@ -50,7 +50,9 @@ if (cfg.retrainDvae || !exists(dvaePath)) {
     "dvae_train.ts",
     [
       "--dataset=shapes",
-      ...(cfg.quick ? ["--steps=40", "--testImages=200", `--out=${dvaePath}`, "--tag=quick"] : []),
+      ...(cfg.quick
+        ? ["--steps=40", "--testImages=200", `--out=${dvaePath}`, "--tag=quick", "--figures=false"]
+        : []),
     ],
   );
 } else {
@@ -63,11 +65,20 @@ await step(
   "prior_shapes.ts",
   [
     `--dvae=${dvaePath}`,
-    ...(cfg.quick ? ["--steps=40", "--evalCaptions=4", "--gridCaptions=4", "--tag=quick"] : []),
+    ...(cfg.quick
+      ? [
+        "--steps=40",
+        "--evalCaptions=4",
+        "--gridCaptions=4",
+        "--tag=quick",
+        "--out=data/cache/prior_shapes_quick.safetensors",
+        "--figures=false",
+      ]
+      : []),
   ],
 );
 console.log(
-  "\nDone. Look at data/figures/ (Figure 11, dVAE reconstructions) and the newest folders under " +
+  "\nDone. Look at data/figures/ (Figure 11, dVAE reconstructions, prior samples) and the newest folders under " +
     "data/runs/dvae_train/ and data/runs/prior_shapes/ (samples_*.png, completion_test.png, " +
     "judge_agreement.csv, metrics.csv); notebooks/ plot them.",
 );

@@ -23,7 +23,16 @@
  * part (the idea of wav2vec 2.0's codebook diversity loss) keeps codes in use without taxing
  * what they say. The reported ELB is still the paper's bound with β = 1.
  *
- * RESULT_PLACEHOLDER
+ * Result (2026-11-25, wasm, our 2-core machine, EMA weights, 2,000 held-out images):
+ *   Fashion-MNIST, default flags (581 s of training + 43 s of evaluation): true −ELB −5.20
+ *   bits/dim (a continuous-density bound on ε-mapped pixels, hence negative), MSE 0.0131, KL
+ *   1.76 nats per cell, codebook perplexity 190 (83% of codes used). The grid shows each
+ *   garment's silhouette, shading and parts (collars, soles, trouser legs) but smooths away
+ *   texture and prints. The paper's objective with the same budget (the earlier recipe, 250
+ *   steps of 32 at lr 3e-4, β 1) gave MSE 0.082 and perplexity 3.8: silhouettes in flat grey.
+ *   Shapes, `--dataset=shapes` (1,151 s): −ELB −1.81 bits/dim, MSE 0.0015, perplexity 337 (98%):
+ *   colours and shapes come back, small stars and crosses a little rounded; the shapes judge
+ *   accepts 87.5% of its reconstructions (experiments/prior_shapes.ts).
  *
  * Writes: data/runs/dvae_train/<stamp>_<dataset>/{config.json, metrics.csv, summary.json,
  *   recon.png, checkpoint.safetensors}; the EMA weights to data/cache/dvae_<dataset>.safetensors
@@ -94,6 +103,8 @@ export const DEFAULTS = {
   out: "",
   /** Suffix of the run folder. */
   tag: "",
+  /** Also write the grid to data/figures/dvae_<dataset>_recon.png. */
+  figures: true,
 };
 
 /**
@@ -222,7 +233,7 @@ if (import.meta.main) {
       run: run.dir,
     });
     await run.writeFile("recon.png", png);
-    await writeFileAtomic(`data/figures/dvae_${cfg.dataset}_recon.png`, png);
+    if (cfg.figures) await writeFileAtomic(`data/figures/dvae_${cfg.dataset}_recon.png`, png);
     return { ...evaluation, weights: out };
   });
   const summary = {

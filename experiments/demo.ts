@@ -7,8 +7,9 @@
  *    samples for train, test and zero-shot captions, judged by the shapes judge, and image
  *    completions from top halves.
  *
- * Command: `deno task demo` (full, about 25–30 minutes on a 2-core machine) or
- * `deno task demo --quick` (a few minutes: short runs, for checking the pipeline, not the results).
+ * Command: `deno task demo` (full, about 35–40 minutes on a 2-core machine: ~20 for the dVAE,
+ * ~14 for the prior) or `deno task demo --quick` (a few minutes: short runs, for checking the
+ * pipeline, not the results).
  * Each step is one of the experiments in this folder, run as its own process so its memory is
  * returned; their outputs land in data/runs/<experiment>/ and data/figures/.
  */

@@ -18,6 +18,7 @@
 import { initBackend, tf } from "../lib/backend/mod.ts";
 import { createDvae, type Dvae, dvaeObjective, trainDvae } from "../lib/dvae/mod.ts";
 import { AdamW, paramCount, valueAndGrads } from "../lib/nn/mod.ts";
+import { median, runPeer } from "./_peer.ts";
 
 /** One benchmark figure. */
 export type BenchRow = Record<string, number | string>;
@@ -32,26 +33,8 @@ interface PeerFigures {
   threads: number;
 }
 
-async function runPeer(): Promise<PeerFigures | string> {
-  try {
-    const out = await new Deno.Command("/usr/bin/python3", {
-      args: [PEER, "--batch", String(BATCH)],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const text = new TextDecoder().decode(out.stdout).trim();
-    if (!out.success) {
-      return `peer failed: ${new TextDecoder().decode(out.stderr).trim().split("\n").pop()}`;
-    }
-    return JSON.parse(text.split("\n").pop()!) as PeerFigures;
-  } catch (err) {
-    return `peer unavailable: ${err instanceof Error ? err.message : String(err)}`;
-  }
-}
-
-function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
+function runDvaePeer(): Promise<PeerFigures | string> {
+  return runPeer<PeerFigures>(PEER, ["--batch", String(BATCH)]);
 }
 
 /** Median seconds of one training step (as the peer's: β 6.6, τ 1, AdamW with weight decay). */
@@ -117,7 +100,7 @@ export async function benchDvae(
   await initBackend("wasm");
   const steps = options.steps ?? 5;
   // The peer first, so that it does not compete with our timing for the two cores.
-  const peer = (options.peer ?? true) ? await runPeer() : "not run";
+  const peer = (options.peer ?? true) ? await runDvaePeer() : "not run";
   const peerOk = typeof peer !== "string";
   const rows: BenchRow[] = [];
   const add = (figure: string, value: number, unit: string, peerValue?: number) =>

@@ -11,6 +11,7 @@
  */
 import { initBackend, tf } from "../lib/backend/mod.ts";
 import { PowerSGD } from "../lib/powersgd/mod.ts";
+import { runPeer } from "./_peer.ts";
 
 /** One figure of a benchmark. */
 export interface BenchRow {
@@ -22,8 +23,6 @@ export interface BenchRow {
 
 const SIZE = { n: 1024, m: 1024, rank: 32, warmupSteps: 3, timedSteps: 20, threads: 2 };
 const PEER_SCRIPT = new URL("../../shared/peers/torch_powersgd.py", import.meta.url).pathname;
-const PYTHON = "/usr/bin/python3";
-
 function timeOurs(workers: number, orthogonalize: "gram-schmidt" | "householder"): number {
   const grads = Array.from({ length: workers }, (_, w) => [
     tf.randomNormal([SIZE.n, SIZE.m], 0, 1, "float32", w),
@@ -47,7 +46,6 @@ function timeOurs(workers: number, orthogonalize: "gram-schmidt" | "householder"
 
 async function timeTorch(workers: number): Promise<{ ms: number; version: string } | string> {
   const args = [
-    PEER_SCRIPT,
     `--n=${SIZE.n}`,
     `--m=${SIZE.m}`,
     `--rank=${SIZE.rank}`,
@@ -55,15 +53,8 @@ async function timeTorch(workers: number): Promise<{ ms: number; version: string
     `--steps=${SIZE.timedSteps}`,
     `--threads=${SIZE.threads}`,
   ];
-  try {
-    const { code, stdout, stderr } = await new Deno.Command(PYTHON, { args }).output();
-    const text = new TextDecoder().decode(code === 0 ? stdout : stderr).trim();
-    if (code !== 0) return `peer failed: ${text.split("\n").at(-1)}`;
-    const line = JSON.parse(text.split("\n").at(-1)!);
-    return { ms: line.ms_per_step, version: `torch ${line.torch}` };
-  } catch (err) {
-    return `peer not run: ${err instanceof Error ? err.message : String(err)}`;
-  }
+  const line = await runPeer<{ ms_per_step: number; torch: string }>(PEER_SCRIPT, args);
+  return typeof line === "string" ? line : { ms: line.ms_per_step, version: `torch ${line.torch}` };
 }
 
 /**

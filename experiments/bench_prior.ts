@@ -25,6 +25,7 @@
  */
 import { initBackend, tf } from "../lib/backend/mod.ts";
 import { AdamW, paramCount, valueAndGrads } from "../lib/nn/mod.ts";
+import { median, runPeer } from "./_peer.ts";
 import {
   createPrior,
   type KvCacheMode,
@@ -58,21 +59,8 @@ interface PeerFigures {
   threads: number;
 }
 
-async function runPeer(extraArgs: string[] = []): Promise<PeerFigures | string> {
-  try {
-    const out = await new Deno.Command("/usr/bin/python3", {
-      args: [PEER, "--batch", String(BATCH), ...extraArgs],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const text = new TextDecoder().decode(out.stdout).trim();
-    if (!out.success) {
-      return `peer failed: ${new TextDecoder().decode(out.stderr).trim().split("\n").pop()}`;
-    }
-    return JSON.parse(text.split("\n").pop()!) as PeerFigures;
-  } catch (err) {
-    return `peer unavailable: ${err instanceof Error ? err.message : String(err)}`;
-  }
+function runPriorPeer(extraArgs: string[] = []): Promise<PeerFigures | string> {
+  return runPeer<PeerFigures>(PEER, ["--batch", String(BATCH), ...extraArgs]);
 }
 
 /** The peer's inputs: random captions with their second half padded, random images. */
@@ -135,11 +123,6 @@ async function parallelTokensPerSec(workers: number, warmup: number, steps: numb
   return median(rows.slice(warmup).map((r) => r.tokens_per_sec as number));
 }
 
-function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
-
 /**
  * Sampling figures: best-of-runs tokens/s, and the median ms of a cached step at image positions
  * 1–8 and 56–63.
@@ -197,8 +180,8 @@ export async function benchPrior(
   const runPeers = options.peer ?? true;
   // The peer as specified (its default: 2 threads), and at 1 thread, like wasm here: on a shared
   // 2-core machine two torch threads can oversubscribe the cores and run far slower than one.
-  const peer = runPeers ? await runPeer() : "not run";
-  const peer1 = runPeers ? await runPeer(["--threads", "1"]) : "not run";
+  const peer = runPeers ? await runPriorPeer() : "not run";
+  const peer1 = runPeers ? await runPriorPeer(["--threads", "1"]) : "not run";
   const rows: BenchRow[] = [];
   const round = (v: number) => Number(v.toPrecision(4));
   const add = (

@@ -197,6 +197,52 @@ export interface TinyPriorOptions {
 }
 
 /**
+ * Flags every tiny-prior experiment here shares: its data, model, optimiser and run folder.
+ * Each experiment spreads these into its own defaults and adds its question's flags.
+ */
+export const TINY_RUN_DEFAULTS = {
+  /** Examples in the dataset (split into W shards). */
+  examples: 4096,
+  /** AdamW step size. */
+  lr: 3e-3,
+  /** Width of the tiny prior. */
+  dModel: 64,
+  /** Transformer layers of the tiny prior. */
+  layers: 2,
+  /** Attention heads. */
+  heads: 4,
+  /** Seed of weights, data and shuffles (the same for every run). */
+  seed: 0,
+  /** Folder that holds the runs of all experiments. */
+  root: "data/runs",
+  /** Write the run folder (false: keep rows in memory). */
+  write: true,
+};
+
+/**
+ * The tiny prior over {@linkcode TINY_TOKENS} that a config with TINY_RUN_DEFAULTS' model flags names.
+ *
+ * @param c The model flags.
+ * @returns A fresh model.
+ * @example
+ * ```ts
+ * import { TINY_RUN_DEFAULTS, tinyPriorOf } from "./_data_parallel.ts";
+ * const model = tinyPriorOf({ ...TINY_RUN_DEFAULTS, layers: 1 });
+ * model.dispose();
+ * ```
+ */
+export function tinyPriorOf(
+  c: { dModel: number; layers: number; heads: number; seed: number },
+): TrainableModel {
+  return tinyPrior(TINY_TOKENS, {
+    dModel: c.dModel,
+    layers: c.layers,
+    heads: c.heads,
+    seed: c.seed,
+  });
+}
+
+/**
  * The tiny transformer prior (lib/prior) on a token spec, as a {@linkcode TrainableModel}.
  * Blocks: "embed" (token and position tables), "block0" … (one per transformer layer: its two
  * LayerNorms, attention and MLP), "head" (final LayerNorm and output heads).

@@ -48,14 +48,16 @@ import {
   meanOf,
   meanReducer,
   type Reducer,
+  TINY_RUN_DEFAULTS,
   TINY_TOKENS,
-  tinyPrior,
+  tinyPriorOf,
   type TrainableModel,
   trainDataParallel,
 } from "./_data_parallel.ts";
 
 /** The experiment's configuration and defaults. */
 export const GRAD_SCALING_DEFAULTS = {
+  ...TINY_RUN_DEFAULTS,
   /** Runs: "fp32" (no rounding), "global" (one scale), "per-block" (App. D). */
   modes: ["fp32", "global", "per-block"],
   /** 16-bit format of the gradients: "float16" or "1-6-9". */
@@ -76,24 +78,10 @@ export const GRAD_SCALING_DEFAULTS = {
   steps: 300,
   /** Examples per step. */
   batchSize: 16,
-  /** Examples in the dataset. */
-  examples: 4096,
-  /** AdamW step size. */
-  lr: 3e-3,
-  /** Width of the tiny prior. */
-  dModel: 64,
   /** Transformer layers (= residual blocks besides embed and head). */
   layers: 4,
-  /** Attention heads. */
-  heads: 4,
-  /** Seed of weights, data and shuffles. */
-  seed: 0,
   /** Tag of the run folder. */
   tag: "fp16",
-  /** Folder that holds the runs of all experiments. */
-  root: "data/runs",
-  /** Write the run folder. */
-  write: true,
 };
 
 /** The experiment's configuration. */
@@ -133,9 +121,7 @@ export async function runGradScaling(
       throw new RangeError(`unknown mode "${mode}": expected fp32, global or per-block`);
     }
   }
-  const build = buildModel ??
-    ((c: GradScalingConfig) =>
-      tinyPrior(TINY_TOKENS, { dModel: c.dModel, layers: c.layers, heads: c.heads, seed: c.seed }));
+  const build: (c: GradScalingConfig) => TrainableModel = buildModel ?? tinyPriorOf;
   const data = makeTokenDataset(config.examples, config.seed);
   const probe = build(config);
   const description = probe.description;

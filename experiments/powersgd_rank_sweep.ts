@@ -33,14 +33,16 @@ import {
   meanReducer,
   powerSgdReducer,
   type Reducer,
+  TINY_RUN_DEFAULTS,
   TINY_TOKENS,
-  tinyPrior,
+  tinyPriorOf,
   type TrainableModel,
   trainDataParallel,
 } from "./_data_parallel.ts";
 
 /** The sweep's configuration and defaults. */
 export const RANK_SWEEP_DEFAULTS = {
+  ...TINY_RUN_DEFAULTS,
   /** Ranks to try, besides the uncompressed run. */
   ranks: [1, 2, 4, 8, 16, 32],
   /** Simulated data-parallel workers W. */
@@ -49,28 +51,12 @@ export const RANK_SWEEP_DEFAULTS = {
   steps: 150,
   /** Examples per worker per step. */
   batchSize: 8,
-  /** Examples in the dataset (split into W shards). */
-  examples: 4096,
-  /** AdamW step size. */
-  lr: 3e-3,
-  /** Width of the tiny prior. */
-  dModel: 64,
-  /** Transformer layers of the tiny prior. */
-  layers: 2,
-  /** Attention heads. */
-  heads: 4,
-  /** Seed of weights, data and shuffles (the same for every run). */
-  seed: 0,
   /** Fraction of training the gap criterion looks at (the paper: the first 10%). */
   window: 0.1,
   /** Largest relative early gap that counts as "no gap". */
   gapTolerance: 0.02,
   /** Tag of the run folder. */
   tag: "sweep",
-  /** Folder that holds the runs of all experiments. */
-  root: "data/runs",
-  /** Write the run folder (false: keep rows in memory). */
-  write: true,
 };
 
 /** The sweep's configuration. */
@@ -114,9 +100,7 @@ export async function runRankSweep(
 }> {
   await initBackend();
   const config = { ...RANK_SWEEP_DEFAULTS, ...overrides };
-  const build = buildModel ??
-    ((c: RankSweepConfig) =>
-      tinyPrior(TINY_TOKENS, { dModel: c.dModel, layers: c.layers, heads: c.heads, seed: c.seed }));
+  const build: (c: RankSweepConfig) => TrainableModel = buildModel ?? tinyPriorOf;
   const data = makeTokenDataset(config.examples, config.seed);
   const probe = build(config);
   const description = probe.description;

@@ -32,8 +32,9 @@ import {
   meanOf,
   meanReducer,
   type Reducer,
+  TINY_RUN_DEFAULTS,
   TINY_TOKENS,
-  tinyPrior,
+  tinyPriorOf,
   type TrainableModel,
   trainDataParallel,
 } from "./_data_parallel.ts";
@@ -58,6 +59,7 @@ export const POWERSGD_VARIANTS: Record<string, Partial<PowerSgdConfig> | null> =
 
 /** The experiment's configuration and defaults. */
 export const VARIANTS_DEFAULTS = {
+  ...TINY_RUN_DEFAULTS,
   /** Variants to run, by name (see POWERSGD_VARIANTS). */
   variants: Object.keys(POWERSGD_VARIANTS),
   /**
@@ -71,24 +73,8 @@ export const VARIANTS_DEFAULTS = {
   steps: 120,
   /** Examples per worker per step. */
   batchSize: 8,
-  /** Examples in the dataset (split into W shards). */
-  examples: 4096,
-  /** AdamW step size. */
-  lr: 3e-3,
-  /** Width of the tiny prior. */
-  dModel: 64,
-  /** Transformer layers. */
-  layers: 2,
-  /** Attention heads. */
-  heads: 4,
-  /** Seed of weights, data, shuffles and Q (the same for every run). */
-  seed: 0,
   /** Tag of the run folder. */
   tag: "variants",
-  /** Folder that holds the runs of all experiments. */
-  root: "data/runs",
-  /** Write the run folder. */
-  write: true,
 };
 
 /** The experiment's configuration. */
@@ -124,9 +110,7 @@ export async function runVariants(
       );
     }
   }
-  const build = buildModel ??
-    ((c: VariantsConfig) =>
-      tinyPrior(TINY_TOKENS, { dModel: c.dModel, layers: c.layers, heads: c.heads, seed: c.seed }));
+  const build: (c: VariantsConfig) => TrainableModel = buildModel ?? tinyPriorOf;
   const data = makeTokenDataset(config.examples, config.seed);
   const probe = build(config);
   const description = probe.description;

@@ -4,6 +4,8 @@
  * held-out colour–shape pairs (zero-shot)?
  *
  * Command: `deno run -A experiments/prior_shapes.ts [--steps=1200] [--codec=auto] [--tag=run]`
+ *   `--prior=data/cache/prior_shapes.safetensors` evaluates a saved prior (samples, grids, judge
+ *   table; about 1.5 minutes) without training, e.g. after changing the evaluation flags.
  *   Image tokens come from the shapes dVAE (`deno run -A experiments/dvae_train.ts
  *   --dataset=shapes` writes data/cache/dvae_shapes.safetensors; `--dvae=PATH` points
  *   elsewhere) or from a k-means codebook of 4×4 patches fitted in seconds (`--codec=patch`), a
@@ -35,7 +37,8 @@
  * step), checkpoint.safetensors (every 100 steps), samples_<split>.png (per caption: the real
  * image, then 8 samples at temperature 1; samples_<split>_t0.5.png at 0.5), completion_test.png
  * (original, its reconstruction through the codec, then completions of its top half),
- * judge_agreement.csv; and the trained prior to data/cache/prior_shapes.safetensors, its
+ * judge_agreement.csv (whole-scene agreement and, per attribute, how often colour, shape, size,
+ * object count and relation are right); and the trained prior to data/cache/prior_shapes.safetensors, its
  * tokenizer (prior_shapes_tokenizer.json) and, for the patch codec, prior_shapes_codec.safetensors
  * beside it, for notebooks/05_prior.ipynb.
  *
@@ -59,6 +62,7 @@ import {
   createPrior,
   type ImageCodec,
   imageTokens,
+  loadPrior,
   PatchCodec,
   type Prior,
   savePrior,
@@ -114,10 +118,48 @@ const DEFAULTS = {
   /** Also write the headline grids to data/figures/prior_*.png. */
   figures: true,
   tag: "run",
+  /**
+   * Evaluate a prior saved by an earlier run (its .safetensors) instead of training one: its
+   * tokenizer, image codec and training scenes are taken from the file and its run's config.
+   */
+  prior: "",
 };
 
-const cfg = parseFlags(DEFAULTS);
+const flags = parseFlags(DEFAULTS);
 await initBackend("wasm");
+const saved = flags.prior ? await loadPrior(flags.prior) : null;
+const cfg = saved ? await savedRunConfig(flags, saved.metadata) : flags;
+
+/**
+ * The flags of the run that trained a saved prior: its codec and training scenes, so the evaluation
+ * encodes and judges what the prior saw; the evaluation flags (captions, temperatures, ...) stay.
+ */
+async function savedRunConfig(given: typeof DEFAULTS, meta: Record<string, string>) {
+  if (meta.tokenizer === undefined || meta.codec === undefined) {
+    throw new Error(
+      `${given.prior} names no tokenizer or codec: was it written by prior_shapes.ts?`,
+    );
+  }
+  let trained: Partial<typeof DEFAULTS> = {};
+  try {
+    trained = JSON.parse(await Deno.readTextFile(`${meta.experiment}/config.json`));
+  } catch {
+    console.log(
+      `[prior_shapes] no config.json in ${meta.experiment}: taking --trainCount and --trainSeed ` +
+        "as given",
+    );
+  }
+  return {
+    ...given,
+    trainCount: trained.trainCount ?? given.trainCount,
+    trainSeed: trained.trainSeed ?? given.trainSeed,
+    codec: meta.codec,
+    dvae: meta.codec === "dvae" ? meta.codec_path : given.dvae,
+    steps: 0,
+    figures: false,
+    tag: given.tag === DEFAULTS.tag ? "eval" : given.tag,
+  };
+}
 const started = performance.now();
 const minutes = () => ((performance.now() - started) / 60000).toFixed(1);
 
@@ -133,6 +175,7 @@ const exists = async (path: string) => {
   }
 };
 const judge = await createShapesJudge();
+const pct = (x: number) => `${(x * 100).toFixed(0)}%`;
 const rate = (flags: boolean[]) => flags.filter(Boolean).length / Math.max(1, flags.length);
 
 interface ChosenCodec {
@@ -165,6 +208,17 @@ async function loadShapesDvae(): Promise<ChosenCodec> {
 }
 
 async function fitPatchCodec(): Promise<ChosenCodec> {
+  if (saved) {
+    const path = saved.metadata.codec_path;
+    const codec = await PatchCodec.load(path);
+    return {
+      codec,
+      kind: "patch",
+      grid: train.images.height / codec.patch,
+      imageVocab: codec.vocabSize,
+      path,
+    };
+  }
   const codec = PatchCodec.fit(trainImages, { patch: cfg.patch, vocabSize: 512, seed: cfg.seed });
   const path = cfg.out.replace(/\.safetensors$/, "") + "_codec.safetensors";
   await codec.save(path);
@@ -221,15 +275,25 @@ console.log(
   `[prior_shapes] encoded ${cfg.trainCount} train images to ${grid}×${grid} tokens · ${minutes()} min`,
 );
 
-const tokenizer = BpeTokenizer.train(train.captions, { vocabSize: cfg.vocabSize });
+const tokenizer = saved
+  ? await BpeTokenizer.load(saved.metadata.tokenizer)
+  : BpeTokenizer.train(train.captions, { vocabSize: cfg.vocabSize });
 const longest = Math.max(...train.captions.map((c) => tokenizer.encode(c).length));
-const textLen = cfg.textLen > 0 ? cfg.textLen : longest + 4;
+const textLen = saved ? saved.prior.config.textLen : cfg.textLen > 0 ? cfg.textLen : longest + 4;
 console.log(
   `[prior_shapes] tokenizer: ${tokenizer.vocabSize} ids; longest caption ${longest} tokens; textLen ${textLen}`,
 );
 
 // --- Model and training ---------------------------------------------------------------------------
-const prior = createPrior({
+if (
+  saved && (saved.prior.config.imageGrid !== grid || saved.prior.config.imageVocab !== imageVocab)
+) {
+  throw new RangeError(
+    `${cfg.prior} models ${saved.prior.config.imageGrid}² tokens of ${saved.prior.config.imageVocab} ` +
+      `codes, but its codec ${codecPath} gives ${grid}² of ${imageVocab}`,
+  );
+}
+const prior = saved?.prior ?? createPrior({
   textLen,
   textVocab: tokenizer.vocabSize,
   imageGrid: grid,
@@ -273,27 +337,31 @@ function batchAt(step: number) {
   );
   return { text: ids, image };
 }
-await trainPrior(prior, batchAt, {
-  steps: cfg.steps,
-  lr: cfg.lr,
-  warmupSteps: cfg.warmupSteps,
-  seed: cfg.seed,
-  workers: cfg.workers,
-  log: run,
-  checkpointPath: `${run.dir}/checkpoint.safetensors`,
-  checkpointEvery: 100,
-  runConfig,
-});
-await run.flush();
-const tokenizerPath = cfg.out.replace(/\.safetensors$/, "") + "_tokenizer.json";
-await tokenizer.save(tokenizerPath);
-await savePrior(cfg.out, prior, {
-  tokenizer: tokenizerPath,
-  codec: codecKind,
-  codec_path: codecPath,
-  experiment: run.dir,
-});
-console.log(`[prior_shapes] trained; saved ${cfg.out} and ${tokenizerPath} · ${minutes()} min`);
+if (!saved) {
+  await trainPrior(prior, batchAt, {
+    steps: cfg.steps,
+    lr: cfg.lr,
+    warmupSteps: cfg.warmupSteps,
+    seed: cfg.seed,
+    workers: cfg.workers,
+    log: run,
+    checkpointPath: `${run.dir}/checkpoint.safetensors`,
+    checkpointEvery: 100,
+    runConfig,
+  });
+  await run.flush();
+  const tokenizerPath = cfg.out.replace(/\.safetensors$/, "") + "_tokenizer.json";
+  await tokenizer.save(tokenizerPath);
+  await savePrior(cfg.out, prior, {
+    tokenizer: tokenizerPath,
+    codec: codecKind,
+    codec_path: codecPath,
+    experiment: run.dir,
+  });
+  console.log(`[prior_shapes] trained; saved ${cfg.out} and ${tokenizerPath} · ${minutes()} min`);
+} else {
+  console.log(`[prior_shapes] evaluating ${cfg.prior} (trained in ${saved.metadata.experiment})`);
+}
 
 // --- Held-out loss ------------------------------------------------------------------------------
 /** Mean image loss (bits per token) and text loss (nats) of a set of scenes, in batches of 64. */
@@ -381,7 +449,8 @@ for (const split of ["train", "test", "zero-shot"] as const) {
       seed: cfg.seed + 101,
     });
     const samples = tokensToImages(codec, sample.tokens, grid);
-    const agreement = rate(judge.agreesAll(sampleCaptions, samples));
+    const parts = judge.attributeAgreement(sampleCaptions, samples);
+    const agreement = parts.scenes;
     summary.push({
       split,
       temperature,
@@ -389,6 +458,11 @@ for (const split of ["train", "test", "zero-shot"] as const) {
       samples: captions.length * S,
       captions_seen_in_training: captions.filter((c) => trainCaptionSet.has(c)).length,
       judge_agreement: agreement,
+      colour_agreement: parts.colour,
+      shape_agreement: parts.shape,
+      size_agreement: parts.size,
+      count_agreement: parts.count,
+      relation_agreement: parts.relation,
       mismatched_caption_agreement: rate(judge.agreesAll(shiftedCaptions, samples)),
       real_image_agreement: rate(judge.agreesAll(captions, real)),
       codec_reconstruction_agreement: rate(judge.agreesAll(captions, recon)),
@@ -399,7 +473,9 @@ for (const split of ["train", "test", "zero-shot"] as const) {
     console.log(
       `[prior_shapes] ${split}, temperature ${temperature}: judge agrees with ${
         (agreement * 100).toFixed(1)
-      }% of samples · ${minutes()} min`,
+      }% of samples (colour ${pct(parts.colour)}, shape ${pct(parts.shape)}, size ${
+        pct(parts.size)
+      }, count ${pct(parts.count)}, relation ${pct(parts.relation)}) · ${minutes()} min`,
     );
 
     // Grid: per caption, the real image then its samples.
@@ -452,13 +528,18 @@ if (completionSource && cfg.completionImages > 0) {
   const completed = tokensToImages(codec, done.tokens, grid);
   const recon = tokensToImages(codec, tokens, grid);
   const completedCaptions = captions.flatMap((c) => new Array<string>(cfg.completions).fill(c));
-  const agreement = rate(judge.agreesAll(completedCaptions, completed));
+  const parts = judge.attributeAgreement(completedCaptions, completed);
   summary.push({
     split: "test (bottom half completed)",
     temperature: cfg.temperatures[0],
     captions: captions.length,
     samples: captions.length * cfg.completions,
-    judge_agreement: agreement,
+    judge_agreement: parts.scenes,
+    colour_agreement: parts.colour,
+    shape_agreement: parts.shape,
+    size_agreement: parts.size,
+    count_agreement: parts.count,
+    relation_agreement: parts.relation,
     real_image_agreement: rate(judge.agreesAll(captions, real)),
     codec_reconstruction_agreement: rate(judge.agreesAll(captions, recon)),
   });

@@ -274,3 +274,154 @@ export function sceneMatches(meaning: CaptionMeaning, scene: Scene): boolean {
       (o.size === null || o.size === seen.size);
   });
 }
+
+/**
+ * Which of a caption's attributes a scene shows, one by one. Named objects are paired with seen
+ * objects the way that matches most attributes (ties keep canonical order), so a right colour
+ * counts even when the layout or the object count is wrong; a named object with no partner is
+ * wrong on every attribute.
+ */
+export interface AttributeMatches {
+  /** Same number of objects. */
+  count: boolean;
+  /** Two-object captions: two objects seen, in the named relation and pairing; else null. */
+  relation: boolean | null;
+  /** Per named object (caption order): colour right. */
+  colour: boolean[];
+  /** Per named object: shape right. */
+  shape: boolean[];
+  /** Per named object: size right, or null where the caption does not name it. */
+  size: (boolean | null)[];
+}
+
+/**
+ * Matches a caption against a scene attribute by attribute. Every field true (sizes null or
+ * true) exactly when `sceneMatches` is true; the parts say where a near miss went wrong.
+ *
+ * @param meaning What the caption says (`parseCaption`).
+ * @param scene What the image shows.
+ * @returns Per-attribute matches.
+ * @example
+ * ```ts
+ * import { attributeMatches, parseCaption, type Scene } from "./captions.ts";
+ * const scene: Scene = { objects: [{ colour: "red", shape: "circle", size: "large" }], relation: null };
+ * const m = attributeMatches(parseCaption("a red star"), scene);
+ * console.log(m.count, m.colour, m.shape); // true [true] [false]
+ * ```
+ */
+export function attributeMatches(meaning: CaptionMeaning, scene: Scene): AttributeMatches {
+  const named = canonicalScene(meaning), seen = canonicalScene(scene);
+  const match = (o: CaptionObject, s: ShapeObject | undefined) => ({
+    colour: s !== undefined && o.colour === s.colour,
+    shape: s !== undefined && o.shape === s.shape,
+    size: o.size === null ? null : s !== undefined && o.size === s.size,
+  });
+  const score = (m: ReturnType<typeof match>) =>
+    Number(m.colour) + Number(m.shape) + Number(m.size === true);
+  // Assignments of named objects (canonical order) to seen objects; at most two of each.
+  const orders: (number | undefined)[][] = named.objects.length === 1
+    ? seen.objects.map((_, k) => [k])
+    : seen.objects.length === 1
+    ? [[0, undefined], [undefined, 0]]
+    : [[0, 1], [1, 0]];
+  let best: { order: (number | undefined)[]; matches: ReturnType<typeof match>[] } | null = null;
+  let bestScore = -1;
+  for (const order of orders) {
+    const matches = named.objects.map((o, i) => {
+      const k = order[i];
+      return match(o, k === undefined ? undefined : seen.objects[k]);
+    });
+    const total = matches.reduce((sum, m) => sum + score(m), 0);
+    if (total > bestScore) [best, bestScore] = [{ order, matches }, total];
+  }
+  const { order, matches } = best!;
+  // Report in caption order: canonicalScene swapped the objects for "right of" and "below".
+  const swapped = named.objects.length === 2 && meaning.relation !== named.relation;
+  const inCaptionOrder = swapped ? [matches[1], matches[0]] : matches;
+  return {
+    count: named.objects.length === seen.objects.length,
+    relation: named.relation === null
+      ? null
+      : seen.relation === named.relation && order[0] === 0 && order[1] === 1,
+    colour: inCaptionOrder.map((m) => m.colour),
+    shape: inCaptionOrder.map((m) => m.shape),
+    size: inCaptionOrder.map((m) => m.size),
+  };
+}
+
+/** How often samples show each attribute their captions name (rates in [0, 1]). */
+export interface AttributeAgreement {
+  /** Caption–image pairs scored. */
+  pairs: number;
+  /** Every attribute right (`sceneMatches`). */
+  scenes: number;
+  /** Object count right. */
+  count: number;
+  /** Relation right, over two-object captions (NaN when there are none). */
+  relation: number;
+  /** Colour right, over named objects. */
+  colour: number;
+  /** Shape right, over named objects. */
+  shape: number;
+  /** Size right, over objects whose size is named (NaN when none is). */
+  size: number;
+}
+
+/**
+ * Per-attribute agreement of many caption–scene pairs: where whole-scene agreement is low, this
+ * says whether colours, shapes, sizes, counts or layouts are what the samples miss.
+ *
+ * @param meanings What each caption says.
+ * @param scenes What each image shows (same length).
+ * @returns The rates.
+ * @example
+ * ```ts
+ * import { attributeAgreement, parseCaption, type Scene } from "./captions.ts";
+ * const scene: Scene = { objects: [{ colour: "red", shape: "circle", size: "large" }], relation: null };
+ * const rates = attributeAgreement(["a red star", "a red circle"].map(parseCaption), [scene, scene]);
+ * console.log(rates.colour, rates.shape, rates.scenes); // 1 0.5 0.5
+ * ```
+ */
+export function attributeAgreement(
+  meanings: readonly CaptionMeaning[],
+  scenes: readonly Scene[],
+): AttributeAgreement {
+  if (meanings.length !== scenes.length) {
+    throw new RangeError(
+      `attributeAgreement got ${meanings.length} captions for ${scenes.length} scenes`,
+    );
+  }
+  const tally = {
+    scenes: 0,
+    count: 0,
+    relation: [0, 0],
+    colour: [0, 0],
+    shape: [0, 0],
+    size: [0, 0],
+  };
+  const add = (slot: number[], ok: boolean | null) => {
+    if (ok === null) return;
+    slot[0] += Number(ok);
+    slot[1]++;
+  };
+  meanings.forEach((meaning, i) => {
+    const m = attributeMatches(meaning, scenes[i]);
+    tally.scenes += Number(sceneMatches(meaning, scenes[i]));
+    tally.count += Number(m.count);
+    add(tally.relation, m.relation);
+    m.colour.forEach((ok) => add(tally.colour, ok));
+    m.shape.forEach((ok) => add(tally.shape, ok));
+    m.size.forEach((ok) => add(tally.size, ok));
+  });
+  const n = meanings.length;
+  const ratio = ([right, total]: number[]) => (total === 0 ? NaN : right / total);
+  return {
+    pairs: n,
+    scenes: n === 0 ? NaN : tally.scenes / n,
+    count: n === 0 ? NaN : tally.count / n,
+    relation: ratio(tally.relation),
+    colour: ratio(tally.colour),
+    shape: ratio(tally.shape),
+    size: ratio(tally.size),
+  };
+}

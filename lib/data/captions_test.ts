@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import {
+  attributeAgreement,
+  attributeMatches,
   canonicalScene,
   captionFor,
   COLOURS,
@@ -141,4 +143,90 @@ Deno.test("captions: the held-out pairs are valid and leave every colour and sha
   for (const c of COLOURS) assert.ok(SHAPES.some((s) => !isZeroShotPair(c, s)), c);
   for (const s of SHAPES) assert.ok(COLOURS.some((c) => !isZeroShotPair(c, s)), s);
   assert.ok(COLOURS.length >= 6 && SHAPES.length >= 4);
+});
+
+Deno.test("captions: attributeMatches is all true exactly when sceneMatches is", () => {
+  const rng = new DataRng(17);
+  let agreeing = 0;
+  for (let i = 0; i < 3000; i++) {
+    const truth = randomScene(rng);
+    // Half the pairs describe the scene itself (sometimes with one attribute changed), half another.
+    const described = rng.next() < 0.5 ? truth : randomScene(rng);
+    const meaning = parseCaption(captionFor(described, rng));
+    if (rng.next() < 0.3) {
+      const o = meaning.objects[rng.int(meaning.objects.length)];
+      o.colour = rng.pick(COLOURS);
+    }
+    const m = attributeMatches(meaning, truth);
+    const all = m.count && m.relation !== false && [...m.colour, ...m.shape].every(Boolean) &&
+      m.size.every((ok) => ok !== false);
+    assert.equal(all, sceneMatches(meaning, truth), JSON.stringify({ meaning, truth }));
+    assert.equal(m.colour.length, meaning.objects.length);
+    assert.equal(m.relation === null, meaning.relation === null);
+    m.size.forEach((ok, k) => assert.equal(ok === null, meaning.objects[k].size === null));
+    agreeing += all ? 1 : 0;
+  }
+  assert.ok(agreeing > 300 && agreeing < 2700, `${agreeing} of 3000 agree`);
+});
+
+Deno.test("captions: attributeMatches pairs objects by their attributes, in caption order", () => {
+  const red = { colour: "red", shape: "star", size: "small" } as const;
+  const blue = { colour: "blue", shape: "cross", size: "large" } as const;
+  // Right objects, wrong layout: colours and shapes count, the relation does not.
+  const swapped = attributeMatches(parseCaption("a red star left of a blue cross"), {
+    objects: [blue, red],
+    relation: "left of",
+  });
+  assert.deepEqual(swapped, {
+    count: true,
+    relation: false,
+    colour: [true, true],
+    shape: [true, true],
+    size: [null, null],
+  });
+  // "right of" is canonicalised inside; the result stays in caption order.
+  const right = attributeMatches(parseCaption("a large blue circle right of a red star"), {
+    objects: [red, blue],
+    relation: "left of",
+  });
+  assert.deepEqual(right.shape, [false, true]);
+  assert.deepEqual(right.size, [true, null]);
+  assert.equal(right.relation, true);
+  // One object seen for two named: the better partner is used, the other object is all wrong.
+  const one = attributeMatches(parseCaption("a red star above a small blue cross"), {
+    objects: [{ ...blue, size: "small" }],
+    relation: null,
+  });
+  assert.deepEqual(one, {
+    count: false,
+    relation: false,
+    colour: [false, true],
+    shape: [false, true],
+    size: [null, true],
+  });
+});
+
+Deno.test("captions: attributeAgreement rates count what they say, and reject length mismatches", () => {
+  const scene: Scene = {
+    objects: [{ colour: "red", shape: "circle", size: "large" }],
+    relation: null,
+  };
+  const captions = [
+    "a red star",
+    "a red circle",
+    "a small blue circle",
+    "a red star above a red circle",
+  ];
+  const rates = attributeAgreement(captions.map(parseCaption), captions.map(() => scene));
+  assert.equal(rates.pairs, 4);
+  assert.equal(rates.scenes, 1 / 4);
+  assert.equal(rates.count, 3 / 4);
+  assert.equal(rates.relation, 0);
+  // Objects named: 1 + 1 + 1 + 2 = 5. The lone red circle partners the named red circle of the
+  // last caption, so its red star has no partner. Colours right: 1 + 1 + 0 + 1; shapes: 0 + 1 + 1 + 1.
+  assert.equal(rates.colour, 3 / 5);
+  assert.equal(rates.shape, 3 / 5);
+  assert.equal(rates.size, 0);
+  assert.ok(Number.isNaN(attributeAgreement([parseCaption("a red star")], [scene]).relation));
+  assert.throws(() => attributeAgreement([parseCaption("a red star")], []), RangeError);
 });

@@ -39,6 +39,8 @@ import {
 } from "../nn/mod.ts";
 import { defaultCacheDir, readFileOrNull } from "./_cache.ts";
 import {
+  type AttributeAgreement,
+  attributeAgreement,
   canonicalScene,
   type Colour,
   COLOURS,
@@ -401,6 +403,37 @@ export class ShapesJudge {
       throw new RangeError(`agreesAll got ${captions.length} captions for ${scenes.length} images`);
     }
     return meanings.map((m, i) => sceneMatches(m, scenes[i]));
+  }
+
+  /**
+   * Per-attribute agreement of caption–image pairs (`attributeAgreement` over what the judge
+   * sees): colour, shape, size, count and relation rates beside the whole-scene one.
+   *
+   * @param captions One caption per image.
+   * @param images The images.
+   * @returns The rates; `scenes` equals the mean of `agreesAll`.
+   * @example
+   * ```ts
+   * import { createShapesJudge } from "./judge.ts";
+   * import { makeShapes } from "./shapes.ts";
+   * const judge = await createShapesJudge();
+   * const set = await makeShapes({ count: 8, split: "test", seed: 9, cache: false });
+   * console.log(judge.attributeAgreement(set.captions, set.images).colour); // ≈ 1
+   * judge.dispose();
+   * ```
+   */
+  attributeAgreement(
+    captions: readonly string[],
+    images: ImageBatch | tf.Tensor,
+  ): AttributeAgreement {
+    const meanings = captions.map(parseCaption);
+    const scenes = this.predict(images);
+    if (scenes.length !== captions.length) {
+      throw new RangeError(
+        `attributeAgreement got ${captions.length} captions for ${scenes.length} images`,
+      );
+    }
+    return attributeAgreement(meanings, scenes);
   }
 
   /**

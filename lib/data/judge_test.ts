@@ -75,6 +75,29 @@ Deno.test("judge: disagrees with captions that change one attribute", async () =
   assert.ok(fooled / wrong.length <= 0.03, `agreed with ${fooled}/${wrong.length} wrong captions`);
 });
 
+Deno.test("judge: attributeAgreement finds the attribute a caption got wrong", async () => {
+  const set = await makeShapes({ count: 200, seed: FRESH_SEED + 2, split: "test", cache: false });
+  const right = judge.attributeAgreement(set.captions, set.images);
+  const agrees = judge.agreesAll(set.captions, set.images);
+  assert.equal(right.scenes, agrees.filter(Boolean).length / agrees.length);
+  for (const key of ["count", "relation", "colour", "shape"] as const) {
+    assert.ok(right[key] >= 0.97, `${key} ${right[key]}`);
+  }
+  // Every caption names the first object in another colour: only colour agreement falls.
+  const rng = new DataRng(8);
+  const recoloured = set.attributes.map((s) => {
+    const objects = s.objects.map((o, k) =>
+      k === 0 ? { ...o, colour: COLOURS.filter((c) => c !== o.colour)[rng.int(5)] } : { ...o }
+    );
+    return captionFor({ objects, relation: s.relation }, rng);
+  });
+  const wrong = judge.attributeAgreement(recoloured, set.images);
+  assert.ok(wrong.scenes <= 0.02, `scenes ${wrong.scenes}`);
+  assert.ok(wrong.colour <= 0.75, `colour ${wrong.colour}`);
+  assert.ok(wrong.shape >= 0.9 && wrong.count >= 0.97, JSON.stringify(wrong));
+  assert.throws(() => judge.attributeAgreement(["a red star"], set.images), RangeError);
+});
+
 Deno.test("judge: reads hand-made scenes and relations in either caption order", async () => {
   const scenes: Scene[] = [
     { objects: [{ colour: "green", shape: "triangle", size: "large" }], relation: null },

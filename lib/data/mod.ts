@@ -33,6 +33,10 @@ export {
   toRgb32,
 } from "./image_batch.ts";
 export {
+  type AttributeAgreement,
+  attributeAgreement,
+  type AttributeMatches,
+  attributeMatches,
   canonicalScene,
   captionFor,
   type CaptionMeaning,

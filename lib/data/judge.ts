@@ -41,6 +41,7 @@ import { defaultCacheDir, readFileOrNull } from "./_cache.ts";
 import {
   type AttributeAgreement,
   attributeAgreement,
+  attributeMatches,
   canonicalScene,
   type Colour,
   COLOURS,
@@ -454,43 +455,29 @@ export class ShapesJudge {
    */
   accuracy(images: ImageBatch | tf.Tensor, scenes: readonly Scene[]): JudgeAccuracy {
     const predicted = this.predict(images);
-    let right = 0, total = 0, exact = 0, countRight = 0, pairs = 0, relationRight = 0;
-    const perObject = { colour: 0, shape: 0, size: 0 };
-    let objects = 0;
-    scenes.forEach((raw, i) => {
-      const truth = canonicalScene(raw), seen = predicted[i];
-      let allRight = true;
-      const tally = (ok: boolean) => {
-        right += ok ? 1 : 0;
+    if (predicted.length !== scenes.length) {
+      throw new RangeError(`accuracy got ${scenes.length} scenes for ${predicted.length} images`);
+    }
+    // A scene is a caption that names every size, so the caption matcher scores it.
+    let right = 0, total = 0;
+    scenes.forEach((truth, i) => {
+      const m = attributeMatches(truth, predicted[i]);
+      for (const ok of [m.count, m.relation, ...m.colour, ...m.shape, ...m.size]) {
+        if (ok === null) continue;
+        right += Number(ok);
         total++;
-        allRight &&= ok;
-        return ok;
-      };
-      const countOk = tally(truth.objects.length === seen.objects.length);
-      countRight += countOk ? 1 : 0;
-      truth.objects.forEach((o, k) => {
-        const s = seen.objects[k];
-        objects++;
-        for (const key of ["colour", "shape", "size"] as const) {
-          if (tally(s !== undefined && s[key] === o[key])) perObject[key]++;
-        }
-      });
-      if (truth.relation !== null) {
-        pairs++;
-        if (tally(truth.relation === seen.relation)) relationRight++;
       }
-      exact += allRight ? 1 : 0;
     });
-    const n = scenes.length;
+    const rates = attributeAgreement(scenes, predicted);
     return {
-      images: n,
+      images: scenes.length,
       attributes: right / total,
-      scenes: exact / n,
-      count: countRight / n,
-      relation: pairs ? relationRight / pairs : 1,
-      colour: perObject.colour / objects,
-      shape: perObject.shape / objects,
-      size: perObject.size / objects,
+      scenes: rates.scenes,
+      count: rates.count,
+      relation: Number.isNaN(rates.relation) ? 1 : rates.relation,
+      colour: rates.colour,
+      shape: rates.shape,
+      size: rates.size,
     };
   }
 

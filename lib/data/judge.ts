@@ -269,24 +269,16 @@ function labelsOf(scenes: readonly Scene[]): Record<Head | "region", Int32Array>
   return out;
 }
 
-/** Per-attribute accuracy of the judge on scenes with known attributes. */
-export interface JudgeAccuracy {
+/**
+ * Per-attribute accuracy of the judge on scenes with known attributes: the rates of
+ * `attributeAgreement` (a scene names every size, so `size` is over all objects; `relation` is 1
+ * when no scene has two objects), plus the fraction of all attribute checks that are right.
+ */
+export interface JudgeAccuracy extends Omit<AttributeAgreement, "pairs"> {
   /** Images scored. */
   images: number;
   /** Fraction of all attributes right (count, per object colour/shape/size, relation). */
   attributes: number;
-  /** Fraction of images with every attribute right (what `agrees` needs). */
-  scenes: number;
-  /** Object count right. */
-  count: number;
-  /** Relation right, over two-object scenes. */
-  relation: number;
-  /** Colour right, over objects. */
-  colour: number;
-  /** Shape right, over objects. */
-  shape: number;
-  /** Size right, over objects. */
-  size: number;
 }
 
 /**

@@ -136,7 +136,14 @@ const DEFAULTS = {
 
 const flags = parseFlags(DEFAULTS);
 await initBackend("wasm");
-const saved = flags.prior ? await loadPrior(flags.prior) : null;
+const saved = flags.prior
+  ? await loadPrior(flags.prior).catch((err: Error) => {
+    throw new Error(
+      `cannot load the prior ${flags.prior} (${err.message}); train one with ` +
+        "`deno run -A experiments/prior_shapes.ts`",
+    );
+  })
+  : null;
 const cfg = saved ? await savedRunConfig(flags, saved.metadata) : flags;
 
 /**

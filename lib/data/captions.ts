@@ -355,6 +355,8 @@ export interface AttributeAgreement {
   pairs: number;
   /** Every attribute right (`sceneMatches`). */
   scenes: number;
+  /** Fraction of all attribute checks right (count, relation, each colour, shape, named size). */
+  attributes: number;
   /** Object count right. */
   count: number;
   /** Relation right, over two-object captions (NaN when there are none). */
@@ -393,6 +395,7 @@ export function attributeAgreement(
   }
   const tally = {
     scenes: 0,
+    attributes: [0, 0],
     count: 0,
     relation: [0, 0],
     colour: [0, 0],
@@ -408,6 +411,9 @@ export function attributeAgreement(
     const m = attributeMatches(meaning, scenes[i]);
     tally.scenes += Number(sceneMatches(meaning, scenes[i]));
     tally.count += Number(m.count);
+    for (const ok of [m.count, m.relation, ...m.colour, ...m.shape, ...m.size]) {
+      add(tally.attributes, ok);
+    }
     add(tally.relation, m.relation);
     m.colour.forEach((ok) => add(tally.colour, ok));
     m.shape.forEach((ok) => add(tally.shape, ok));
@@ -418,6 +424,7 @@ export function attributeAgreement(
   return {
     pairs: n,
     scenes: n === 0 ? NaN : tally.scenes / n,
+    attributes: ratio(tally.attributes),
     count: n === 0 ? NaN : tally.count / n,
     relation: ratio(tally.relation),
     colour: ratio(tally.colour),

@@ -227,6 +227,8 @@ Deno.test("captions: attributeAgreement rates count what they say, and reject le
   assert.equal(rates.colour, 3 / 5);
   assert.equal(rates.shape, 3 / 5);
   assert.equal(rates.size, 0);
+  // Every check: 2 of 3, 3 of 3, 2 of 4 (size named), 2 of 6 (count, relation, 2 colours, 2 shapes).
+  assert.equal(rates.attributes, 9 / 16);
   assert.ok(Number.isNaN(attributeAgreement([parseCaption("a red star")], [scene]).relation));
   assert.throws(() => attributeAgreement([parseCaption("a red star")], []), RangeError);
 });

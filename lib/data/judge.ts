@@ -41,7 +41,6 @@ import { defaultCacheDir, readFileOrNull } from "./_cache.ts";
 import {
   type AttributeAgreement,
   attributeAgreement,
-  attributeMatches,
   canonicalScene,
   type Colour,
   COLOURS,
@@ -272,13 +271,11 @@ function labelsOf(scenes: readonly Scene[]): Record<Head | "region", Int32Array>
 /**
  * Per-attribute accuracy of the judge on scenes with known attributes: the rates of
  * `attributeAgreement` (a scene names every size, so `size` is over all objects; `relation` is 1
- * when no scene has two objects), plus the fraction of all attribute checks that are right.
+ * when no scene has two objects).
  */
 export interface JudgeAccuracy extends Omit<AttributeAgreement, "pairs"> {
   /** Images scored. */
   images: number;
-  /** Fraction of all attributes right (count, per object colour/shape/size, relation). */
-  attributes: number;
 }
 
 /**
@@ -419,14 +416,7 @@ export class ShapesJudge {
     captions: readonly string[],
     images: ImageBatch | tf.Tensor,
   ): AttributeAgreement {
-    const meanings = captions.map(parseCaption);
-    const scenes = this.predict(images);
-    if (scenes.length !== captions.length) {
-      throw new RangeError(
-        `attributeAgreement got ${captions.length} captions for ${scenes.length} images`,
-      );
-    }
-    return attributeAgreement(meanings, scenes);
+    return attributeAgreement(captions.map(parseCaption), this.predict(images));
   }
 
   /**
@@ -446,30 +436,12 @@ export class ShapesJudge {
    * ```
    */
   accuracy(images: ImageBatch | tf.Tensor, scenes: readonly Scene[]): JudgeAccuracy {
-    const predicted = this.predict(images);
-    if (predicted.length !== scenes.length) {
-      throw new RangeError(`accuracy got ${scenes.length} scenes for ${predicted.length} images`);
-    }
     // A scene is a caption that names every size, so the caption matcher scores it.
-    let right = 0, total = 0;
-    scenes.forEach((truth, i) => {
-      const m = attributeMatches(truth, predicted[i]);
-      for (const ok of [m.count, m.relation, ...m.colour, ...m.shape, ...m.size]) {
-        if (ok === null) continue;
-        right += Number(ok);
-        total++;
-      }
-    });
-    const rates = attributeAgreement(scenes, predicted);
+    const { pairs, ...rates } = attributeAgreement(scenes, this.predict(images));
     return {
-      images: scenes.length,
-      attributes: right / total,
-      scenes: rates.scenes,
-      count: rates.count,
+      ...rates,
+      images: pairs,
       relation: Number.isNaN(rates.relation) ? 1 : rates.relation,
-      colour: rates.colour,
-      shape: rates.shape,
-      size: rates.size,
     };
   }
 

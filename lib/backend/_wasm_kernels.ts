@@ -8,6 +8,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { maxPoolGradInto } from "./_js_kernels.ts";
 
 type Info = tf.TensorInfo;
 type KernelFunc = (args: {
@@ -248,6 +249,41 @@ function batchMatMulPlain(original: KernelFunc): KernelFunc {
   };
 }
 
+interface WasmBackend extends tf.KernelBackend {
+  makeOutput(shape: number[], dtype: tf.DataType): Info;
+  typedArrayFromHeap(info: Info): Float32Array;
+}
+
+/**
+ * dx of a max pool. wasm's own `MaxPoolGrad` loses or misplaces the gradient of about 6% of
+ * windows (a [2, 4, 4, 3] 2×2 pool's gradient sums to 22–23 instead of 24), so this one runs the
+ * scatter-add of `_js_kernels.ts` over wasm memory.
+ */
+function maxPoolGrad({ inputs, backend, attrs }: Parameters<KernelFunc>[0]): Info {
+  const { dy, input } = inputs;
+  const { filterSize, strides, pad, dimRoundingMode } = attrs as {
+    filterSize: [number, number] | number;
+    strides: [number, number] | number;
+    pad: "valid" | "same" | number;
+    dimRoundingMode?: "floor" | "round" | "ceil";
+  };
+  const info = tf.backend_util.computePool2DInfo(
+    input.shape as [number, number, number, number],
+    filterSize,
+    strides,
+    1,
+    pad,
+    dimRoundingMode,
+  );
+  const wasm = backend as WasmBackend;
+  const dx = wasm.makeOutput([...input.shape], "float32");
+  // Views are taken after the allocation, which may grow (and so detach) the heap.
+  const out = wasm.typedArrayFromHeap(dx);
+  out.fill(0);
+  maxPoolGradInto(wasm.typedArrayFromHeap(input), wasm.typedArrayFromHeap(dy), info, out);
+  return dx;
+}
+
 /** Replaces a wasm kernel with a wrapper around it, once. */
 function wrapKernel(name: string, wrap: (original: KernelFunc) => KernelFunc): void {
   const current = tf.getKernel(name, "wasm");
@@ -266,8 +302,8 @@ let registered = false;
 /**
  * Registers on `wasm` the kernels that training needs and tfjs-backend-wasm lacks:
  * `Conv2DBackpropFilter` (conv weight gradients) and `UnsortedSegmentSum` (embedding gradients),
- * and replaces its slow `Conv2DBackpropInput` (with one built on its XNNPACK Conv2D) and its slow
- * transposed `BatchMatMul` (with a transpose and a plain product).
+ * and replaces its wrong `MaxPoolGrad`, its slow `Conv2DBackpropInput` (with one built on its
+ * XNNPACK Conv2D) and its slow transposed `BatchMatMul` (with a transpose and a plain product).
  * Idempotent; `initBackend("wasm")` calls it.
  *
  * @example
@@ -292,6 +328,7 @@ export function registerWasmTrainingKernels(): void {
     }
   }
   wrapKernel("Conv2DBackpropInput", conv2DBackpropInputFast);
+  wrapKernel("MaxPoolGrad", () => maxPoolGrad);
   wrapKernel("BatchMatMul", batchMatMulPlain);
   registered = true;
 }

@@ -5,18 +5,25 @@
  * there is exactly one engine (one memory counter, one set of registered kernels) per process.
  *
  * Backends, fastest first where they can start:
- * - `tensorflow`: `@tensorflow/tfjs-node-gpu` or `@tensorflow/tfjs-node` (libtensorflow, CUDA);
- *   optional: map one of them in `deno.json` on a machine that can install it.
+ * - `tensorflow`: `@tensorflow/tfjs-node` (or `-gpu`) over TensorFlow's own C runtime, the
+ *   default. `.ci/setup` builds its addon against the TensorFlow 2.21 library of the
+ *   `tensorflow-cpu` wheel (see `.ci/tensorflow`), since the package's own install script
+ *   downloads a library our machines cannot reach.
  * - `webgpu`: `@tensorflow/tfjs-backend-webgpu` where `navigator.gpu` exists (optional).
- * - `wasm`: XNNPACK kernels, SIMD; the default here. The training kernels it lacks
- *   (`Conv2DBackpropFilter`, `UnsortedSegmentSum`) are registered from its own fast kernels.
- * - `cpu`: pure JavaScript; correct but far too slow for conv training.
+ * - `wasm`: XNNPACK kernels, SIMD, one thread. The training kernels it lacks or gets wrong
+ *   (`Conv2DBackpropFilter`, `UnsortedSegmentSum`, `MaxPoolGrad`, `DepthwiseConv2dNativeBackpropInput`)
+ *   are registered from its own fast kernels.
+ * - `cpu`: pure JavaScript; correct (its wrong `ResizeNearestNeighborGrad` is replaced) but far
+ *   too slow for conv training.
+ *
+ * `auto` never degrades silently: when `tensorflow` cannot start it says why on stderr, once.
  *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import { registerWasmTrainingKernels } from "./_wasm_kernels.ts";
+import { registerCpuFixes } from "./_cpu_kernels.ts";
 
 export { tf };
 
@@ -27,6 +34,15 @@ export type BackendPreference = "auto" | "tensorflow" | "webgpu" | "wasm" | "cpu
 export const BACKEND_ENV = "DALLE_LAB_BACKEND";
 
 let initialised: Promise<string> | null = null;
+let warned = false;
+
+/** `auto` fell back: say so once, on stderr, so a slower run is never a silent one. */
+function warnDegraded(name: string, cause: unknown): void {
+  if (warned) return;
+  warned = true;
+  const why = cause instanceof Error ? cause.message : String(cause);
+  console.error(`[dalle-lab] WARNING: backend "tensorflow" unavailable, using "${name}": ${why}`);
+}
 
 const PREFERENCES: readonly BackendPreference[] = ["auto", "tensorflow", "webgpu", "wasm", "cpu"];
 
@@ -53,7 +69,31 @@ async function tryImport(specifier: string): Promise<string | null> {
   }
 }
 
+/**
+ * tfjs-node 4.22 calls `util.isNullOrUndefined`, which Node deprecated and Deno's `node:util`
+ * does not have; define it before the package is imported.
+ */
+async function patchNodeUtil(): Promise<void> {
+  const util = (await import("node:util")).default as unknown as Record<string, unknown>;
+  util.isNullOrUndefined ??= (x: unknown) => x === null || x === undefined;
+}
+
+function quietTensorflowLog(): void {
+  try {
+    if (Deno.env.get("TF_CPP_MIN_LOG_LEVEL") === undefined) {
+      Deno.env.set("TF_CPP_MIN_LOG_LEVEL", "2");
+    }
+  } catch { /* no --allow-env: TensorFlow logs its start-up, harmlessly */ }
+}
+
 async function startTensorflow(): Promise<void> {
+  if (tf.findBackend("tensorflow")) {
+    await tf.setBackend("tensorflow");
+    await tf.ready();
+    return;
+  }
+  quietTensorflowLog();
+  await patchNodeUtil();
   const errors: string[] = [];
   for (const pkg of [TFJS_NODE_GPU, TFJS_NODE]) {
     const failure = await tryImport(pkg);
@@ -66,8 +106,8 @@ async function startTensorflow(): Promise<void> {
   }
   throw new Error(
     `backend "tensorflow" cannot start: neither ${TFJS_NODE_GPU} nor ${TFJS_NODE} loads ` +
-      `(${errors.join("; ")}). Map one of them to npm:...@4.22.0 in deno.json "imports" on a ` +
-      `machine where its install script can fetch libtensorflow (see README).`,
+      `(${errors.join("; ")}). Run \`deno task setup\`: it builds tfjs-node's addon against ` +
+      `the TensorFlow library of the tensorflow-cpu wheel (see .ci/tensorflow).`,
   );
 }
 
@@ -103,6 +143,7 @@ async function startWasm(): Promise<void> {
 async function startCpu(): Promise<void> {
   await tf.setBackend("cpu");
   await tf.ready();
+  registerCpuFixes();
   // The cpu backend greets Node-like hosts with advice to install tfjs-node on first use;
   // initBackend's own error messages already say that, so keep notebooks quiet.
   const cpu = tf.backend() as unknown as { firstUse?: boolean };
@@ -113,8 +154,9 @@ async function startCpu(): Promise<void> {
  * Starts a backend and makes it the engine's current one.
  *
  * `auto` (the default, or the value of `DALLE_LAB_BACKEND` when set) tries `tensorflow`
- * (tfjs-node-gpu, then tfjs-node) when a user has mapped it, else `wasm`, else `cpu`. A backend
- * asked for by name that cannot start throws an error saying what is missing; it never falls back.
+ * (tfjs-node-gpu, then tfjs-node), else `wasm` (with a warning on stderr saying why), else `cpu`.
+ * A backend asked for by name that cannot start throws an error saying what is missing; it never
+ * falls back.
  *
  * @param preferred Which backend to use. @default "auto" (or `$DALLE_LAB_BACKEND`)
  * @returns The name of the backend in use: "tensorflow", "webgpu", "wasm" or "cpu".
@@ -150,12 +192,13 @@ export async function initBackend(preferred?: BackendPreference): Promise<string
     case "auto": {
       try {
         await startTensorflow();
-      } catch {
+      } catch (tfError) {
         try {
           await startWasm();
         } catch {
           await startCpu();
         }
+        warnDegraded(tf.getBackend(), tfError);
       }
       break;
     }

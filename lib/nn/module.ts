@@ -166,9 +166,9 @@ export class Linear extends Module {
   apply(x: tf.Tensor): tf.Tensor {
     return tf.tidy(() => {
       const lead = x.shape.slice(0, -1);
-      const flat = x.reshape([-1, this.inFeatures]); // (N, in)
-      let y = tf.matMul(flat, this.weight); // (N, out)
-      if (this.bias) y = y.add(this.bias);
+      const flat = x.reshape([-1, this.inFeatures]) as tf.Tensor2D; // (N, in)
+      // One fused kernel for the product and the bias (TensorFlow's _FusedMatMul).
+      const y = tf.fused.matMul({ a: flat, b: this.weight as tf.Tensor2D, bias: this.bias ?? undefined });
       return y.reshape([...lead, this.outFeatures]);
     });
   }

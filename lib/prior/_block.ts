@@ -6,7 +6,6 @@
  * @module
  */
 import { tf } from "../backend/mod.ts";
-import { batchMatMul, dense, denseWith } from "./_dense.ts";
 import { tidyObject } from "./_tidy.ts";
 import { LayerNorm, Linear, Module } from "../nn/mod.ts";
 
@@ -45,51 +44,22 @@ export class Attention extends Module {
     );
   }
 
-  /**
-   * (B, t, d) → q (pre-scaled by 1/√hd), k, v, each (B, H, t, hd).
-   *
-   * Whole streams (`blocks`): one product per column block of the fused weight, because slicing
-   * the (B, t, 3d) activations along their last axis is a slow strided copy on wasm while
-   * slicing the (d, 3d) weight is cheap. Sampling steps: one product with the fused weight and
-   * slices of the small activations, because XNNPACK keeps a variable's packed weights between
-   * calls and a freshly sliced weight would be repacked every step.
-   */
-  #split(h: tf.Tensor3D, blocks: boolean): [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D] {
+  /** (B, t, d) → q (pre-scaled by 1/√hd), k, v, each (B, H, t, hd), from one fused product. */
+  #split(h: tf.Tensor3D): [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D] {
     const [B, t] = h.shape;
-    const d = this.dModel;
-    const fused = blocks ? null : dense(this.qkv, h); // (B, t, 3d)
-    const heads = (i: number) => {
-      let part: tf.Tensor;
-      if (fused) part = fused.slice([0, 0, i * d], [B, t, d]);
-      else {
-        const w = this.qkv.weight.slice([0, i * d], [d, d]) as tf.Tensor2D;
-        const b = this.qkv.bias ? this.qkv.bias.slice([i * d], [d]) : null;
-        part = denseWith(w, b, h);
-      }
-      return part.reshape([B, t, this.heads, this.headDim]).transpose([0, 2, 1, 3]) as tf.Tensor4D; // (B, H, t, hd)
-    };
-    return [heads(0).mul(1 / Math.sqrt(this.headDim)), heads(1), heads(2)];
+    const qkv = this.qkv.apply(h) // (B, t, 3d)
+      .reshape([B, t, 3, this.heads, this.headDim])
+      .transpose([2, 0, 3, 1, 4]); // (3, B, H, t, hd)
+    const [q, k, v] = tf.unstack(qkv) as tf.Tensor4D[];
+    return [q.mul(1 / Math.sqrt(this.headDim)), k, v];
   }
 
-  /**
-   * softmax(q·kᵀ + bias)·v, then the output projection; (B, H, t, hd) → (B, t, d). `grouped`
-   * runs the products as grouped convolutions (fast for whole streams on wasm); one-position
-   * sampling steps are faster with tf.matMul.
-   */
-  #attend(
-    q: tf.Tensor4D,
-    k: tf.Tensor4D,
-    v: tf.Tensor4D,
-    bias: tf.Tensor2D,
-    grouped: boolean,
-  ): tf.Tensor3D {
+  /** softmax(q·kᵀ + bias)·v, then the output projection; (B, H, t, hd) → (B, t, d). */
+  #attend(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, bias: tf.Tensor2D): tf.Tensor3D {
     const [B, , t] = q.shape;
-    const scores = grouped
-      ? batchMatMul(q, k.transpose([0, 1, 3, 2])).add(bias)
-      : tf.matMul(q, k, false, true).add(bias); // (B, H, t, keys)
-    const probs = tf.softmax(scores);
-    const y = grouped ? batchMatMul(probs, v) : tf.matMul(probs, v); // (B, H, t, hd)
-    return dense(this.proj, y.transpose([0, 2, 1, 3]).reshape([B, t, this.dModel])) as tf.Tensor3D;
+    const probs = tf.softmax(tf.matMul(q, k, false, true).add(bias)); // (B, H, t, keys)
+    const y = tf.matMul(probs, v); // (B, H, t, hd)
+    return this.proj.apply(y.transpose([0, 2, 1, 3]).reshape([B, t, this.dModel])) as tf.Tensor3D;
   }
 
   /**
@@ -100,8 +70,8 @@ export class Attention extends Module {
   full(h: tf.Tensor3D, bias: tf.Tensor2D, perm: tf.Tensor1D | null): tf.Tensor3D {
     return tf.tidy(() => {
       const states = perm ? (tf.gather(h, perm, 1) as tf.Tensor3D) : h;
-      const [q, k, v] = this.#split(states, true);
-      const out = this.#attend(q, k, v, bias, true);
+      const [q, k, v] = this.#split(states);
+      const out = this.#attend(q, k, v, bias);
       return perm ? (tf.gather(out, perm, 1) as tf.Tensor3D) : out;
     });
   }
@@ -118,11 +88,11 @@ export class Attention extends Module {
     mode: KvCacheMode,
   ): { out: tf.Tensor3D; kv: LayerKv } {
     return tidyObject(() => {
-      const [q, k, v] = this.#split(h, false);
+      const [q, k, v] = this.#split(h);
       const kv = mode === "concat"
         ? { k: appendAt(past.k, k), v: appendAt(past.v, v) }
         : { k: writeAt(past.k, k, start), v: writeAt(past.v, v, start) };
-      return { out: this.#attend(q, kv.k, kv.v, bias, h.shape[1] > 1), kv };
+      return { out: this.#attend(q, kv.k, kv.v, bias), kv };
     });
   }
 }
@@ -173,7 +143,7 @@ export class Block extends Module {
   }
 
   #mlp(x: tf.Tensor3D): tf.Tensor3D {
-    return dense(this.fcOut, gelu(dense(this.fc, this.ln2.apply(x)))) as tf.Tensor3D;
+    return this.fcOut.apply(gelu(this.fc.apply(this.ln2.apply(x)))) as tf.Tensor3D;
   }
 
   /** The block over a whole stream (B, L, d); `dropout` is [rate, seed, seed] or null. */

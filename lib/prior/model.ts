@@ -25,7 +25,6 @@
  * @module
  */
 import { tf } from "../backend/mod.ts";
-import { dense } from "./_dense.ts";
 import { tidyObject } from "./_tidy.ts";
 import {
   causalMask,
@@ -280,8 +279,8 @@ export class Prior extends Module {
         x = block.full(x, this.#fullBias[l], this.#fullPerm[l], drop);
       });
       x = this.lnFinal.apply(x) as tf.Tensor3D;
-      const textLogits = dense(this.textHead, x.slice([0, 0, 0], [B, T - 1, d])); // (B, T−1, VT)
-      const imageLogits = dense(this.imageHead, x.slice([0, T - 1, 0], [B, n * n, d])); // (B, n², VI)
+      const textLogits = this.textHead.apply(x.slice([0, 0, 0], [B, T - 1, d])); // (B, T−1, VT)
+      const imageLogits = this.imageHead.apply(x.slice([0, T - 1, 0], [B, n * n, d])); // (B, n², VI)
       return { textLogits, imageLogits } as PriorLogits;
     });
   }
@@ -390,7 +389,7 @@ export class Prior extends Module {
         x = step.out;
       });
       const last = x.slice([0, fed - 1, 0], [cache.batch, 1, d]).reshape([cache.batch, d]);
-      return { logits: dense(this.imageHead, this.lnFinal.apply(last)) as tf.Tensor2D, layers };
+      return { logits: this.imageHead.apply(this.lnFinal.apply(last)) as tf.Tensor2D, layers };
     });
     for (const old of cache.layers) tf.dispose([old.k, old.v]);
     cache.layers = layers;

@@ -11,15 +11,19 @@
  * ~14 for the prior) or `deno task demo --quick` (a few minutes: short runs, for checking the
  * pipeline, not the results).
  * Each step is one of the experiments in this folder, run as its own process so its memory is
- * returned; their outputs land in data/runs/<experiment>/ and data/figures/.
+ * returned; their outputs land in data/runs/<experiment>/ and data/figures/. `--backend=NAME`
+ * (else $DALLE_LAB_BACKEND, else `auto`) is handed to every step.
  */
 import { parseFlags } from "../lib/log/mod.ts";
 
 const cfg = parseFlags({ quick: false, retrainDvae: false });
+/** `--backend=NAME` goes to every step (each also reads $DALLE_LAB_BACKEND, which it inherits). */
+const backendArgs = cfg.backend === undefined ? [] : [`--backend=${cfg.backend}`];
 const here = new URL(".", import.meta.url).pathname;
 const root = new URL("../", import.meta.url).pathname;
 
-async function step(title: string, script: string, args: string[]): Promise<void> {
+async function step(title: string, script: string, stepArgs: string[]): Promise<void> {
+  const args = [...stepArgs, ...backendArgs];
   console.log(`\n=== ${title} ===\n$ deno run -A experiments/${script} ${args.join(" ")}`);
   const started = performance.now();
   const { code } = await new Deno.Command(Deno.execPath(), {

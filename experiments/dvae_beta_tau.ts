@@ -185,7 +185,7 @@ function tailMean(rows: MetricsRow[], key: string, n = 10): number {
 
 if (import.meta.main) {
   const cfg = parseFlags(DEFAULTS);
-  await initBackend("wasm");
+  await initBackend(cfg.backend);
   const datasets = cfg.dataset === "both" ? ["fashion", "shapes"] : [cfg.dataset];
   const run = await RunLog.create({
     experiment: "dvae_beta_tau",

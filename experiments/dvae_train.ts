@@ -5,7 +5,8 @@
  *
  * Command: `deno run -A experiments/dvae_train.ts [--dataset=fashion|shapes] [--steps=950]`
  *   (every key of DEFAULTS is a flag, e.g. `--lr=1e-4 --beta=6.6 --marginalKl=0 --workers=1`;
- *   `--dataset=shapes` applies SHAPES_RECIPE under the flags given).
+ *   `--dataset=shapes` applies SHAPES_RECIPE under the flags given; `--backend=wasm` or
+ *   $DALLE_LAB_BACKEND picks the backend, else `auto`, and config.json records it).
  * Runtime: about 10 minutes for the default on our 2-core machine (950 steps of 16 images with
  *   the batch split over 2 processes, ≈0.55 s each, then ≈30 s for 2,000 held-out images);
  *   about 18 minutes for the shapes recipe (1,800 steps).
@@ -53,7 +54,7 @@ import {
   toRgb32,
 } from "../lib/data/mod.ts";
 import { createDvae, evaluateDvae, saveDvae, trainDvae } from "../lib/dvae/mod.ts";
-import { parseFlags, RunLog } from "../lib/log/mod.ts";
+import { type Flags, parseFlags, RunLog } from "../lib/log/mod.ts";
 import { cosine, paramCount, scaleSteps, warmupCosine, writeFileAtomic } from "../lib/nn/mod.ts";
 
 /** Every flag with its default. */
@@ -124,8 +125,8 @@ export const SHAPES_RECIPE: Partial<typeof DEFAULTS> = {
   infoFrac: 0.4,
 };
 
-/** Flags with the dataset's recipe applied under the explicit ones. */
-export function resolveConfig(args: string[] = Deno.args): typeof DEFAULTS {
+/** Flags with the dataset's recipe applied under the explicit ones (and `--backend`, if given). */
+export function resolveConfig(args: string[] = Deno.args): Flags<typeof DEFAULTS> {
   const flags = parseFlags(DEFAULTS, args);
   if (flags.dataset !== "shapes") return flags;
   const explicit = new Set(
@@ -161,7 +162,7 @@ async function loadData(
 
 if (import.meta.main) {
   const cfg = resolveConfig();
-  await initBackend("wasm");
+  await initBackend(cfg.backend);
   const { train, test } = await loadData(cfg);
   const dvae = createDvae({
     seed: cfg.seed,

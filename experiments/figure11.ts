@@ -3,7 +3,9 @@
  *
  * Question: do our row, column, transposed-column and 3×3 convolutional masks look like the
  * paper's Figure 11?
- * Command: `deno run -A experiments/figure11.ts [outDir]` (default outDir: data/figures)
+ * Command: `deno run -A experiments/figure11.ts [outDir]` (default outDir: data/figures; also
+ *   `--outDir=DIR`). It computes no tensors, so it starts a backend only when `--backend=NAME`
+ *   asks for one (which checks the name, as in every experiment).
  * Runtime: about a second.
  * Expected: four panels; (a) each image token sees the previous n = 4 tokens in raster order,
  * (b) only its own column, (c) block-diagonal triangles (columns made contiguous by transposing),
@@ -12,7 +14,9 @@
  *
  * @module
  */
+import { initBackend } from "../lib/backend/mod.ts";
 import { plotPage } from "../lib/display/mod.ts";
+import { parseFlags } from "../lib/log/mod.ts";
 import { figure11, figure11Png } from "../lib/masks/mod.ts";
 
 /** Writes a file by renaming a finished temporary file over it, so readers never see half. */
@@ -47,6 +51,12 @@ export async function writeFigure11(
 }
 
 if (import.meta.main) {
-  const paths = await writeFigure11(Deno.args[0]);
+  const positional = Deno.args.filter((a) => !a.startsWith("--"));
+  const flags = parseFlags(
+    { outDir: positional[0] ?? "data/figures" },
+    Deno.args.filter((a) => a.startsWith("--")),
+  );
+  if (flags.backend !== undefined) await initBackend(flags.backend);
+  const paths = await writeFigure11(flags.outDir);
   console.log(`wrote ${paths.png} and ${paths.html}`);
 }

@@ -40,7 +40,7 @@
  *
  * @module
  */
-import { initBackend, tf } from "../lib/backend/mod.ts";
+import { ensureBackend, initBackend, tf } from "../lib/backend/mod.ts";
 import { type FloatFormatName, GradScaler } from "../lib/gradscale/mod.ts";
 import { parseFlags, RunLog, writeCsv } from "../lib/log/mod.ts";
 import {
@@ -114,7 +114,7 @@ export async function runGradScaling(
   rows: Record<string, string | number | boolean | null>[];
   summary: Record<string, string | number>[];
 }> {
-  await initBackend();
+  await ensureBackend(); // the backend chosen by the caller, else the default
   const config = { ...GRAD_SCALING_DEFAULTS, ...overrides };
   for (const mode of config.modes) {
     if (!["fp32", "global", "per-block"].includes(mode)) {
@@ -232,5 +232,7 @@ export async function runGradScaling(
 }
 
 if (import.meta.main) {
-  await runGradScaling(parseFlags(GRAD_SCALING_DEFAULTS));
+  const flags = parseFlags(GRAD_SCALING_DEFAULTS);
+  await initBackend(flags.backend);
+  await runGradScaling(flags);
 }

@@ -24,7 +24,7 @@
  *
  * @module
  */
-import { initBackend } from "../lib/backend/mod.ts";
+import { ensureBackend, initBackend } from "../lib/backend/mod.ts";
 import { parseFlags, RunLog, writeCsv } from "../lib/log/mod.ts";
 import { PowerSGD } from "../lib/powersgd/mod.ts";
 import {
@@ -98,7 +98,7 @@ export async function runRankSweep(
   summary: RankSweepSummaryRow[];
   minimumRank: number | null;
 }> {
-  await initBackend();
+  await ensureBackend(); // the backend chosen by the caller, else the default
   const config = { ...RANK_SWEEP_DEFAULTS, ...overrides };
   const build: (c: RankSweepConfig) => TrainableModel = buildModel ?? tinyPriorOf;
   const data = makeTokenDataset(config.examples, config.seed);
@@ -200,5 +200,7 @@ export async function runRankSweep(
 }
 
 if (import.meta.main) {
-  await runRankSweep(parseFlags(RANK_SWEEP_DEFAULTS));
+  const flags = parseFlags(RANK_SWEEP_DEFAULTS);
+  await initBackend(flags.backend);
+  await runRankSweep(flags);
 }

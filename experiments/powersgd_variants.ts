@@ -24,7 +24,7 @@
  *
  * @module
  */
-import { initBackend } from "../lib/backend/mod.ts";
+import { ensureBackend, initBackend } from "../lib/backend/mod.ts";
 import { parseFlags, RunLog, writeCsv } from "../lib/log/mod.ts";
 import { PowerSGD, type PowerSgdConfig } from "../lib/powersgd/mod.ts";
 import {
@@ -101,7 +101,7 @@ export async function runVariants(
   rows: Record<string, string | number | boolean | null>[];
   summary: Record<string, string | number>[];
 }> {
-  await initBackend();
+  await ensureBackend(); // the backend chosen by the caller, else the default
   const config = { ...VARIANTS_DEFAULTS, ...overrides };
   for (const name of config.variants) {
     if (!(name in POWERSGD_VARIANTS)) {
@@ -202,5 +202,7 @@ export async function runVariants(
 }
 
 if (import.meta.main) {
-  await runVariants(parseFlags(VARIANTS_DEFAULTS));
+  const flags = parseFlags(VARIANTS_DEFAULTS);
+  await initBackend(flags.backend);
+  await runVariants(flags);
 }

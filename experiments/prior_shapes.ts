@@ -4,6 +4,7 @@
  * held-out colour–shape pairs (zero-shot)?
  *
  * Command: `deno run -A experiments/prior_shapes.ts [--steps=1200] [--codec=auto] [--tag=run]`
+ *   (`--backend=NAME`, else $DALLE_LAB_BACKEND, else `auto`, picks the backend)
  *   `--prior=data/cache/prior_shapes.safetensors` evaluates a saved prior (samples, grids, judge
  *   table; about 1.5 minutes) without training, e.g. after changing the evaluation flags.
  *   Image tokens come from the shapes dVAE (`deno run -A experiments/dvae_train.ts
@@ -135,7 +136,7 @@ const DEFAULTS = {
 };
 
 const flags = parseFlags(DEFAULTS);
-await initBackend("wasm");
+await initBackend(flags.backend);
 const saved = flags.prior
   ? await loadPrior(flags.prior).catch((err: Error) => {
     throw new Error(

@@ -1,11 +1,13 @@
 /**
  * Run logging: a run folder `data/runs/<experiment>/<UTC timestamp>_<tag>/` holding `config.json`
- * and `metrics.csv` (one row per logged step, `step` first), progress lines on the terminal (and so
- * in notebooks), and flags parsed against a defaults object.
+ * (the run's configuration and the backend it ran on) and `metrics.csv` (one row per logged step,
+ * `step` first), progress lines on the terminal (and so in notebooks), and flags parsed against a
+ * defaults object, with `--backend` understood by every experiment.
  *
  * @module
  */
 import * as aq from "arquero";
+import { type BackendPreference, ensureBackend, tf } from "../backend/mod.ts";
 import { writeFileAtomic } from "../nn/mod.ts";
 
 /** One metrics row: `step` plus snake_case metrics with units in their names. */
@@ -29,6 +31,19 @@ export interface RunLogOptions {
   totalSteps?: number;
   /** Write files at all (false keeps rows in memory only, e.g. for tests). @default true */
   write?: boolean;
+}
+
+/**
+ * `config.json`'s content: the configuration with `backend` (the backend in use) first. An own
+ * `backend` key of the configuration (e.g. the `--backend` asked for, maybe `auto`) is replaced by
+ * the name in use; a configuration that is not a plain object is kept under `config`.
+ */
+function withBackend(config: unknown, backend: string): Record<string, unknown> {
+  if (config === null || typeof config !== "object" || Array.isArray(config)) {
+    return config === undefined ? { backend } : { backend, config };
+  }
+  const { backend: _asked, ...rest } = config as Record<string, unknown>;
+  return { backend, ...rest };
 }
 
 function stamp(date: Date): string {
@@ -56,13 +71,20 @@ export class RunLog {
   private constructor(
     /** The run folder (`""` when not writing). */
     readonly dir: string,
+    /**
+     * The backend the run computes on (`tf.getBackend()` when the log was made), as recorded in
+     * `config.json`; `""` for a log that does not write and was made before any backend started.
+     */
+    readonly backend: string,
     readonly options: Required<Omit<RunLogOptions, "totalSteps" | "config">> & {
       totalSteps?: number;
     },
   ) {}
 
   /**
-   * Creates the run folder and writes `config.json`.
+   * Creates the run folder and writes `config.json`: the configuration, with `backend` set to the
+   * name of the backend in use (`tf.getBackend()`). Make the log after `initBackend`: where no
+   * backend has started yet, a writing log starts the default one (`ensureBackend`).
    *
    * @param options See {@link RunLogOptions}.
    * @returns The log.
@@ -77,7 +99,8 @@ export class RunLog {
     const root = options.root ?? "data/runs";
     const write = options.write ?? true;
     const dir = write ? `${root}/${options.experiment}/${stamp(new Date())}_${tag}` : "";
-    const run = new RunLog(dir, {
+    const backend = tf.getBackend() || (write ? await ensureBackend() : "");
+    const run = new RunLog(dir, backend, {
       experiment: options.experiment,
       tag,
       root,
@@ -90,7 +113,7 @@ export class RunLog {
       await Deno.mkdir(dir, { recursive: true });
       await writeFileAtomic(
         `${dir}/config.json`,
-        JSON.stringify(options.config ?? {}, null, 2) + "\n",
+        JSON.stringify(withBackend(options.config, backend), null, 2) + "\n",
       );
     }
     return run;
@@ -213,9 +236,28 @@ export async function readCsv(path: string): Promise<aq.ColumnTable> {
   return aq.fromCSV(await Deno.readTextFile(path));
 }
 
+/** Flags every experiment takes besides those of its defaults (see {@link parseFlags}). */
+export interface CommonFlags {
+  /**
+   * `--backend=NAME`: the backend to start, passed to `initBackend` (which rejects unknown
+   * names with a RangeError). Unset: `$DALLE_LAB_BACKEND`, else `auto`.
+   */
+  backend?: BackendPreference;
+}
+
+/**
+ * What {@link parseFlags} returns: the defaults' keys, typed like them, and {@link CommonFlags}
+ * (unless the defaults have a key of that name: then theirs stands).
+ */
+export type Flags<T> = "backend" extends keyof T ? T : T & CommonFlags;
+
 /**
  * Parses `--key=value` flags against a defaults object: each value is typed like its default,
  * and unknown keys or malformed values are errors (nanoGPT's configurator, typed).
+ *
+ * Every entry point also takes `--backend=NAME` ({@link CommonFlags}; present in the result only
+ * when given) and hands it to `initBackend(flags.backend)`, so that the flag, else
+ * `$DALLE_LAB_BACKEND`, else `auto` chooses the backend.
  *
  * @param defaults The configuration with its default values.
  * @param args Command-line arguments. @default Deno.args
@@ -225,22 +267,31 @@ export async function readCsv(path: string): Promise<aq.ColumnTable> {
  * import { parseFlags } from "./mod.ts";
  * const cfg = parseFlags({ steps: 100, lr: 1e-3, tag: "a", ema: false }, ["--steps=5", "--ema"]);
  * console.log(cfg.steps, cfg.ema); // 5 true
+ * const { backend } = parseFlags({ steps: 100 }, ["--backend=wasm"]);
+ * console.log(backend); // "wasm": start it with initBackend(backend)
  * ```
  */
 export function parseFlags<T extends Record<string, unknown>>(
   defaults: T,
   args: string[] = Deno.args,
-): T {
+): Flags<T> {
   const out: Record<string, unknown> = { ...defaults };
   for (const arg of args) {
     const m = /^--([\w-]+)(?:=(.*))?$/.exec(arg);
     if (!m) throw new TypeError(`expected --key=value, got "${arg}"`);
     const key = m[1].replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+    const raw = m[2];
+    if (key === "backend" && !(key in defaults)) {
+      if (raw === undefined) throw new TypeError(`--${m[1]} needs a value (--${m[1]}=...)`);
+      out[key] = raw; // initBackend checks the name
+      continue;
+    }
     if (!(key in defaults)) {
-      throw new TypeError(`unknown flag --${m[1]}; known: ${Object.keys(defaults).join(", ")}`);
+      throw new TypeError(
+        `unknown flag --${m[1]}; known: ${[...Object.keys(defaults), "backend"].join(", ")}`,
+      );
     }
     const def = defaults[key];
-    const raw = m[2];
     if (typeof def === "boolean") {
       if (raw === undefined || raw === "true") out[key] = true;
       else if (raw === "false") out[key] = false;
@@ -259,5 +310,5 @@ export function parseFlags<T extends Record<string, unknown>>(
       out[key] = raw;
     }
   }
-  return out as T;
+  return out as Flags<T>;
 }

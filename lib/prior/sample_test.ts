@@ -1,7 +1,16 @@
 import assert from "node:assert/strict";
 import { initBackend, tf } from "../backend/mod.ts";
-import { createPrior, pickTokens, type Prior, type PriorConfig } from "./mod.ts";
+import { Rng } from "../nn/mod.ts";
+import {
+  createPrior,
+  pickTokens,
+  type Prior,
+  type PriorConfig,
+  type SampleOptions,
+} from "./mod.ts";
 
+/** Whether the tensorflow backend (tfjs-node) starts here; its tests are skipped where not. */
+const HAS_TENSORFLOW = await initBackend("tensorflow").then(() => true, () => false);
 await initBackend("wasm");
 
 const T = 4, n = 4, V = 16;
@@ -187,4 +196,95 @@ Deno.test("sampling leaks no tensors and rejects bad options with what came", as
   );
   assert.equal(tf.memory().numTensors, before);
   prior.dispose();
+});
+
+type SamplerBackend = "wasm" | "cpu" | "tensorflow";
+
+/** Options drawn with on every backend: plain sampling, and filtered sampling of a completion. */
+const REPRODUCED: Omit<SampleOptions, "text">[] = [
+  { count: 4, seed: 11 },
+  { count: 3, seed: 12, temperature: 1.5, topK: 6, topP: 0.8, prime: new Int32Array([4, 8, 15]) },
+];
+
+/** The tokens of every REPRODUCED run, twice each, on a backend (then back on wasm). */
+async function sampleOn(backend: SamplerBackend): Promise<Int32Array[][]> {
+  await initBackend(backend);
+  try {
+    const prior = createPrior(CONFIG); // seeded: the same weights on every backend
+    const runs: Int32Array[][] = [];
+    for (const options of REPRODUCED) {
+      const twice: Int32Array[] = [];
+      for (let i = 0; i < 2; i++) {
+        twice.push((await prior.sample({ text: CAPTIONS, ...options })).tokens);
+      }
+      runs.push(twice);
+    }
+    prior.dispose();
+    return runs;
+  } finally {
+    await initBackend("wasm");
+  }
+}
+
+for (const backend of ["wasm", "cpu", "tensorflow"] as const) {
+  Deno.test({
+    name: `on ${backend}, the same seed draws the same tokens twice`,
+    ignore: backend === "tensorflow" && !HAS_TENSORFLOW,
+    fn: async () => {
+      for (const [first, second] of await sampleOn(backend)) assert.deepEqual(second, first);
+    },
+  });
+}
+
+for (const backend of ["cpu", "tensorflow"] as const) {
+  Deno.test({
+    name: `the same seed draws the same tokens on wasm and ${backend}`,
+    ignore: backend === "tensorflow" && !HAS_TENSORFLOW,
+    fn: async () => {
+      const reference = await sampleOn("wasm");
+      const other = await sampleOn(backend);
+      reference.forEach(([tokens], i) => assert.deepEqual(other[i][0], tokens, `options ${i}`));
+    },
+  });
+}
+
+/** P(0..3) of the fixed distribution of the draw checks. */
+const FOUR_WAY = [0.5, 0.3, 0.15, 0.05];
+
+/** Draws `rows` tokens from FOUR_WAY with pickTokens, on the current backend. */
+function drawFourWay(rows: number, seed: number): Int32Array {
+  const logits = tf.tile(tf.tensor2d([FOUR_WAY.map(Math.log)]), [rows, 1]) as tf.Tensor2D;
+  const drawn = pickTokens(logits, { seed });
+  const ids = drawn.dataSync() as Int32Array;
+  tf.dispose([logits, drawn]);
+  return ids;
+}
+
+Deno.test("draws follow the distribution (chi-square) and invert its CDF at the toolkit Rng's uniforms", async () => {
+  const rows = 4000;
+  const backends: SamplerBackend[] = HAS_TENSORFLOW
+    ? ["wasm", "cpu", "tensorflow"]
+    : ["wasm", "cpu"];
+  try {
+    for (const backend of backends) {
+      await initBackend(backend);
+      const ids = drawFourWay(rows, 3);
+      const counts = [0, 0, 0, 0];
+      for (const id of ids) counts[id]++;
+      // Pearson's statistic, 3 degrees of freedom: P(χ² > 16.27) = 0.001 for a correct sampler.
+      const chi2 = FOUR_WAY.reduce((s, p, k) => s + (counts[k] - rows * p) ** 2 / (rows * p), 0);
+      assert.ok(chi2 < 16.27, `${backend}: counts ${counts}, χ² = ${chi2.toFixed(2)}`);
+      // Row b inverts the CDF at the b-th uniform of new Rng(seed), away from float ties.
+      const rng = new Rng(3);
+      const cdf = [0.5, 0.8, 0.95, 1];
+      for (let b = 0; b < rows; b++) {
+        const u = rng.next();
+        if (cdf.some((c) => Math.abs(u - c) < 1e-5)) continue;
+        assert.equal(ids[b], cdf.findIndex((c) => u < c), `${backend}: row ${b}, u = ${u}`);
+      }
+      assert.notDeepEqual(drawFourWay(rows, 4), ids, `${backend}: another seed, other draws`);
+    }
+  } finally {
+    await initBackend("wasm");
+  }
 });

@@ -24,6 +24,7 @@ import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import { registerWasmTrainingKernels } from "./_wasm_kernels.ts";
 import { registerCpuFixes } from "./_cpu_kernels.ts";
+import { registerTensorflowKernels } from "./_tensorflow_kernels.ts";
 
 export { tf };
 
@@ -90,6 +91,7 @@ async function startTensorflow(): Promise<void> {
   if (tf.findBackend("tensorflow")) {
     await tf.setBackend("tensorflow");
     await tf.ready();
+    registerTensorflowKernels();
     return;
   }
   quietTensorflowLog();
@@ -100,6 +102,7 @@ async function startTensorflow(): Promise<void> {
     if (failure === null && tf.findBackend("tensorflow")) {
       await tf.setBackend("tensorflow");
       await tf.ready();
+      registerTensorflowKernels();
       return;
     }
     errors.push(`${pkg}: ${failure ?? "imported but registered no 'tensorflow' backend"}`);
@@ -221,6 +224,24 @@ export async function initBackend(preferred?: BackendPreference): Promise<string
  */
 export async function ensureBackend(): Promise<string> {
   return await (initialised ??= initBackend());
+}
+
+/**
+ * How many processes a trainer splits each batch over unless told otherwise: TensorFlow runs its
+ * own thread pool over every core, so one process; wasm and cpu run one thread per process, so
+ * one per core (Deno Workers, `lib/nn/parallel.ts`). Measured per backend by `deno task bench`.
+ *
+ * @param backend A backend name. @default the current one
+ * @returns The process count, ≥ 1.
+ * @example
+ * ```ts
+ * import { defaultWorkers } from "./mod.ts";
+ * console.log(defaultWorkers("tensorflow"), defaultWorkers("wasm")); // 1 and the core count
+ * ```
+ */
+export function defaultWorkers(backend: string = tf.getBackend()): number {
+  if (backend === "tensorflow" || backend === "webgpu") return 1;
+  return Math.max(1, navigator.hardwareConcurrency ?? 1);
 }
 
 export { registerWasmTrainingKernels };

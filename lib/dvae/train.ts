@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { ensureBackend, tf } from "../backend/mod.ts";
+import { defaultWorkers, ensureBackend, tf } from "../backend/mod.ts";
 import { RunLog } from "../log/mod.ts";
 import type { MetricsRow } from "../log/mod.ts";
 import {
@@ -81,7 +81,7 @@ export interface TrainDvaeOptions {
    * and the others in Deno Workers, then averaged (each wasm backend uses one core, so 2 on a
    * 2-core machine nearly doubles images/s). Shards draw their own Gumbel noise and compute the
    * marginal KL over their own cells, so runs with different worker counts differ slightly.
-   * @default 1
+   * @default defaultWorkers(): 1 on tensorflow, one per core on wasm
    */
   workers?: number;
   /** Train on dequantised pixels (see `dequantize`): the bound then ignores exact repeats. @default false */
@@ -221,7 +221,7 @@ export async function trainDvae(
   const marginalKlWeight = asSchedule(options.marginalKlWeight, constant(0));
   const infoWeight = asSchedule(options.infoWeight, constant(0));
   const seed = options.seed ?? 0;
-  const workers = options.workers ?? 1;
+  const workers = options.workers ?? defaultWorkers();
   if (!Number.isInteger(workers) || workers < 1) {
     throw new RangeError(`workers must be a positive integer, got ${workers}`);
   }

@@ -188,20 +188,28 @@ export class AdamW {
     const c1 = 1 - this.beta1 ** t;
     const c2 = 1 - this.beta2 ** t;
     tf.tidy(() => {
+      // The step's constants are uploaded once, not once per parameter (each upload is a tensor).
+      // (m/c1)/(√(v/c2) + ε) = m·(√c2/c1)/(√v + ε√c2): the bias corrections fold into two scalars.
+      const b1 = tf.scalar(this.beta1), g1 = tf.scalar(1 - this.beta1);
+      const b2 = tf.scalar(this.beta2), g2 = tf.scalar(1 - this.beta2);
+      const stepSize = tf.scalar((lr * Math.sqrt(c2)) / c1);
+      const epsHat = tf.scalar(this.eps * Math.sqrt(c2));
+      const decay = tf.scalar(1 - lr * this.weightDecay);
+      const ema = this.emaDecay === null
+        ? null
+        : [tf.scalar(this.emaDecay), tf.scalar(1 - this.emaDecay)];
       params.forEach((p, i) => {
         const g = grads[i];
         const slot = this.#slot(p);
-        const m = slot.m.mul(this.beta1).add(g.mul(1 - this.beta1));
-        const v = slot.v.mul(this.beta2).add(g.square().mul(1 - this.beta2));
+        const m = slot.m.mul(b1).add(g.mul(g1));
+        const v = slot.v.mul(b2).add(g.square().mul(g2));
         slot.m.assign(m);
         slot.v.assign(v);
-        const update = m.div(c1).div(v.div(c2).sqrt().add(this.eps));
-        const decay = this.weightDecay > 0 && this.decays(p) ? 1 - lr * this.weightDecay : 1;
-        const next = (decay === 1 ? p : p.mul(decay)).sub(update.mul(lr));
+        const update = m.mul(stepSize).div(v.sqrt().add(epsHat));
+        const decays = this.weightDecay > 0 && this.decays(p);
+        const next = (decays ? p.mul(decay) : p).sub(update);
         p.assign(next);
-        if (slot.ema) {
-          slot.ema.assign(slot.ema.mul(this.emaDecay!).add(next.mul(1 - this.emaDecay!)));
-        }
+        if (slot.ema && ema) slot.ema.assign(slot.ema.mul(ema[0]).add(next.mul(ema[1])));
       });
     });
   }

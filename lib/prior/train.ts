@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { ensureBackend, tf } from "../backend/mod.ts";
+import { defaultWorkers, ensureBackend, tf } from "../backend/mod.ts";
 import type { MetricsRow, RunLog } from "../log/mod.ts";
 import {
   AdamW,
@@ -68,7 +68,7 @@ export interface TrainPriorOptions {
    * Processes computing each step's gradients: the batch's rows are split into this many shards,
    * one computed here and the others in Deno Workers (one wasm backend, so one core, each), then
    * averaged by rows. Dropout masks differ per shard, so with dropout the worker count changes
-   * the numbers. @default 1
+   * the numbers. @default defaultWorkers(): 1 on tensorflow, one per core on wasm
    */
   workers?: number;
 }
@@ -127,7 +127,8 @@ export async function trainPrior(
   const params = prior.parameters();
   const rows: MetricsRow[] = [];
   const seed = options.seed ?? 0;
-  const workers = options.workers ?? 1;
+  await ensureBackend();
+  const workers = options.workers ?? defaultWorkers();
   if (!Number.isInteger(workers) || workers < 1) {
     throw new RangeError(`workers must be a positive integer, got ${workers}`);
   }

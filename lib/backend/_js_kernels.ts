@@ -1,9 +1,11 @@
 /**
  * Gradient kernels written as plain loops, for backends whose own kernel is wrong: tfjs-backend-wasm
- * 4.22's `MaxPoolGrad` misplaces the gradient of some pooling windows, and tfjs-backend-cpu 4.22's
- * `ResizeNearestNeighborGrad` is wrong for 2× upsampling at batch > 1. Both are adjoints of their
- * forward op, so each is a scatter-add over the forward op's index map; each backend's
- * registration reads its inputs and writes its output in the backend's own memory.
+ * 4.22's `MaxPoolGrad` misplaces the gradient of some pooling windows, tfjs-backend-cpu 4.22's
+ * `ResizeNearestNeighborGrad` is wrong for 2× upsampling at batch > 1, and both backends'
+ * `AvgPoolGrad` divide by the full window where their forward op divides by the window's cells
+ * inside the image (padded "same" pools). Each is the adjoint of its forward op, so a scatter-add
+ * over the forward op's index map; each backend's registration reads its inputs and writes its
+ * output in the backend's own memory.
  *
  * @module
  */
@@ -59,6 +61,58 @@ export function maxPoolGradInto(
       }
     }
   }
+}
+
+/**
+ * dx of an average pool: each output cell's gradient is shared equally by the input cells of its
+ * window that lie inside the image, as the forward op (on every tfjs backend and in TensorFlow)
+ * averages over those cells only, and windows that overlap add up.
+ *
+ * @param dy The gradient of the output, NHWC.
+ * @param info From `computePool2DInfo` with the op's attributes.
+ * @param dx Zero-filled output, `info.inShape` elements.
+ */
+export function avgPoolGradInto(dy: ArrayLike<number>, info: PoolInfo, dx: Float32Array): void {
+  const { batchSize, inHeight, inWidth, inChannels: channels, outHeight, outWidth } = info;
+  const { strideHeight, strideWidth, dilationHeight, dilationWidth } = info;
+  const { effectiveFilterHeight, effectiveFilterWidth } = info;
+  const { top, left } = info.padInfo;
+  const rows: number[] = [], cols: number[] = [];
+  for (let b = 0; b < batchSize; b++) {
+    const xBase = b * inHeight * inWidth * channels;
+    for (let oh = 0; oh < outHeight; oh++) {
+      const h0 = oh * strideHeight - top;
+      rows.length = 0;
+      for (let kh = 0; kh < effectiveFilterHeight; kh += dilationHeight) {
+        if (h0 + kh >= 0 && h0 + kh < inHeight) rows.push(h0 + kh);
+      }
+      for (let ow = 0; ow < outWidth; ow++) {
+        const w0 = ow * strideWidth - left;
+        cols.length = 0;
+        for (let kw = 0; kw < effectiveFilterWidth; kw += dilationWidth) {
+          if (w0 + kw >= 0 && w0 + kw < inWidth) cols.push(w0 + kw);
+        }
+        const count = rows.length * cols.length;
+        if (count === 0) continue;
+        const dyBase = ((b * outHeight + oh) * outWidth + ow) * channels;
+        for (const h of rows) {
+          for (const w of cols) {
+            const xAt = xBase + (h * inWidth + w) * channels;
+            for (let c = 0; c < channels; c++) dx[xAt + c] += dy[dyBase + c] / count;
+          }
+        }
+      }
+    }
+  }
+}
+
+/** Whether every window of a pool lies inside the image, so that every window is full. */
+export function windowsInside(info: PoolInfo): boolean {
+  const { top, left } = info.padInfo;
+  const { outHeight, outWidth, strideHeight, strideWidth, inHeight, inWidth } = info;
+  return top === 0 && left === 0 &&
+    (outHeight - 1) * strideHeight + info.effectiveFilterHeight <= inHeight &&
+    (outWidth - 1) * strideWidth + info.effectiveFilterWidth <= inWidth;
 }
 
 /** Attributes of `ResizeNearestNeighbor` (and of its gradient). */

@@ -8,7 +8,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { maxPoolGradInto } from "./_js_kernels.ts";
+import { avgPoolGradInto, maxPoolGradInto, windowsInside } from "./_js_kernels.ts";
 
 type Info = tf.TensorInfo;
 type KernelFunc = (args: {
@@ -317,6 +317,42 @@ function maxPoolGrad({ inputs, backend, attrs }: Parameters<KernelFunc>[0]): Inf
   return dx;
 }
 
+/**
+ * dx of an average pool. wasm's own `AvgPoolGrad` divides every window's gradient by the full
+ * window size, while its forward op averages over the cells inside the image only, so on padded
+ * ("same") pools the border gradients were wrong (a [2, 7, 7, 3] 3×3/2 pool: off by 62% against
+ * finite differences). Pools whose windows are all full keep the stock kernel; the others run the
+ * scatter-add of `_js_kernels.ts` over wasm memory.
+ */
+function avgPoolGrad(stock: KernelFunc): KernelFunc {
+  return (args) => {
+    const { inputs, backend, attrs } = args;
+    const { dy, input } = inputs;
+    const { filterSize, strides, pad, dimRoundingMode } = attrs as {
+      filterSize: [number, number] | number;
+      strides: [number, number] | number;
+      pad: "valid" | "same" | number;
+      dimRoundingMode?: "floor" | "round" | "ceil";
+    };
+    const info = tf.backend_util.computePool2DInfo(
+      input.shape as [number, number, number, number],
+      filterSize,
+      strides,
+      1,
+      pad,
+      dimRoundingMode,
+    );
+    if (windowsInside(info)) return stock(args);
+    const wasm = backend as WasmBackend;
+    const dx = wasm.makeOutput([...input.shape], "float32");
+    // The view is taken after the allocation, which may grow (and so detach) the heap.
+    const out = wasm.typedArrayFromHeap(dx);
+    out.fill(0);
+    avgPoolGradInto(wasm.typedArrayFromHeap(dy), info, out);
+    return dx;
+  };
+}
+
 /** Replaces a wasm kernel with a wrapper around it, once. */
 function wrapKernel(name: string, wrap: (original: KernelFunc) => KernelFunc): void {
   const current = tf.getKernel(name, "wasm");
@@ -335,8 +371,9 @@ let registered = false;
 /**
  * Registers on `wasm` the kernels that training needs and tfjs-backend-wasm lacks:
  * `Conv2DBackpropFilter` (conv weight gradients) and `UnsortedSegmentSum` (embedding gradients),
- * and replaces its wrong `MaxPoolGrad`, its slow `Conv2DBackpropInput` (with one built on its
- * XNNPACK Conv2D) and its slow transposed `BatchMatMul` (with a transpose and a plain product).
+ * and replaces its wrong `MaxPoolGrad` and `AvgPoolGrad` (padded pools), its slow
+ * `Conv2DBackpropInput` (with one built on its XNNPACK Conv2D) and its slow transposed
+ * `BatchMatMul` (with a transpose and a plain product).
  * Idempotent; `initBackend("wasm")` calls it.
  *
  * @example
@@ -362,6 +399,7 @@ export function registerWasmTrainingKernels(): void {
   }
   wrapKernel("Conv2DBackpropInput", conv2DBackpropInputFast);
   wrapKernel("MaxPoolGrad", () => maxPoolGrad);
+  wrapKernel("AvgPoolGrad", avgPoolGrad);
   wrapKernel("BatchMatMul", batchMatMulPlain);
   registered = true;
 }

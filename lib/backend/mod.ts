@@ -24,9 +24,13 @@ import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import { registerWasmTrainingKernels } from "./_wasm_kernels.ts";
 import { registerCpuFixes } from "./_cpu_kernels.ts";
+import { registerGradientFixes } from "./_gradients.ts";
 import { registerTensorflowKernels } from "./_tensorflow_kernels.ts";
 
 export { tf };
+
+// Gradients are backend independent: tfjs-core's wrong ones are replaced once, on import.
+registerGradientFixes();
 
 /** A backend a caller may ask for; `auto` picks the fastest that starts. */
 export type BackendPreference = "auto" | "tensorflow" | "webgpu" | "wasm" | "cpu";

@@ -11,10 +11,10 @@
  *   downloads a library our machines cannot reach.
  * - `webgpu`: `@tensorflow/tfjs-backend-webgpu` where `navigator.gpu` exists (optional).
  * - `wasm`: XNNPACK kernels, SIMD, one thread. The training kernels it lacks or gets wrong
- *   (`Conv2DBackpropFilter`, `UnsortedSegmentSum`, `MaxPoolGrad`, `DepthwiseConv2dNativeBackpropInput`)
- *   are registered from its own fast kernels.
- * - `cpu`: pure JavaScript; correct (its wrong `ResizeNearestNeighborGrad` is replaced) but far
- *   too slow for conv training.
+ *   (`Conv2DBackpropFilter`, `UnsortedSegmentSum`, `MaxPoolGrad`, padded `AvgPoolGrad`) are
+ *   registered from its own kernels or plain loops; no trainer needs depthwise backprop.
+ * - `cpu`: pure JavaScript; correct (its wrong `ResizeNearestNeighborGrad` and padded
+ *   `AvgPoolGrad` are replaced) but far too slow for conv training.
  *
  * `auto` never degrades silently: when `tensorflow` cannot start it says why on stderr, once.
  *

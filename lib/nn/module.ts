@@ -168,7 +168,11 @@ export class Linear extends Module {
       const lead = x.shape.slice(0, -1);
       const flat = x.reshape([-1, this.inFeatures]) as tf.Tensor2D; // (N, in)
       // One fused kernel for the product and the bias (TensorFlow's _FusedMatMul).
-      const y = tf.fused.matMul({ a: flat, b: this.weight as tf.Tensor2D, bias: this.bias ?? undefined });
+      const y = tf.fused.matMul({
+        a: flat,
+        b: this.weight as tf.Tensor2D,
+        bias: this.bias ?? undefined,
+      });
       return y.reshape([...lead, this.outFeatures]);
     });
   }

@@ -3,7 +3,7 @@ import { initBackend, tf } from "../backend/mod.ts";
 import { batches } from "./batches.ts";
 import { type CaptionedImages, imageBatch } from "./image_batch.ts";
 
-await initBackend("wasm");
+await initBackend();
 
 /** 10 one-pixel grey images whose value is 10·index, captioned with their index. */
 function tiny(count = 10): CaptionedImages {

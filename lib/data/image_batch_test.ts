@@ -13,7 +13,7 @@ import {
   toRgb32,
 } from "./image_batch.ts";
 
-await initBackend("wasm");
+await initBackend();
 
 const ramp = (n: number) => Uint8Array.from({ length: n }, (_, i) => i % 251);
 

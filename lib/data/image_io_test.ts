@@ -6,7 +6,7 @@ import { decodePng, encodePng, imageGrid, loadPng, savePng, wrapLabel } from "./
 import { DataRng } from "./_rng.ts";
 import type { ImageBatch } from "./image_batch.ts";
 
-await initBackend("wasm");
+await initBackend();
 
 function noise(count: number, height: number, width: number, channels: 1 | 3): ImageBatch {
   const rng = new DataRng(count * 1000 + height + channels);

@@ -6,7 +6,7 @@ import { imagesToTensor } from "./image_batch.ts";
 import { canonicalScene, captionFor, COLOURS, type Scene, SHAPES, SIZES } from "./captions.ts";
 import { DataRng } from "./_rng.ts";
 
-await initBackend("wasm");
+await initBackend();
 // Loads data/cache/judge_v*.safetensors; the first run on a machine trains it (≈1–2 minutes).
 const judge = await createShapesJudge();
 // Seeds no other test or the judge's training uses: these scenes are fresh renders.

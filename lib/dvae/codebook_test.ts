@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { initBackend, tf } from "../backend/mod.ts";
 import { codebookUsage } from "./mod.ts";
 
-await initBackend("wasm");
+await initBackend();
 
 Deno.test("codebook usage: perplexity is the effective number of codes", () => {
   // All K codes equally often: perplexity K, all used.

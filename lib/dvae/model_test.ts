@@ -3,7 +3,7 @@ import { initBackend, tf } from "../backend/mod.ts";
 import { paramCount, valueAndGrads } from "../nn/mod.ts";
 import { createDvae, DVAE_DEFAULTS, dvaeObjective } from "./mod.ts";
 
-await initBackend("wasm");
+await initBackend();
 
 const TINY = { hidden: 8, groups: 2, vocabSize: 16, imageSize: 8 } as const;
 

@@ -14,7 +14,7 @@ import {
   unmapPixels,
 } from "./mod.ts";
 
-await initBackend("wasm");
+await initBackend();
 
 const close = (actual: number, expected: number, tol: number, what: string) =>
   assert.ok(Math.abs(actual - expected) <= tol, `${what}: ${actual} vs ${expected}`);

@@ -4,7 +4,9 @@ import { cosine, GradientWorkers, readWeights, Rng, warmupCosine } from "../nn/m
 import { createDvae, evaluateDvae, loadDvae, saveDvae, trainDvae } from "./mod.ts";
 import { shardGradients } from "./_grad_task.ts";
 
-await initBackend("wasm");
+await initBackend();
+// These tests train in this process (`workers: 1`) unless they are about workers: the trainers'
+// default, defaultWorkers(), is one process per core on wasm.
 
 const TINY = { hidden: 8, groups: 2, vocabSize: 16, imageSize: 8 } as const;
 
@@ -41,6 +43,7 @@ Deno.test("a tiny dVAE overfits 8 images: token reconstruction error falls by 10
     tau: 1,
     seed: 0,
     emaDecay: 0.9,
+    workers: 1,
   });
   const after = reconstructionMse(dvae, images);
   assert.ok(after * 10 < before, `MSE ${before.toFixed(4)} → ${after.toFixed(4)}: not 10× lower`);
@@ -63,6 +66,7 @@ Deno.test("trainDvae logs every column, keeps the tensor count flat and is seede
       batchSize: 4,
       lr: 1e-3,
       seed: 7,
+      workers: 1,
       onLog: () => counts.push(tf.memory().numTensors),
     });
     assert.deepEqual(Object.keys(run.rows[0]), [
@@ -97,7 +101,7 @@ Deno.test("steps with non-finite loss are skipped and counted; weights stay unch
   const dvae = createDvae(TINY);
   const before = dvae.parameters().map((p) => p.dataSync().slice());
   const bad = tf.fill([4, 8, 8, 3], NaN) as tf.Tensor4D;
-  const run = await trainDvae(dvae, bad, { steps: 3, lr: 1e-3 });
+  const run = await trainDvae(dvae, bad, { steps: 3, lr: 1e-3, workers: 1 });
   assert.equal(run.skippedSteps, 3);
   assert.equal(run.rows.at(-1)!.skipped_steps, 3);
   dvae.parameters().forEach((p, i) => assert.deepEqual(p.dataSync(), before[i]));
@@ -117,6 +121,7 @@ Deno.test("a run resumed from its checkpoint ends where an uninterrupted one doe
     tau: cosine(1, 0.5, 6),
     emaDecay: 0.9,
     seed: 3,
+    workers: 1,
   };
   const straight = createDvae({ ...TINY, seed: 1 });
   (await trainDvae(straight, images, { ...options, steps: 6 })).dispose();
@@ -169,7 +174,7 @@ Deno.test("trainDvae takes lib/data-style batch iterables and restarts them", as
     },
   };
   const dvae = createDvae(TINY);
-  const run = await trainDvae(dvae, data, { steps: 5, lr: 1e-3 });
+  const run = await trainDvae(dvae, data, { steps: 5, lr: 1e-3, workers: 1 });
   assert.equal(run.rows.length, 5);
   assert.equal(epochs, 3, "2 batches per pass → 3 passes for 5 steps");
   run.dispose();
@@ -181,7 +186,7 @@ Deno.test("evaluateDvae and save/load: the EMA model round-trips through a file"
   const dir = await Deno.makeTempDir();
   const images = tf.randomUniform([10, 8, 8, 3], 0, 1, "float32", 6) as tf.Tensor4D;
   const dvae = createDvae(TINY);
-  const run = await trainDvae(dvae, images, { steps: 4, lr: 1e-3 });
+  const run = await trainDvae(dvae, images, { steps: 4, lr: 1e-3, workers: 1 });
   const path = `${dir}/dvae.safetensors`;
   const figures = await run.withEma(async () => {
     await saveDvae(path, dvae, { note: "test" });
@@ -218,7 +223,7 @@ Deno.test("a gradient worker computes exactly the gradients this process does", 
   const pool = await GradientWorkers.start(1, {
     taskUrl: new URL("./_grad_task.ts", import.meta.url).href,
     config: dvae.config,
-    backend: "wasm",
+    backend: tf.getBackend(), // the worker must run this process's kernels for exact equality
   });
   try {
     const weights = readWeights(params);

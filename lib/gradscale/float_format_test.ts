@@ -11,7 +11,7 @@ import {
   roundToFormat,
 } from "./mod.ts";
 
-await initBackend("wasm");
+await initBackend();
 
 const f16round = (Math as unknown as { f16round?: (x: number) => number }).f16round;
 

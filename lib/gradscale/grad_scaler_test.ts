@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { initBackend, tf } from "../backend/mod.ts";
 import { GradScaler } from "./mod.ts";
 
-await initBackend("wasm");
+await initBackend();
 
 const f16round = (Math as unknown as { f16round: (x: number) => number }).f16round;
 

@@ -10,7 +10,7 @@ import {
 } from "./masks.ts";
 import { MASKED_LOGIT, maskTensor } from "./tensor.ts";
 
-await initBackend("wasm");
+await initBackend();
 
 Deno.test("maskTensor: float32 [L, L], 0 where allowed and −1e9 where forbidden", () => {
   const mask = rowMask(6, 4);

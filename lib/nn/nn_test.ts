@@ -21,7 +21,7 @@ import {
   valueAndGrads,
 } from "./mod.ts";
 
-await initBackend("wasm");
+await initBackend();
 
 class Tiny extends Module {
   conv = this.module("conv", new Conv2d(2, 4, 3, { seed: 1, stride: 2 }));

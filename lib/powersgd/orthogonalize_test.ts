@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { initBackend, tf } from "../backend/mod.ts";
 import { gramSchmidtInPlace, householderQ, orthogonalize } from "./mod.ts";
 
-await initBackend("wasm");
+await initBackend();
 
 function gram(q: Float64Array, n: number, r: number): number[][] {
   const g = Array.from({ length: r }, () => new Array(r).fill(0));

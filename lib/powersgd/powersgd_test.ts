@@ -11,7 +11,7 @@ import {
   toMatrix,
 } from "./mod.ts";
 
-await initBackend("wasm");
+await initBackend();
 
 const Q_MODES: QMode[] = ["warm", "fixed", "fresh"];
 const METHODS = ["gram-schmidt", "householder"] as const;

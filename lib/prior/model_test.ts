@@ -3,7 +3,7 @@ import { initBackend, tf } from "../backend/mod.ts";
 import { causalMask, columnMask, convMask, rowMask } from "../masks/mod.ts";
 import { createPrior, type PriorConfig, type PriorLayerMask, resolvePriorConfig } from "./mod.ts";
 
-await initBackend("wasm");
+await initBackend();
 
 const T = 4, n = 4, L = T + n * n;
 const TINY: PriorConfig = {

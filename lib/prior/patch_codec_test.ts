@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { initBackend, tf } from "../backend/mod.ts";
 import { PatchCodec } from "./mod.ts";
 
-await initBackend("wasm");
+await initBackend();
 
 /** Images (count, 8, 8, 3) tiled from `distinct` random 4×4 patches (a known codebook). */
 function tiledImages(count: number, distinct: number, seed: number) {

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { initBackend, tf } from "../backend/mod.ts";
 import { captionRows, createPrior, generateImages, imageTokens, tokensToImages } from "./mod.ts";
 
-await initBackend("wasm");
+await initBackend();
 
 // A codec whose tokens are 2×2-pixel cells' grey levels quantised to 16 steps: decode(encode(x))
 // is x up to quantisation, so chunking and ordering mistakes show up as wrong pixels.

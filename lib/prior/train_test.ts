@@ -10,7 +10,9 @@ import {
   trainPrior,
 } from "./mod.ts";
 
-await initBackend("wasm");
+await initBackend();
+// These tests train in this process (`workers: 1`) unless they are about workers: the trainers'
+// default, defaultWorkers(), is one process per core on wasm.
 
 const T = 4, n = 2;
 const CONFIG: PriorConfig = {
@@ -33,7 +35,12 @@ const BATCH: PriorBatch = {
 
 Deno.test("trainPrior: the loss falls, rows hold the metrics, lr follows warm-up + cosine", async () => {
   const prior = createPrior(CONFIG);
-  const rows = await trainPrior(prior, [BATCH], { steps: 40, lr: 1e-2, warmupSteps: 4 });
+  const rows = await trainPrior(prior, [BATCH], {
+    steps: 40,
+    lr: 1e-2,
+    warmupSteps: 4,
+    workers: 1,
+  });
   assert.equal(rows.length, 40);
   const first = rows[0], last = rows[39];
   assert.ok((last.loss as number) < 0.3 * (first.loss as number), `${first.loss} → ${last.loss}`);
@@ -59,6 +66,7 @@ Deno.test("trainPrior: tensor count flat over training and back to the start aft
   const counts: number[] = [];
   await trainPrior(prior, (step) => ({ ...BATCH, image: BATCH.image.map((v) => (v + step) % 8) }), {
     steps: 5,
+    workers: 1,
     onStep: () => {
       counts.push(tf.memory().numTensors);
     },
@@ -74,6 +82,7 @@ Deno.test("trainPrior writes a checkpoint; savePrior/loadPrior round-trip gives 
   await trainPrior(prior, [BATCH], {
     steps: 3,
     lr: 1e-2,
+    workers: 1,
     checkpointPath: `${dir}/ckpt.safetensors`,
   });
   const resumed = createPrior(CONFIG);
@@ -90,9 +99,13 @@ Deno.test("trainPrior writes a checkpoint; savePrior/loadPrior round-trip gives 
   const base = logits[0].imageLogits.dataSync();
   for (const other of logits.slice(1)) assert.deepEqual(other.imageLogits.dataSync(), base);
   tf.dispose([text, image, ...logits.flatMap((l) => [l.textLogits, l.imageLogits])]);
-  await assert.rejects(() => trainPrior(prior, [], { steps: 1 }), /at least one batch/);
+  await assert.rejects(() => trainPrior(prior, [], { steps: 1, workers: 1 }), /at least one batch/);
   await assert.rejects(
-    () => trainPrior(prior, [{ text: new Int32Array(4), image: new Int32Array(3) }], { steps: 1 }),
+    () =>
+      trainPrior(prior, [{ text: new Int32Array(4), image: new Int32Array(3) }], {
+        steps: 1,
+        workers: 1,
+      }),
     /B·4 text ids and B·4 image ids, got 4 and 3/,
   );
   [prior, resumed, loaded].forEach((m) => m.dispose());

@@ -45,7 +45,7 @@ export type DvaeEvalData =
  * ```ts
  * import { createDvae, evaluateDvae } from "./mod.ts";
  * import { initBackend, tf } from "../backend/mod.ts";
- * await initBackend("wasm");
+ * await initBackend();
  * const dvae = createDvae({ hidden: 8, groups: 2, vocabSize: 16, imageSize: 8 });
  * const x = tf.randomUniform([4, 8, 8, 3], 0, 1, "float32", 2) as tf.Tensor4D;
  * const figures = evaluateDvae(dvae, x);

@@ -21,7 +21,7 @@ export const DVAE_CONFIG_KEY = "dvae_config";
  * ```ts
  * import { createDvae, loadDvae, saveDvae } from "./mod.ts";
  * import { initBackend } from "../backend/mod.ts";
- * await initBackend("wasm");
+ * await initBackend();
  * const dir = await Deno.makeTempDir();
  * const dvae = createDvae({ hidden: 8, groups: 2, vocabSize: 16, imageSize: 8 });
  * await saveDvae(`${dir}/dvae.safetensors`, dvae, { dataset: "demo" });

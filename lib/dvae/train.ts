@@ -192,7 +192,7 @@ class BatchSource {
  * ```ts
  * import { createDvae, trainDvae } from "./mod.ts";
  * import { initBackend, tf } from "../backend/mod.ts";
- * await initBackend("wasm");
+ * await initBackend();
  * const dvae = createDvae({ hidden: 8, groups: 2, vocabSize: 16, imageSize: 8 });
  * const images = tf.randomUniform([8, 8, 8, 3], 0, 1, "float32", 0) as tf.Tensor4D;
  * const run = await trainDvae(dvae, images, { steps: 5, lr: 1e-3, beta: 1, tau: 1 });

@@ -39,7 +39,7 @@ export interface MaskTensorOptions {
  * import { initBackend } from "../backend/mod.ts";
  * import { causalMask } from "./masks.ts";
  * import { maskTensor } from "./tensor.ts";
- * await initBackend("wasm");
+ * await initBackend();
  * const bias = maskTensor(causalMask(1, 1));
  * console.log(bias.shape, bias.dataSync()); // [2, 2] Float32Array [0, -1e9, 0, 0]
  * bias.dispose();

@@ -7,7 +7,7 @@
  * ```ts
  * import { AdamW, Linear, valueAndGrads } from "./mod.ts";
  * import { initBackend, tf } from "../backend/mod.ts";
- * await initBackend("wasm");
+ * await initBackend();
  * const fc = new Linear(3, 1, { seed: 0 });
  * const opt = new AdamW({ lr: 0.01 });
  * const x = tf.ones([4, 3]);

@@ -51,11 +51,12 @@ export interface RemoteGradients {
  * @example
  * ```ts
  * import { GradientWorkers, readWeights } from "./parallel.ts";
+ * import { ensureBackend } from "../backend/mod.ts";
  * // my_task.ts exports createModel(config) and gradients(model, params, batch, options).
  * const pool = await GradientWorkers.start(1, {
  *   taskUrl: new URL("./my_task.ts", import.meta.url).href,
  *   config: { width: 8 },
- *   backend: "wasm",
+ *   backend: await ensureBackend(), // the workers run what this process runs
  * });
  * // const { grads, values } = await pool.gradients(0, readWeights(params), batch, options);
  * pool.close();

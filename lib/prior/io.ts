@@ -20,7 +20,7 @@ const CONFIG_KEY = "prior_config";
  * ```ts
  * import { createPrior, loadPrior, savePrior } from "./mod.ts";
  * import { initBackend } from "../backend/mod.ts";
- * await initBackend("wasm");
+ * await initBackend();
  * const prior = createPrior({
  *   textLen: 4, textVocab: 32, imageGrid: 2, imageVocab: 16, dModel: 16, layers: 2, heads: 2,
  * });

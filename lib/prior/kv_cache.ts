@@ -27,7 +27,7 @@ export type { KvCacheMode } from "./_block.ts";
  * ```ts
  * import { createPrior } from "./mod.ts";
  * import { initBackend, tf } from "../backend/mod.ts";
- * await initBackend("wasm");
+ * await initBackend();
  * const prior = createPrior({
  *   textLen: 4, textVocab: 32, imageGrid: 2, imageVocab: 16, dModel: 16, layers: 2, heads: 2,
  * });

@@ -8,7 +8,7 @@
  * ```ts
  * import { createPrior } from "./mod.ts";
  * import { initBackend } from "../backend/mod.ts";
- * await initBackend("wasm");
+ * await initBackend();
  * const prior = createPrior({
  *   textLen: 4, textVocab: 32, imageGrid: 2, imageVocab: 16, dModel: 16, layers: 2, heads: 2,
  * });

@@ -54,7 +54,7 @@ function patchKernel(patch: number, channels: number): tf.Tensor4D {
  * ```ts
  * import { PatchCodec } from "./patch_codec.ts";
  * import { initBackend, tf } from "../backend/mod.ts";
- * await initBackend("wasm");
+ * await initBackend();
  * const images = tf.randomUniform([8, 8, 8, 3], 0, 1, "float32", 1) as tf.Tensor4D;
  * const codec = PatchCodec.fit(images, { patch: 4, vocabSize: 16, iterations: 3 });
  * const tokens = codec.encode(images); // int32 (8, 2, 2)

@@ -66,7 +66,7 @@ export function captionRows(
  * ```ts
  * import { imageTokens } from "./pipeline.ts";
  * import { initBackend, tf } from "../backend/mod.ts";
- * await initBackend("wasm");
+ * await initBackend();
  * const codec = {
  *   encode: (x: tf.Tensor4D) => tf.tidy(() => x.mean(3).greater(0.5).cast("int32")) as tf.Tensor3D,
  *   decode: (t: tf.Tensor3D) => tf.tidy(() => t.cast("float32").expandDims(3).tile([1, 1, 1, 3])) as tf.Tensor4D,
@@ -109,7 +109,7 @@ export function imageTokens(codec: ImageCodec, images: tf.Tensor4D, chunk = 256)
  * ```ts
  * import { tokensToImages } from "./pipeline.ts";
  * import { initBackend, tf } from "../backend/mod.ts";
- * await initBackend("wasm");
+ * await initBackend();
  * const codec = {
  *   encode: (x: tf.Tensor4D) => tf.tidy(() => x.mean(3).cast("int32")) as tf.Tensor3D,
  *   decode: (t: tf.Tensor3D) => tf.tidy(() => t.cast("float32").expandDims(3).tile([1, 1, 1, 3])) as tf.Tensor4D,
@@ -155,7 +155,7 @@ export interface GeneratedImages {
  * ```ts
  * import { createPrior, generateImages } from "./mod.ts";
  * import { initBackend, tf } from "../backend/mod.ts";
- * await initBackend("wasm");
+ * await initBackend();
  * const prior = createPrior({
  *   textLen: 4, textVocab: 32, imageGrid: 2, imageVocab: 16, dModel: 16, layers: 2, heads: 2,
  * });

@@ -89,7 +89,7 @@ export type PriorBatches = PriorBatch[] | ((step: number) => PriorBatch | Promis
  * ```ts
  * import { createPrior, trainPrior } from "./mod.ts";
  * import { initBackend } from "../backend/mod.ts";
- * await initBackend("wasm");
+ * await initBackend();
  * const prior = createPrior({
  *   textLen: 4, textVocab: 32, imageGrid: 2, imageVocab: 16, dModel: 16, layers: 2, heads: 2,
  * });

@@ -10,7 +10,7 @@
  *
  * Command: `deno run -A experiments/dvae_beta_tau.ts [--steps=120] [--hidden=32] [--dataset=both]`
  *   (every key of DEFAULTS is a flag; `--marginalKls=0,20` adds the recipe's marginal-KL term
- *   as a third axis, `--workers=2` uses both cores).
+ *   as a third axis; `--workers` defaults to the backend's choice, see DEFAULTS).
  * Runtime: about 25 minutes for the default 18 runs on a quiet 2-core machine (≈80 s per run).
  * Expected (the paper): β = 6.6 above β = 1 in codebook perplexity and used fraction, and below it
  *   in reconstruction error; linear-τ runs diverging (skipped non-finite steps, a loss blow-up)
@@ -101,7 +101,7 @@
  *
  * @module
  */
-import { initBackend } from "../lib/backend/mod.ts";
+import { defaultWorkers, initBackend } from "../lib/backend/mod.ts";
 import {
   batches,
   type CaptionedImages,
@@ -144,8 +144,11 @@ export const DEFAULTS = {
    * objective, 20 the ten-minute recipe's, which keeps codes in use without taxing information.
    */
   marginalKls: [0],
-  /** Processes computing each step's gradients (one core each). */
-  workers: 1,
+  /**
+   * Processes computing each step's gradients (1 = this one only); 0 = `defaultWorkers()` of the
+   * backend in use (1 on tensorflow, one per core on wasm). config.json records the number used.
+   */
+  workers: 0,
   /** Held-out images per dataset. */
   testImages: 500,
   /** Shapes training images. */
@@ -184,8 +187,10 @@ function tailMean(rows: MetricsRow[], key: string, n = 10): number {
 }
 
 if (import.meta.main) {
-  const cfg = parseFlags(DEFAULTS);
-  await initBackend(cfg.backend);
+  const asked = parseFlags(DEFAULTS);
+  await initBackend(asked.backend);
+  // The number used, not 0, goes to config.json: results depend on it.
+  const cfg = { ...asked, workers: asked.workers === 0 ? defaultWorkers() : asked.workers };
   const datasets = cfg.dataset === "both" ? ["fashion", "shapes"] : [cfg.dataset];
   const run = await RunLog.create({
     experiment: "dvae_beta_tau",

@@ -42,7 +42,7 @@
  *
  * @module
  */
-import { initBackend, tf } from "../lib/backend/mod.ts";
+import { defaultWorkers, initBackend, tf } from "../lib/backend/mod.ts";
 import {
   batches,
   type CaptionedImages,
@@ -61,7 +61,7 @@ import { cosine, paramCount, scaleSteps, warmupCosine, writeFileAtomic } from ".
 export const DEFAULTS = {
   /** "fashion" (Fashion-MNIST padded to 32×32 RGB) or "shapes" (lib/data's captioned shapes). */
   dataset: "fashion",
-  /** Optimiser steps (≈0.5 s each at batch 16 with 2 workers on our 2-core machine). */
+  /** Optimiser steps (≈0.5 s each at batch 16 with 2 wasm workers on our 2-core machine). */
   steps: 950,
   /** Images per step. */
   batchSize: 16,
@@ -94,10 +94,11 @@ export const DEFAULTS = {
   /** Held-out images to evaluate on. */
   testImages: 2000,
   /**
-   * Processes computing each step's gradients (one core each; 1 = this one only). Results depend
-   * on it (each shard draws its own noise), so it is a fixed number rather than the core count.
+   * Processes computing each step's gradients (1 = this one only); 0 = `defaultWorkers()` of the
+   * backend in use (1 on tensorflow, which threads over every core itself; one per core on wasm).
+   * Results depend on it (each shard draws its own noise): config.json records the number used.
    */
-  workers: 2,
+  workers: 0,
   /** Seed of the weights, the batch order and the Gumbel noise. */
   seed: 0,
   /** Where the EMA weights go ("" = data/cache/dvae_<dataset>.safetensors). */
@@ -161,8 +162,10 @@ async function loadData(
 }
 
 if (import.meta.main) {
-  const cfg = resolveConfig();
-  await initBackend(cfg.backend);
+  const asked = resolveConfig();
+  await initBackend(asked.backend);
+  // The number used, not 0, goes to config.json: results depend on it.
+  const cfg = { ...asked, workers: asked.workers === 0 ? defaultWorkers() : asked.workers };
   const { train, test } = await loadData(cfg);
   const dvae = createDvae({
     seed: cfg.seed,

@@ -54,7 +54,7 @@
  *
  * @module
  */
-import { initBackend, tf } from "../lib/backend/mod.ts";
+import { defaultWorkers, initBackend, tf } from "../lib/backend/mod.ts";
 import {
   createShapesJudge,
   imageGrid,
@@ -112,8 +112,12 @@ const DEFAULTS = {
   completions: 6,
   completionImages: 6,
   seed: 0,
-  /** Processes computing each step's gradients (one core each; see trainPrior's `workers`). */
-  workers: 2,
+  /**
+   * Processes computing each step's gradients (see trainPrior's `workers`); 0 = `defaultWorkers()`
+   * of the backend in use (1 on tensorflow, one per core on wasm). config.json records the number
+   * used.
+   */
+  workers: 0,
   /**
    * Image tokenizer: "dvae" (the trained shapes dVAE at `dvae`), "patch" (a k-means codebook of
    * `patch`×`patch` pixel patches fitted here: a stand-in when no working dVAE exists), or
@@ -135,8 +139,10 @@ const DEFAULTS = {
   prior: "",
 };
 
-const flags = parseFlags(DEFAULTS);
-await initBackend(flags.backend);
+const asked = parseFlags(DEFAULTS);
+await initBackend(asked.backend);
+// The number used, not 0, goes to config.json: results depend on it.
+const flags = { ...asked, workers: asked.workers === 0 ? defaultWorkers() : asked.workers };
 const saved = flags.prior
   ? await loadPrior(flags.prior).catch((err: Error) => {
     throw new Error(

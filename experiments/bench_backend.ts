@@ -1,31 +1,24 @@
 /**
- * Benchmark: forward + backward of one 16×32×32×64 → 64, 3×3 conv layer ("same" padding) on the
- * `wasm` backend (with dalle-lab's Conv2DBackpropFilter) and on the pure-JS `cpu` backend.
+ * Benchmark: forward and forward + backward of one 16×32×32×64 → 64, 3×3 conv layer ("same"
+ * padding) on the backend of this process (`$DALLE_LAB_BACKEND`, else `auto`): `tensorflow`,
+ * `wasm` (with dalle-lab's Conv2DBackpropFilter) or the pure-JS `cpu`, where only the forward pass
+ * is timed (its backward pass is a plain JavaScript loop: minutes; on a loaded 2-core machine we
+ * measured 455 s).
  *
- * Command: `deno run -A experiments/bench_backend.ts` (part of `deno task bench`). Runtime: ~1 min
- * with the cpu backend (`--no-cpu` skips it); the cpu pass takes one to several minutes (its
- * backward pass is a plain JavaScript loop; on a loaded 2-core machine we measured 455 s).
+ * Command: `deno task bench conv` (every backend), or `DALLE_LAB_BACKEND=wasm deno run -A
+ * experiments/bench_backend.ts [--quick]`. Runtime: ~10 s per backend, ~30 s on cpu.
+ *
+ * @module
  */
 import { initBackend, tf } from "../lib/backend/mod.ts";
-
-/** One figure of a benchmark. */
-export interface BenchRow {
-  bench: string;
-  figure: string;
-  value: number | string;
-  unit: string;
-}
+import type { BenchOptions, BenchRow } from "./_peer.ts";
 
 const SHAPE = { batch: 16, size: 32, inCh: 64, outCh: 64, kernel: 3 };
 // Forward, input gradient and kernel gradient each cost 2·B·H·W·Cin·Cout·k² flops.
 const FLOPS_PER_PASS = 2 * SHAPE.batch * SHAPE.size * SHAPE.size * SHAPE.inCh * SHAPE.outCh *
   SHAPE.kernel * SHAPE.kernel;
 
-async function timeConv(
-  backend: "wasm" | "cpu",
-  repeats: number,
-): Promise<{ fwdMs: number; fwdBwdMs: number }> {
-  await initBackend(backend);
+function timeConv(repeats: number, backward: boolean): { fwdMs: number; fwdBwdMs: number } {
   const x = tf.randomNormal(
     [SHAPE.batch, SHAPE.size, SHAPE.size, SHAPE.inCh],
     0,
@@ -49,56 +42,45 @@ async function timeConv(
       return dx.sum().add(dw.sum()).dataSync()[0];
     });
   fwd(); // warm-up: kernel set-up, memory growth
-  if (backend === "wasm") fwdBwd();
+  if (backward) fwdBwd();
   let t = performance.now();
   for (let i = 0; i < repeats; i++) fwd();
   const fwdMs = (performance.now() - t) / repeats;
-  t = performance.now();
-  for (let i = 0; i < repeats; i++) fwdBwd();
-  const fwdBwdMs = (performance.now() - t) / repeats;
+  let fwdBwdMs = NaN;
+  if (backward) {
+    t = performance.now();
+    for (let i = 0; i < repeats; i++) fwdBwd();
+    fwdBwdMs = (performance.now() - t) / repeats;
+  }
   tf.dispose([x, w]);
   return { fwdMs, fwdBwdMs };
 }
 
 /**
- * Runs the conv benchmark on wasm and cpu.
+ * Runs the conv benchmark on the backend of this process.
  *
- * @param options `cpuRepeats` (0 skips cpu; one pass takes one to several minutes) @default 1;
- *   `wasmRepeats` @default 5.
- * @returns Figures: ms and GFLOP/s for each backend, and the speed-up.
+ * @param options `quick`: 2 timed repeats instead of 5 @default false.
+ * @returns Rows for `deno task bench`: ms and GFLOP/s, forward and (except on cpu) backward.
  * @example
  * ```ts
  * import { benchBackend } from "./bench_backend.ts";
- * for (const row of await benchBackend({ cpuRepeats: 0 })) console.log(row);
+ * for (const row of await benchBackend({ quick: true })) console.log(row);
  * ```
  */
-export async function benchBackend(
-  options: { cpuRepeats?: number; wasmRepeats?: number } = {},
-): Promise<BenchRow[]> {
+export async function benchBackend(options: BenchOptions = {}): Promise<BenchRow[]> {
+  const backend = await initBackend();
+  const backward = backend !== "cpu";
+  const { fwdMs, fwdBwdMs } = timeConv(options.quick ? 2 : 5, backward);
   const rows: BenchRow[] = [];
-  const add = (figure: string, value: number | string, unit: string) =>
-    rows.push({ bench: "conv 16×32×32×64 3×3", figure, value, unit });
-  const wasm = await timeConv("wasm", options.wasmRepeats ?? 5);
-  add("wasm forward", +wasm.fwdMs.toFixed(1), "ms");
-  add("wasm forward+backward", +wasm.fwdBwdMs.toFixed(1), "ms");
-  add("wasm forward", +(FLOPS_PER_PASS / wasm.fwdMs / 1e6).toFixed(1), "GFLOP/s");
-  add("wasm forward+backward", +((3 * FLOPS_PER_PASS) / wasm.fwdBwdMs / 1e6).toFixed(1), "GFLOP/s");
-  const cpuRepeats = options.cpuRepeats ?? 1;
-  if (cpuRepeats > 0) {
-    const cpu = await timeConv("cpu", cpuRepeats);
-    add("cpu forward", +cpu.fwdMs.toFixed(1), "ms");
-    add("cpu forward+backward", +cpu.fwdBwdMs.toFixed(1), "ms");
-    add("cpu forward+backward", +((3 * FLOPS_PER_PASS) / cpu.fwdBwdMs / 1e6).toFixed(2), "GFLOP/s");
-    add(
-      "wasm speed-up over cpu (forward+backward)",
-      +(cpu.fwdBwdMs / wasm.fwdBwdMs).toFixed(1),
-      "×",
-    );
+  const add = (workload: string, value: number, unit: string) =>
+    rows.push({ workload: `conv 16×32×32×64 3×3 ${workload}`, value, unit });
+  add("forward", +fwdMs.toFixed(1), "ms");
+  add("forward", +(FLOPS_PER_PASS / fwdMs / 1e6).toFixed(1), "GFLOP/s");
+  if (backward) {
+    add("forward+backward", +fwdBwdMs.toFixed(1), "ms");
+    add("forward+backward", +((3 * FLOPS_PER_PASS) / fwdBwdMs / 1e6).toFixed(1), "GFLOP/s");
   }
-  await initBackend("wasm");
   return rows;
 }
 
-if (import.meta.main) {
-  console.table(await benchBackend({ cpuRepeats: Deno.args.includes("--no-cpu") ? 0 : 1 }));
-}
+if (import.meta.main) console.table(await benchBackend({ quick: Deno.args.includes("--quick") }));

@@ -4,8 +4,15 @@
  * tensors, drawing a labelled grid, and the shapes judge's speed and attribute accuracy on fresh
  * test and zero-shot renders (its goal: ≥ 98%).
  *
- * Command: `deno run -A experiments/bench_data.ts` (part of `deno task bench`). Runtime: ~30 s
- * with the judge cached under data/cache/ (training it first, once, adds 1–2 minutes).
+ * Shape generation and file reading are plain JavaScript; batching into tensors, the grid and the
+ * judge run on the backend of this process (`$DALLE_LAB_BACKEND`, else `auto`).
+ *
+ * Command: `deno task bench data` (every backend), or `DALLE_LAB_BACKEND=wasm deno run -A
+ * experiments/bench_data.ts [--quick]`. Runtime: ~30 s per backend with the judge cached under
+ * data/cache/ (training it first, once, adds 1–2 minutes). `--quick` generates 500 shapes, judges
+ * 200 renders, and trains a 10-step judge in a temporary folder instead of loading the real one.
+ *
+ * @module
  */
 import { initBackend, tf } from "../lib/backend/mod.ts";
 import {
@@ -17,13 +24,7 @@ import {
   toRgb32,
 } from "../lib/data/mod.ts";
 
-/** One figure of a benchmark. */
-export interface BenchRow {
-  bench: string;
-  figure: string;
-  value: number | string;
-  unit: string;
-}
+import type { BenchOptions, BenchRow } from "./_peer.ts";
 
 async function seconds<T>(fn: () => Promise<T>): Promise<[T, number]> {
   const started = performance.now();
@@ -32,31 +33,37 @@ async function seconds<T>(fn: () => Promise<T>): Promise<[T, number]> {
 }
 
 /**
- * Runs the data benchmarks.
+ * Runs the data benchmarks on the backend of this process.
  *
- * @param options `count`: shapes to generate @default 10000
- * @returns Figures: seconds and rates per step, judge accuracy per split.
+ * @param options `quick`: 500 shapes, 200 judged renders and a 10-step judge trained in a
+ *   temporary folder, instead of 10,000, 2,000 and the cached judge @default false.
+ * @returns Rows for `deno task bench`: seconds and rates per step, judge accuracy per split.
  * @example
  * ```ts
  * import { benchData } from "./bench_data.ts";
- * for (const row of await benchData({ count: 500 })) console.log(row);
+ * for (const row of await benchData({ quick: true })) console.log(row);
  * ```
  */
-export async function benchData(options: { count?: number } = {}): Promise<BenchRow[]> {
-  const count = options.count ?? 10000;
-  await initBackend("wasm");
+export async function benchData(options: BenchOptions = {}): Promise<BenchRow[]> {
+  const count = options.quick ? 500 : 10000;
+  const judged = options.quick ? 200 : 2000;
+  await initBackend();
   const rows: BenchRow[] = [];
-  const add = (bench: string, figure: string, value: number | string, unit: string) =>
-    rows.push({ bench, figure, value, unit });
+  const add = (bench: string, figure: string, value: number, unit: string) =>
+    rows.push({ workload: `${bench}: ${figure}`, value, unit });
 
   const cacheDir = await Deno.makeTempDir({ prefix: "bench_data_" });
   try {
     const [shapes, generateS] = await seconds(() =>
       makeShapes({ count, seed: 123, split: "train", cacheDir })
     );
-    add("shapes", `generate ${count} (render + write cache)`, +generateS.toFixed(2), "s");
+    add(
+      "shapes",
+      `generate ${count} (render + write cache; target 30 s for 10,000)`,
+      +generateS.toFixed(2),
+      "s",
+    );
     add("shapes", "generate", Math.round(count / generateS), "images/s");
-    add("shapes", `target for 10,000`, 30, "s");
     const [, readS] = await seconds(() =>
       makeShapes({ count, seed: 123, split: "train", cacheDir })
     );
@@ -87,23 +94,31 @@ export async function benchData(options: { count?: number } = {}): Promise<Bench
     add("batches", "bytes → float tensors, batch 64", Math.round(seen / batchS), "images/s");
     add("batches", "tensors left after the loop", tf.memory().numTensors - before, "tensors");
 
-    const [judge, judgeS] = await seconds(() => createShapesJudge());
+    const [judge, judgeS] = await seconds(() =>
+      options.quick
+        ? createShapesJudge({
+          cacheDir,
+          config: { trainCount: 256, steps: 10 },
+          onProgress: () => {},
+        })
+        : createShapesJudge()
+    );
     add("judge", "create (load cached weights, or train once)", +judgeS.toFixed(2), "s");
     for (const split of ["test", "zero-shot"] as const) {
-      const fresh = await makeShapes({ count: 2000, seed: 90210, split, cache: false });
+      const fresh = await makeShapes({ count: judged, seed: 90210, split, cache: false });
       const [accuracy, predictS] = await seconds(() =>
         Promise.resolve(judge.accuracy(fresh.images, fresh.attributes))
       );
       add(
         "judge",
-        `${split}: attribute accuracy (2000 fresh renders)`,
+        `${split}: attribute accuracy (${judged} fresh renders)`,
         +(100 * accuracy.attributes).toFixed(2),
         "%",
       );
       add("judge", `${split}: scenes entirely right`, +(100 * accuracy.scenes).toFixed(2), "%");
       add("judge", `${split}: shape accuracy`, +(100 * accuracy.shape).toFixed(2), "%");
       add("judge", `${split}: colour accuracy`, +(100 * accuracy.colour).toFixed(2), "%");
-      add("judge", `${split}: predict`, Math.round(2000 / predictS), "images/s");
+      add("judge", `${split}: predict`, Math.round(judged / predictS), "images/s");
     }
     judge.dispose();
   } finally {
@@ -113,5 +128,5 @@ export async function benchData(options: { count?: number } = {}): Promise<Bench
 }
 
 if (import.meta.main) {
-  console.table(await benchData());
+  console.table(await benchData({ quick: Deno.args.includes("--quick") }));
 }

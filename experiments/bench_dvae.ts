@@ -1,45 +1,52 @@
 /**
  * Benchmark: how many images per second does one training step of the default dVAE process,
- * beside the same model in PyTorch?
+ * beside the same model in PyTorch, and is one process or two workers faster on this backend?
  *
  * Question: at the benchmark config (32×32 RGB, widths 64·(1, 2, 4), 512 codes, batch 32; loss
- * NLL + 6.6·KL at τ = 1; AdamW), what is our images/s on wasm against
- * `/usr/bin/python3 ../shared/peers/torch_dvae.py` (2 threads), run here as a subprocess?
- * Command: `deno run -A experiments/bench_dvae.ts` (part of `deno task bench`).
- * Runtime: about 1–2 minutes on a 2-core machine.
- * Expected: several times slower than PyTorch: wasm runs one XNNPACK thread where the peer uses
- * two, and the conv gradients are built from forward convolutions and transposes
- * (lib/backend registers them); the backward pass costs about 7× the forward one. A second
- * figure splits the batch over one process per core (`trainDvae`'s `workers`), which is how
- * our training uses both cores.
+ * NLL + 6.6·KL at τ = 1; AdamW), what is our images/s on the backend of this process
+ * (`$DALLE_LAB_BACKEND`, else `auto`) against `../shared/peers/torch_dvae.py` under torch 1.13
+ * and 2.13 (run by `deno task bench`, at 2 and 1 threads)? And with the batch split over one
+ * process or two workers (`trainDvae`'s `workers`)?
+ * Command: `deno task bench dvae` (every backend, 1 process and 2 workers, and the peers), or
+ * `DALLE_LAB_BACKEND=wasm deno run -A experiments/bench_dvae.ts [--procs=2] [--quick]`.
+ * Runtime: about 1–2 minutes per backend on a 2-core machine.
+ * Expected: wasm runs one XNNPACK thread per process, so 2 workers nearly double its images/s;
+ * TensorFlow already uses both cores in one process, so 2 workers mostly add overhead there. The
+ * bare loop is the peer's step; `trainDvae` adds what training does besides (EMA weights,
+ * gradient-norm check, codebook usage), one read-back per step in both.
  *
  * @module
  */
 import { initBackend, tf } from "../lib/backend/mod.ts";
 import { createDvae, type Dvae, dvaeObjective, trainDvae } from "../lib/dvae/mod.ts";
 import { AdamW, paramCount, valueAndGrads } from "../lib/nn/mod.ts";
-import { median, runPeer } from "./_peer.ts";
-
-/** One benchmark figure. */
-export type BenchRow = Record<string, number | string>;
+import { type BenchOptions, type BenchRow, median, type PeerSpecs } from "./_peer.ts";
 
 const BATCH = 32;
+/** The batch of `--quick` runs, ours and the peer's: a smoke test, not a measurement. */
+const QUICK_BATCH = 8;
 const PEER = new URL("../../shared/peers/torch_dvae.py", import.meta.url).pathname;
 
-interface PeerFigures {
-  images_per_sec: number;
-  sec_per_step: number;
-  torch: string;
-  threads: number;
-}
-
-function runDvaePeer(): Promise<PeerFigures | string> {
-  return runPeer<PeerFigures>(PEER, ["--batch", String(BATCH)]);
+/**
+ * The peer runs this bench compares with (`deno task bench` runs them under both torch builds).
+ *
+ * @param quick Smoke mode: batch 8, 1 warm-up and 2 timed steps.
+ * @returns One run, `step`, whose JSON has `images_per_sec`.
+ * @example
+ * ```ts
+ * import { dvaePeers } from "./bench_dvae.ts";
+ * console.log(dvaePeers(true).step.args);
+ * ```
+ */
+export function dvaePeers(quick = false): PeerSpecs {
+  const batch = quick ? QUICK_BATCH : BATCH;
+  const steps = quick ? ["--steps", "2", "--warmup", "1"] : [];
+  return { step: { script: PEER, args: ["--batch", String(batch), ...steps] } };
 }
 
 /** Median seconds of one training step (as the peer's: β 6.6, τ 1, AdamW with weight decay). */
-function secondsPerStep(dvae: Dvae, warmup: number, steps: number): number {
-  const x = tf.randomUniform([BATCH, 32, 32, 3], 0, 1, "float32", 0) as tf.Tensor4D;
+function secondsPerStep(dvae: Dvae, batch: number, warmup: number, steps: number): number {
+  const x = tf.randomUniform([batch, 32, 32, 3], 0, 1, "float32", 0) as tf.Tensor4D;
   const params = dvae.parameters();
   const optimizer = new AdamW({ lr: 1e-4, weightDecay: 1e-4 });
   const step = (seed: number) => {
@@ -65,16 +72,17 @@ function secondsPerStep(dvae: Dvae, warmup: number, steps: number): number {
 }
 
 /** Median images/s of trainDvae's step with the batch split over `workers` processes. */
-async function parallelImagesPerSec(workers: number, warmup: number, steps: number) {
+async function trainerImagesPerSec(batch: number, workers: number, warmup: number, steps: number) {
   const dvae = createDvae();
-  const x = tf.randomUniform([BATCH, 32, 32, 3], 0, 1, "float32", 0) as tf.Tensor4D;
+  const x = tf.randomUniform([batch, 32, 32, 3], 0, 1, "float32", 0) as tf.Tensor4D;
   const run = await trainDvae(dvae, x, {
     steps: warmup + steps,
-    batchSize: BATCH,
+    batchSize: batch,
     beta: 6.6,
     tau: 1,
     lr: 1e-4,
     workers,
+    printEvery: 1_000_000,
   });
   const rates = run.rows.slice(warmup).map((r) => r.images_per_sec as number);
   run.dispose();
@@ -84,70 +92,49 @@ async function parallelImagesPerSec(workers: number, warmup: number, steps: numb
 }
 
 /**
- * Times a training step of the default dVAE on wasm and runs the PyTorch peer.
+ * Times a training step of the default dVAE on the backend of this process.
  *
- * @param options `steps` timed steps @default 5; `peer` run the PyTorch peer @default true.
- * @returns Rows `{ bench, figure, value, unit, peer, ratio }` (ratio = ours / peer).
+ * @param options `procs`: 1 (the bare loop, as the peer, and `trainDvae` in one process) or
+ *   2 (`trainDvae` with 2 workers) @default 1; `quick`: batch 8, 1 warm-up and 2 timed steps,
+ *   instead of batch 32, 2 and 5 @default false.
+ * @returns Rows for `deno task bench` (peer figure: run `step`, `images_per_sec`).
  * @example
  * ```ts
  * import { benchDvae } from "./bench_dvae.ts";
- * for (const row of await benchDvae({ peer: false, steps: 1 })) console.log(row);
+ * for (const row of await benchDvae({ quick: true })) console.log(row);
  * ```
  */
-export async function benchDvae(
-  options: { steps?: number; peer?: boolean } = {},
-): Promise<BenchRow[]> {
-  await initBackend("wasm");
-  const steps = options.steps ?? 5;
-  // The peer first, so that it does not compete with our timing for the two cores.
-  const peer = (options.peer ?? true) ? await runDvaePeer() : "not run";
-  const peerOk = typeof peer !== "string";
+export async function benchDvae(options: BenchOptions = {}): Promise<BenchRow[]> {
+  await initBackend();
+  const procs = options.procs ?? 1;
+  const [warmup, steps] = options.quick ? [1, 2] : [2, 5];
+  const batch = options.quick ? QUICK_BATCH : BATCH;
+  const peer = { run: "step", figure: "images_per_sec" };
+  const round = (v: number) => Number(v.toPrecision(4));
   const rows: BenchRow[] = [];
-  const add = (figure: string, value: number, unit: string, peerValue?: number) =>
+  if (procs === 1) {
+    const dvae = createDvae();
+    rows.push({ workload: "dvae parameters", value: paramCount(dvae), unit: "count" });
     rows.push({
-      bench: "dvae (bench config, batch 32)",
-      figure,
-      value: Number(value.toPrecision(4)),
-      unit,
-      peer: peerValue === undefined ? "" : Number(peerValue.toPrecision(4)),
-      ratio: peerValue === undefined ? "" : Number((value / peerValue).toFixed(3)),
+      workload: `dvae training step, batch ${batch} (bare loop, as the peer)`,
+      value: round(batch / secondsPerStep(dvae, batch, warmup, steps)),
+      unit: "images/s",
+      procs,
+      peer,
     });
-  const dvae = createDvae();
+    dvae.dispose();
+  }
   rows.push({
-    bench: "dvae (bench config, batch 32)",
-    figure: "parameters",
-    value: paramCount(dvae),
-    unit: "count",
-    peer: "",
-    ratio: "",
+    workload: `dvae training step, batch ${batch} (trainDvae)`,
+    value: round(await trainerImagesPerSec(batch, procs, warmup, steps)),
+    unit: "images/s",
+    procs,
+    peer,
   });
-  const sec = secondsPerStep(dvae, 2, steps);
-  add(
-    "training step (β 6.6, τ 1, AdamW)",
-    BATCH / sec,
-    "images/s",
-    peerOk ? peer.images_per_sec : undefined,
-  );
-  // wasm runs one thread per process: split the batch over one process per core.
-  const workers = Math.max(2, navigator.hardwareConcurrency ?? 2);
-  add(
-    `training step, batch split over ${workers} processes (trainDvae workers)`,
-    await parallelImagesPerSec(workers, 2, steps),
-    "images/s",
-    peerOk ? peer.images_per_sec : undefined,
-  );
-  rows.push({
-    bench: "dvae (bench config, batch 32)",
-    figure: "peer",
-    value: peerOk ? `torch ${peer.torch}, ${peer.threads} threads` : peer,
-    unit: "",
-    peer: "",
-    ratio: "",
-  });
-  dvae.dispose();
   return rows;
 }
 
 if (import.meta.main) {
-  console.table(await benchDvae());
+  const procs = Number(Deno.args.find((a) => a.startsWith("--procs="))?.slice(8) ?? 1);
+  console.table(await benchDvae({ procs, quick: Deno.args.includes("--quick") }));
 }

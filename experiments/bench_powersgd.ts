@@ -1,29 +1,32 @@
 /**
  * Benchmark: one PowerSGD step (W = 4 and W = 1 simulated workers) on a 1024×1024 gradient at
- * rank 32, beside the same step in PyTorch (`../shared/peers/torch_powersgd.py`, run here).
+ * rank 32 on the backend of this process (`$DALLE_LAB_BACKEND`, else `auto`), beside the same
+ * step in PyTorch (`../shared/peers/torch_powersgd.py` under torch 1.13 and 2.13, at 2 and 1
+ * threads, run by `deno task bench`).
  *
  * The workload matches the peer's: per worker a fixed 1024×1024 Gaussian gradient, error feedback,
  * warm-start Q, Gram-Schmidt, 3 warm-up steps then the mean of 20 timed steps. Ours orthogonalises
  * in float64 on the host with two Gram-Schmidt passes; the peer does one float32 pass.
  *
- * Command: `deno run -A experiments/bench_powersgd.ts` (part of `deno task bench`).
- * Runtime: ~10 s. Machines are shared and noisy: compare the ratio, not absolute times.
+ * Command: `deno task bench powersgd`, or `DALLE_LAB_BACKEND=wasm deno run -A
+ * experiments/bench_powersgd.ts [--quick]`.
+ * Runtime: ~10 s per backend. Machines are shared and noisy: compare the ratio, not absolute times.
+ *
+ * @module
  */
 import { initBackend, tf } from "../lib/backend/mod.ts";
 import { PowerSGD } from "../lib/powersgd/mod.ts";
-import { runPeer } from "./_peer.ts";
+import type { BenchOptions, BenchRow, PeerSpecs } from "./_peer.ts";
 
-/** One figure of a benchmark. */
-export interface BenchRow {
-  bench: string;
-  figure: string;
-  value: number | string;
-  unit: string;
-}
-
-const SIZE = { n: 1024, m: 1024, rank: 32, warmupSteps: 3, timedSteps: 20, threads: 2 };
+const SIZE = { n: 1024, m: 1024, rank: 32, warmupSteps: 3, timedSteps: 20 };
 const PEER_SCRIPT = new URL("../../shared/peers/torch_powersgd.py", import.meta.url).pathname;
-function timeOurs(workers: number, orthogonalize: "gram-schmidt" | "householder"): number {
+
+function timeOurs(
+  workers: number,
+  orthogonalize: "gram-schmidt" | "householder",
+  warmupSteps: number,
+  timedSteps: number,
+): number {
   const grads = Array.from({ length: workers }, (_, w) => [
     tf.randomNormal([SIZE.n, SIZE.m], 0, 1, "float32", w),
   ]);
@@ -35,62 +38,71 @@ function timeOurs(workers: number, orthogonalize: "gram-schmidt" | "householder"
     tf.tidy(() => out[0].slice([0, 0], [1, 1]).dataSync());
     tf.dispose(out);
   };
-  for (let i = 0; i < SIZE.warmupSteps; i++) step();
+  for (let i = 0; i < warmupSteps; i++) step();
   const start = performance.now();
-  for (let i = 0; i < SIZE.timedSteps; i++) step();
-  const msPerStep = (performance.now() - start) / SIZE.timedSteps;
+  for (let i = 0; i < timedSteps; i++) step();
+  const msPerStep = (performance.now() - start) / timedSteps;
   psgd.dispose();
   tf.dispose(grads.flat());
   return msPerStep;
 }
 
-async function timeTorch(workers: number): Promise<{ ms: number; version: string } | string> {
-  const args = [
+/**
+ * The peer runs this bench compares with (`deno task bench` runs them under both torch builds).
+ *
+ * @param quick Smoke mode: 3 timed steps.
+ * @returns Runs `w4` and `w1` (4 and 1 simulated workers), whose JSON has `ms_per_step`.
+ * @example
+ * ```ts
+ * import { powerSgdPeers } from "./bench_powersgd.ts";
+ * console.log(powerSgdPeers(true).w4.args);
+ * ```
+ */
+export function powerSgdPeers(quick = false): PeerSpecs {
+  const args = (workers: number) => [
     `--n=${SIZE.n}`,
     `--m=${SIZE.m}`,
     `--rank=${SIZE.rank}`,
     `--workers=${workers}`,
-    `--steps=${SIZE.timedSteps}`,
-    `--threads=${SIZE.threads}`,
+    `--steps=${quick ? 3 : SIZE.timedSteps}`,
   ];
-  const line = await runPeer<{ ms_per_step: number; torch: string }>(PEER_SCRIPT, args);
-  return typeof line === "string" ? line : { ms: line.ms_per_step, version: `torch ${line.torch}` };
+  return {
+    w4: { script: PEER_SCRIPT, args: args(4) },
+    w1: { script: PEER_SCRIPT, args: args(1) },
+  };
 }
 
 /**
- * Times one PowerSGD step with 4 and 1 workers, ours and PyTorch's, and their ratio.
+ * Times one PowerSGD step with 4 and 1 workers on the backend of this process, Gram-Schmidt (as
+ * the peer) and Householder.
  *
- * @param options `householder`: also time the Householder variant. @default true
- * @returns Figures: ms per step for each, and ours / torch (above 1: we are slower).
+ * @param options `quick`: 1 warm-up and 3 timed steps instead of 3 and 20 @default false.
+ * @returns Rows for `deno task bench` (peer figures: runs `w4` and `w1`, `ms_per_step`).
  * @example
  * ```ts
  * import { benchPowerSgd } from "./bench_powersgd.ts";
- * console.table(await benchPowerSgd({ householder: false }));
+ * console.table(await benchPowerSgd({ quick: true }));
  * ```
  */
-export async function benchPowerSgd(
-  options: { householder?: boolean } = {},
-): Promise<BenchRow[]> {
-  await initBackend("wasm");
+export async function benchPowerSgd(options: BenchOptions = {}): Promise<BenchRow[]> {
+  await initBackend();
+  const [warmup, timed] = options.quick ? [1, 3] : [SIZE.warmupSteps, SIZE.timedSteps];
   const rows: BenchRow[] = [];
   for (const workers of [4, 1]) {
-    const bench = `powersgd step ${SIZE.n}×${SIZE.m} r=${SIZE.rank} W=${workers}`;
-    const add = (figure: string, value: number | string, unit: string) =>
-      rows.push({ bench, figure, value, unit });
-    const ours = timeOurs(workers, "gram-schmidt");
-    add("dalle-lab (wasm) ms_per_step", +ours.toFixed(2), "ms");
-    const peer = await timeTorch(workers);
-    if (typeof peer === "string") {
-      add("torch ms_per_step", peer, "");
-    } else {
-      add(`${peer.version} (${SIZE.threads} threads) ms_per_step`, peer.ms, "ms");
-      add("ratio dalle-lab / torch", +(ours / peer.ms).toFixed(2), "×");
-    }
-    if (options.householder ?? true) {
-      add("dalle-lab householder ms_per_step", +timeOurs(workers, "householder").toFixed(2), "ms");
-    }
+    const name = `powersgd step ${SIZE.n}×${SIZE.m} r=${SIZE.rank} W=${workers}`;
+    rows.push({
+      workload: `${name}, Gram-Schmidt (as the peer)`,
+      value: +timeOurs(workers, "gram-schmidt", warmup, timed).toFixed(2),
+      unit: "ms",
+      peer: { run: `w${workers}`, figure: "ms_per_step" },
+    });
+    rows.push({
+      workload: `${name}, Householder`,
+      value: +timeOurs(workers, "householder", warmup, timed).toFixed(2),
+      unit: "ms",
+    });
   }
   return rows;
 }
 
-if (import.meta.main) console.table(await benchPowerSgd());
+if (import.meta.main) console.table(await benchPowerSgd({ quick: Deno.args.includes("--quick") }));

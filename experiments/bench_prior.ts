@@ -1,19 +1,21 @@
 /**
- * Benchmark: how fast does the transformer prior train and sample, beside PyTorch?
+ * Benchmark: how fast does the transformer prior train and sample, beside PyTorch, and is one
+ * process or two workers faster for training on this backend?
  *
  * Question: at the benchmark config (32 text tokens, 8×8 image grid, vocabularies 1024/512,
  * d_model 256, 4 layers, 8 heads, MLP 4× GELU, batch 16), how many stream tokens per second does
- * one AdamW step process, and how many image tokens per second does KV-cached sampling draw,
- * against the same model in PyTorch (../shared/peers/torch_prior.py, run here as a subprocess)?
- * Does the cache keep the cost of a token flat from the first image position to the last?
- * Command: `deno run -A experiments/bench_prior.ts` (part of `deno task bench`).
- * Runtime: about 3 minutes on a 2-core machine (the peer runs twice: its default 2 threads, and
- * 1 thread, like-for-like with single-threaded wasm).
+ * one AdamW step process, and how many image tokens per second does KV-cached sampling draw, on
+ * the backend of this process (`$DALLE_LAB_BACKEND`, else `auto`), against the same model in
+ * PyTorch (../shared/peers/torch_prior.py under torch 1.13 and 2.13, at 2 and 1 threads, run by
+ * `deno task bench`)? Does the cache keep the cost of a token flat from the first image position
+ * to the last?
+ * Command: `deno task bench prior` (every backend, 1 process and 2 workers, and the peers), or
+ * `DALLE_LAB_BACKEND=wasm deno run -A experiments/bench_prior.ts [--procs=2] [--quick]`.
+ * Runtime: about 2–3 minutes per backend on a 2-core machine.
  * Expected: sampling ms per token about the same at the first and last image position (each step
- * attends at most L = 96 keys, a small part of its work). Against PyTorch at 1 thread, training
- * at roughly a quarter of its speed and sampling at roughly half (wasm runs one XNNPACK thread
- * and pays tfjs's per-op overhead); the peer at its default 2 threads can be much slower than
- * at 1 on a shared 2-core machine, so both are reported.
+ * attends at most L = 96 keys, a small part of its work). wasm runs one thread per process, so
+ * two workers help its training; TensorFlow uses both cores in one. torch 1.13 at 2 threads can
+ * be much slower than at 1 on a shared 2-core machine, hence both thread counts for the peers.
  *
  * The timed model matches the peer's: dense causal masks (a dense implementation pays the same
  * for sparse masks; the paper-mask training figure is reported beside it), fused q/k/v, separate
@@ -25,7 +27,7 @@
  */
 import { initBackend, tf } from "../lib/backend/mod.ts";
 import { AdamW, paramCount, valueAndGrads } from "../lib/nn/mod.ts";
-import { median, runPeer } from "./_peer.ts";
+import { type BenchOptions, type BenchRow, median, type PeerSpecs } from "./_peer.ts";
 import {
   createPrior,
   type KvCacheMode,
@@ -33,9 +35,6 @@ import {
   type PriorConfig,
   trainPrior,
 } from "../lib/prior/mod.ts";
-
-/** One benchmark figure. */
-export type BenchRow = Record<string, number | string>;
 
 /** The benchmark config (the peer's constants T, N, VT, VI, D, L, H). */
 export const BENCH_PRIOR_CONFIG: PriorConfig = {
@@ -50,24 +49,32 @@ export const BENCH_PRIOR_CONFIG: PriorConfig = {
   padId: 1022,
 };
 const BATCH = 16;
+/** The batch of `--quick` runs, ours and the peer's: a smoke test, not a measurement. */
+const QUICK_BATCH = 4;
 const PEER = new URL("../../shared/peers/torch_prior.py", import.meta.url).pathname;
 
-interface PeerFigures {
-  train_tokens_per_sec: number;
-  sample_tokens_per_sec: number;
-  torch: string;
-  threads: number;
-}
-
-function runPriorPeer(extraArgs: string[] = []): Promise<PeerFigures | string> {
-  return runPeer<PeerFigures>(PEER, ["--batch", String(BATCH), ...extraArgs]);
+/**
+ * The peer runs this bench compares with (`deno task bench` runs them under both torch builds).
+ *
+ * @param quick Smoke mode: 1 warm-up and 2 timed steps.
+ * @returns One run, `prior`, whose JSON has `train_tokens_per_sec` and `sample_tokens_per_sec`.
+ * @example
+ * ```ts
+ * import { priorPeers } from "./bench_prior.ts";
+ * console.log(priorPeers(true).prior.args);
+ * ```
+ */
+export function priorPeers(quick = false): PeerSpecs {
+  const batch = quick ? QUICK_BATCH : BATCH;
+  const steps = quick ? ["--steps", "2", "--warmup", "1"] : [];
+  return { prior: { script: PEER, args: ["--batch", String(batch), ...steps] } };
 }
 
 /** The peer's inputs: random captions with their second half padded, random images. */
-function benchInputs(): { text: Int32Array; image: Int32Array } {
+function benchInputs(batch: number): { text: Int32Array; image: Int32Array } {
   const { textLen: T, imageGrid: n } = BENCH_PRIOR_CONFIG;
-  const text = new Int32Array(BATCH * T);
-  const image = new Int32Array(BATCH * n * n);
+  const text = new Int32Array(batch * T);
+  const image = new Int32Array(batch * n * n);
   let s = 1;
   const next = (m: number) => {
     s = (s * 1103515245 + 12345) % 2147483648;
@@ -82,11 +89,11 @@ function benchInputs(): { text: Int32Array; image: Int32Array } {
  * Median seconds per AdamW step after warm-up (the median, not the mean, because other work on a
  * shared machine makes single steps slow; the peer reports its mean over 10 steps).
  */
-function trainSecondsPerStep(prior: Prior, warmup: number, steps: number): number {
+function trainSecondsPerStep(prior: Prior, batch: number, warmup: number, steps: number): number {
   const { textLen: T, imageGrid: n } = prior.config;
-  const { text, image } = benchInputs();
-  const textT = tf.tensor2d(text, [BATCH, T], "int32");
-  const imageT = tf.tensor2d(image, [BATCH, n * n], "int32");
+  const { text, image } = benchInputs(batch);
+  const textT = tf.tensor2d(text, [batch, T], "int32");
+  const imageT = tf.tensor2d(image, [batch, n * n], "int32");
   const params = prior.parameters();
   const optimizer = new AdamW({ lr: 3e-4 });
   const step = () => {
@@ -112,9 +119,9 @@ function trainSecondsPerStep(prior: Prior, warmup: number, steps: number): numbe
 }
 
 /** Median tokens/s of trainPrior's steps with each batch split over `workers` processes. */
-async function parallelTokensPerSec(workers: number, warmup: number, steps: number) {
+async function trainerTokensPerSec(batch: number, workers: number, warmup: number, steps: number) {
   const prior = createPrior(BENCH_PRIOR_CONFIG);
-  const rows = await trainPrior(prior, [benchInputs()], {
+  const rows = await trainPrior(prior, [benchInputs(batch)], {
     steps: warmup + steps,
     lr: 3e-4,
     workers,
@@ -129,12 +136,13 @@ async function parallelTokensPerSec(workers: number, warmup: number, steps: numb
  */
 async function sampleFigures(
   prior: Prior,
+  batch: number,
   kvCache: KvCacheMode,
   runs: number,
 ): Promise<{ tokensPerSec: number; firstMs: number; lastMs: number; prefillMs: number }> {
   const { textLen: T } = prior.config;
-  const { text } = benchInputs();
-  const captions = Array.from({ length: BATCH }, (_, b) => text.slice(b * T, (b + 1) * T));
+  const { text } = benchInputs(batch);
+  const captions = Array.from({ length: batch }, (_, b) => text.slice(b * T, (b + 1) * T));
   await prior.sample({ text: captions, seed: 0, kvCache }); // warm-up
   let best = Infinity;
   const firsts: number[] = [], lasts: number[] = [], prefills: number[] = [];
@@ -151,7 +159,7 @@ async function sampleFigures(
   }
   const imageTokens = prior.config.imageGrid ** 2;
   return {
-    tokensPerSec: (BATCH * imageTokens) / best,
+    tokensPerSec: (batch * imageTokens) / best,
     firstMs: median(firsts),
     lastMs: median(lasts),
     prefillMs: median(prefills),
@@ -159,94 +167,90 @@ async function sampleFigures(
 }
 
 /**
- * Times training and sampling of the benchmark prior on wasm and runs the PyTorch peer.
+ * Times training and sampling of the benchmark prior on the backend of this process.
  *
- * @param options `trainSteps` timed steps @default 5; `sampleRuns` @default 5;
- *   `peer` run the PyTorch peer @default true.
- * @returns Rows `{ figure, value, unit, peer, ratio, peer_1_thread, ratio_1_thread }`
- *   (ratio = ours / peer; the peer at its default 2 threads and at 1 thread).
+ * @param options `procs`: 1 (bare training loop as the peer, `trainPrior`, sampling, paper
+ *   masks) or 2 (`trainPrior` with 2 workers) @default 1; `quick`: batch 4, 1 warm-up and 2
+ *   timed steps or sampling runs, instead of batch 16, 2 and 5 @default false.
+ * @returns Rows for `deno task bench` (peer figures: run `prior`).
  * @example
  * ```ts
  * import { benchPrior } from "./bench_prior.ts";
- * for (const row of await benchPrior({ peer: false, trainSteps: 1, sampleRuns: 1 })) console.log(row);
+ * for (const row of await benchPrior({ quick: true })) console.log(row);
  * ```
  */
-export async function benchPrior(
-  options: { trainSteps?: number; sampleRuns?: number; peer?: boolean } = {},
-): Promise<BenchRow[]> {
-  await initBackend("wasm");
-  const trainSteps = options.trainSteps ?? 5;
-  const sampleRuns = options.sampleRuns ?? 5;
-  const runPeers = options.peer ?? true;
-  // The peer as specified (its default: 2 threads), and at 1 thread, like wasm here: on a shared
-  // 2-core machine two torch threads can oversubscribe the cores and run far slower than one.
-  const peer = runPeers ? await runPriorPeer() : "not run";
-  const peer1 = runPeers ? await runPriorPeer(["--threads", "1"]) : "not run";
+export async function benchPrior(options: BenchOptions = {}): Promise<BenchRow[]> {
+  await initBackend();
+  const procs = options.procs ?? 1;
+  const [warmup, trainSteps, sampleRuns] = options.quick ? [1, 2, 2] : [2, 5, 5];
+  const batch = options.quick ? QUICK_BATCH : BATCH;
   const rows: BenchRow[] = [];
   const round = (v: number) => Number(v.toPrecision(4));
-  const add = (
-    figure: string,
-    value: number,
-    unit: string,
-    pick?: (p: PeerFigures) => number,
-  ) => {
-    const row: BenchRow = { bench: "prior (bench config)", figure, value: round(value), unit };
-    for (const [key, figures] of [["peer", peer], ["peer_1_thread", peer1]] as const) {
-      const ok = pick && typeof figures !== "string";
-      row[key] = ok ? round(pick(figures)) : "";
-      row[key === "peer" ? "ratio" : "ratio_1_thread"] = ok
-        ? Number((value / pick(figures)).toFixed(3))
-        : "";
+  const train = { run: "prior", figure: "train_tokens_per_sec" };
+  const sample = { run: "prior", figure: "sample_tokens_per_sec" };
+  const streamTokens = batch * (32 + 64);
+
+  if (procs === 1) {
+    const dense = createPrior(BENCH_PRIOR_CONFIG);
+    rows.push({ workload: "prior parameters", value: paramCount(dense), unit: "count" });
+    rows.push({
+      workload: `prior training, batch ${batch}, dense masks (bare loop, as the peer)`,
+      value: round(streamTokens / trainSecondsPerStep(dense, batch, warmup, trainSteps)),
+      unit: "tokens/s",
+      procs,
+      peer: train,
+    });
+    for (const kvCache of ["concat", "preallocated"] as const) {
+      const s = await sampleFigures(dense, batch, kvCache, sampleRuns);
+      const tag = kvCache === "concat" ? "" : ", preallocated cache";
+      const cache = kvCache === "concat" ? "KV cache (concat, default)" : "preallocated KV cache";
+      rows.push({
+        workload: `prior sampling ${batch} × 64 image tokens, ${cache}`,
+        value: round(s.tokensPerSec),
+        unit: "tokens/s",
+        procs,
+        peer: sample,
+      });
+      rows.push({
+        workload: `prior sampling ms/token at image positions 1–8${tag}`,
+        value: round(s.firstMs),
+        unit: "ms",
+      });
+      rows.push({
+        workload: `prior sampling ms/token at image positions 56–63${tag}`,
+        value: round(s.lastMs),
+        unit: "ms",
+      });
+      if (kvCache === "concat") {
+        rows.push({
+          workload: `prior caption prefill (${batch} × 32 tokens)`,
+          value: round(s.prefillMs),
+          unit: "ms",
+        });
+      }
     }
-    rows.push(row);
-  };
-  const streamTokens = BATCH * (32 + 64);
-
-  const dense = createPrior(BENCH_PRIOR_CONFIG);
-  add("parameters", paramCount(dense), "count");
-  const denseSec = trainSecondsPerStep(dense, 2, trainSteps);
-  add(
-    "training (dense masks, as the peer)",
-    streamTokens / denseSec,
-    "tokens/s",
-    (p) => p.train_tokens_per_sec,
-  );
-  // wasm runs one thread per process: split each batch over one process per core.
-  const workers = Math.max(2, navigator.hardwareConcurrency ?? 2);
-  add(
-    `training (dense masks), batch split over ${workers} processes (trainPrior workers)`,
-    await parallelTokensPerSec(workers, 2, trainSteps),
-    "tokens/s",
-    (p) => p.train_tokens_per_sec,
-  );
-  for (const kvCache of ["concat", "preallocated"] as const) {
-    const s = await sampleFigures(dense, kvCache, sampleRuns);
-    const tag = kvCache === "concat" ? "" : ", preallocated cache";
-    add(
-      `sampling, KV cache${kvCache === "concat" ? " (concat, default)" : tag}`,
-      s.tokensPerSec,
-      "tokens/s",
-      (p) => p.sample_tokens_per_sec,
-    );
-    add(`sampling ms/token at image positions 1–8${tag}`, s.firstMs, "ms");
-    add(`sampling ms/token at image positions 56–63${tag}`, s.lastMs, "ms");
-    if (kvCache === "concat") add("caption prefill (16 × 32 tokens)", s.prefillMs, "ms");
+    dense.dispose();
+    const paper = createPrior({ ...BENCH_PRIOR_CONFIG, masks: "paper" });
+    const paperSec = trainSecondsPerStep(paper, batch, 1, options.quick ? 2 : 3);
+    rows.push({
+      workload: `prior training, batch ${batch}, paper masks: row, column, row, conv (bare loop)`,
+      value: round(streamTokens / paperSec),
+      unit: "tokens/s",
+      procs,
+    });
+    paper.dispose();
   }
-  dense.dispose();
-
-  const paper = createPrior({ ...BENCH_PRIOR_CONFIG, masks: "paper" });
-  const paperSec = trainSecondsPerStep(paper, 1, Math.max(1, Math.ceil(trainSteps / 2)));
-  add("training (paper masks: row, column, row, conv)", streamTokens / paperSec, "tokens/s");
-  paper.dispose();
   rows.push({
-    bench: "prior (bench config)",
-    figure: "peer",
-    value: typeof peer === "string" ? peer : `torch ${peer.torch}; ours: tfjs wasm, 1 thread`,
-    unit: "",
+    workload: `prior training, batch ${batch}, dense masks (trainPrior)`,
+    value: round(await trainerTokensPerSec(batch, procs, warmup, trainSteps)),
+    unit: "tokens/s",
+    procs,
+    peer: train,
   });
   return rows;
 }
 
 if (import.meta.main) {
-  console.table(await benchPrior());
+  const procs = Number(Deno.args.find((a) => a.startsWith("--procs="))?.slice(8) ?? 1);
+  console.table(await benchPrior({ procs, quick: Deno.args.includes("--quick") }));
 }

@@ -4,7 +4,8 @@
  * Question: can a user train a 16k-vocabulary tokenizer on 1 MB of captions in a notebook cell
  * (seconds), and does encoding keep up with js-tiktoken (cl100k_base, its own vocabulary) on the
  * same text, caption by caption and as one long string?
- * Command: `deno run -A experiments/bench_tokenizer.ts`
+ * Command: `deno task bench tokenizer`, or `deno run -A experiments/bench_tokenizer.ts [--quick]`
+ * (plain JavaScript: no tfjs backend). `--quick` uses 50 kB texts and at most 2 trials.
  * Runtime: about a minute on one core (js-tiktoken is slow on words outside its vocabulary).
  * Expected: training in a few seconds; encode throughput at least js-tiktoken's.
  *
@@ -19,13 +20,12 @@ import { Tiktoken } from "js-tiktoken/lite";
 import cl100k from "js-tiktoken/ranks/cl100k_base";
 import { BpeTokenizer } from "../lib/tokenizer/mod.ts";
 import { captionsOfSize, variedText } from "../lib/tokenizer/testdata/_captions.ts";
-
-/** One benchmark figure. */
-export type BenchRow = Record<string, number | string>;
+import type { BenchOptions, BenchRow } from "./_peer.ts";
 
 const MEGABYTE = 1e6;
 const VOCAB_SIZE = 16_384;
-const TRIALS = 5;
+/** Most trials per measurement (2 in `--quick` mode). */
+let maxTrials = 5;
 /** Stop repeating a measurement once it has taken this long in total (slow peers run once). */
 const BUDGET_SEC = 4;
 
@@ -33,7 +33,12 @@ const BUDGET_SEC = 4;
  * Seconds for the fastest of up to `trials` runs of `run` (after `setup` each time, untimed);
  * the fastest run is the one least disturbed by other work on the machine.
  */
-function bestSeconds(run: () => void, setup: () => void = () => {}, trials = TRIALS): number {
+function bestSeconds(
+  run: () => void,
+  setup: () => void = () => {},
+  trials = maxTrials,
+): number {
+  trials = Math.min(trials, maxTrials);
   let best = Infinity;
   let total = 0;
   for (let t = 0; t < trials && total < BUDGET_SEC; t++) {
@@ -50,23 +55,27 @@ function bestSeconds(run: () => void, setup: () => void = () => {}, trials = TRI
 /**
  * Measures training time and encode/decode throughput, beside js-tiktoken.
  *
- * @returns Rows `{ name, value, unit, ... }`, with peer figures and ratios for encoding.
+ * @param options `quick`: 50 kB texts and at most 2 trials instead of 1 MB and 5 @default false.
+ * @returns Rows for `deno task bench`, with js-tiktoken's figure as the in-process peer.
  * @example
  * ```ts
  * import { benchTokenizer } from "./bench_tokenizer.ts";
- * for (const row of await benchTokenizer()) console.log(row);
+ * for (const row of await benchTokenizer({ quick: true })) console.log(row);
  * ```
  */
-export async function benchTokenizer(): Promise<BenchRow[]> {
+export async function benchTokenizer(options: BenchOptions = {}): Promise<BenchRow[]> {
   await Promise.resolve(); // async for a uniform `bench<Piece>()` signature
+  const size = options.quick ? MEGABYTE / 20 : MEGABYTE;
+  maxTrials = options.quick ? 2 : 5;
+  const peerName = "js-tiktoken cl100k_base";
   const rows: BenchRow[] = [];
   const tiktoken = new Tiktoken(cl100k);
   const utf8 = new TextEncoder();
 
   for (
     const [corpus, lines] of [
-      ["shapes captions", captionsOfSize(MEGABYTE, 0)],
-      ["varied captions", variedText(MEGABYTE, 0)],
+      ["shapes captions", captionsOfSize(size, 0)],
+      ["varied captions", variedText(size, 0)],
     ] as const
   ) {
     const megabytes = lines.reduce((sum, line) => sum + utf8.encode(line).length + 1, 0) / MEGABYTE;
@@ -78,12 +87,12 @@ export async function benchTokenizer(): Promise<BenchRow[]> {
       undefined,
       2,
     );
+    const training = `train ${VOCAB_SIZE} vocab on ${megabytes.toFixed(2)} MB ${corpus}`;
+    rows.push({ workload: training, value: Number(trainSec.toFixed(3)), unit: "s" });
     rows.push({
-      name: `train ${VOCAB_SIZE} vocab on ${megabytes.toFixed(2)} MB ${corpus}`,
-      value: Number(trainSec.toFixed(3)),
-      unit: "s",
-      merges_learned: tokenizer.merges.length,
-      vocab_size: tokenizer.vocabSize,
+      workload: `${training}: merges learned`,
+      value: tokenizer.merges.length,
+      unit: "merges",
     });
 
     const json = tokenizer.toJSON();
@@ -103,12 +112,11 @@ export async function benchTokenizer(): Promise<BenchRow[]> {
     const theirMBps = megabytes / theirSec;
     for (const [mode, sec] of [["cold cache", coldSec], ["warm cache", warmSec]] as const) {
       rows.push({
-        name: `encode ${corpus} (${mode})`,
+        workload: `encode ${corpus} (${mode})`,
         value: Number((megabytes / sec).toFixed(2)),
         unit: "MB/s",
-        peer: "js-tiktoken cl100k_base",
-        peer_value: Number(theirMBps.toFixed(2)),
-        ratio: Number((theirSec / sec).toFixed(2)),
+        peerName,
+        peerValue: Number(theirMBps.toFixed(2)),
       });
     }
     // One long string amortises per-call overhead (js-tiktoken builds regexes on every call).
@@ -119,26 +127,25 @@ export async function benchTokenizer(): Promise<BenchRow[]> {
     );
     const theirWholeSec = bestSeconds(() => tiktoken.encode(whole));
     rows.push({
-      name: `encode ${corpus} as one string (cold cache)`,
+      workload: `encode ${corpus} as one string (cold cache)`,
       value: Number((megabytes / wholeSec).toFixed(2)),
       unit: "MB/s",
-      peer: "js-tiktoken cl100k_base",
-      peer_value: Number((megabytes / theirWholeSec).toFixed(2)),
-      ratio: Number((theirWholeSec / wholeSec).toFixed(2)),
+      peerName,
+      peerValue: Number((megabytes / theirWholeSec).toFixed(2)),
     });
     rows.push({
-      name: `tokens per caption, ${corpus}`,
+      workload: `tokens per caption, ${corpus}`,
       value: Number((ourTokens / lines.length).toFixed(2)),
       unit: "tokens",
-      peer: "js-tiktoken cl100k_base",
-      peer_value: Number((theirTokens / lines.length).toFixed(2)),
+      peerName,
+      peerValue: Number((theirTokens / lines.length).toFixed(2)),
     });
 
     const dropoutSec = bestSeconds(() => {
       for (let i = 0; i < lines.length; i++) tokenizer.encode(lines[i], { dropout: 0.1, seed: i });
     });
     rows.push({
-      name: `encode ${corpus} with 10% BPE dropout`,
+      workload: `encode ${corpus} with 10% BPE dropout`,
       value: Number((megabytes / dropoutSec).toFixed(2)),
       unit: "MB/s",
     });
@@ -148,7 +155,7 @@ export async function benchTokenizer(): Promise<BenchRow[]> {
       for (const ids of encoded) tokenizer.decode(ids);
     });
     rows.push({
-      name: `decode ${corpus}`,
+      workload: `decode ${corpus}`,
       value: Number((megabytes / decodeSec).toFixed(2)),
       unit: "MB/s",
     });
@@ -157,5 +164,5 @@ export async function benchTokenizer(): Promise<BenchRow[]> {
 }
 
 if (import.meta.main) {
-  console.table(await benchTokenizer());
+  console.table(await benchTokenizer({ quick: Deno.args.includes("--quick") }));
 }

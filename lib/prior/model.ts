@@ -106,7 +106,7 @@ function checkTokens(name: string, t: tf.Tensor, shape: number[]): void {
  * ```ts
  * import { createPrior } from "./mod.ts";
  * import { initBackend, tf } from "../backend/mod.ts";
- * await initBackend("wasm");
+ * await initBackend();
  * const prior = createPrior({
  *   textLen: 4, textVocab: 32, imageGrid: 2, imageVocab: 16, dModel: 16, layers: 2, heads: 2,
  * });
@@ -428,7 +428,7 @@ export class Prior extends Module {
  * import { createPrior } from "./mod.ts";
  * import { paramCount } from "../nn/mod.ts";
  * import { initBackend } from "../backend/mod.ts";
- * await initBackend("wasm");
+ * await initBackend();
  * const prior = createPrior({
  *   textLen: 32, textVocab: 1024, imageGrid: 8, imageVocab: 512, dModel: 256, layers: 4, heads: 8,
  * });

@@ -111,7 +111,7 @@ const DROPPED = -1e9;
  * ```ts
  * import { pickTokens } from "./sample.ts";
  * import { initBackend, tf } from "../backend/mod.ts";
- * await initBackend("wasm");
+ * await initBackend();
  * const logits = tf.tensor2d([[0, 5, 1]]);
  * const greedy = pickTokens(logits, { temperature: 0 });
  * console.log(greedy.dataSync()[0]); // 1
@@ -247,7 +247,7 @@ function checkRange(name: string, rows: Int32Array[], vocab: number): void {
  * ```ts
  * import { createPrior, samplePrior } from "./mod.ts";
  * import { initBackend } from "../backend/mod.ts";
- * await initBackend("wasm");
+ * await initBackend();
  * const prior = createPrior({
  *   textLen: 4, textVocab: 32, imageGrid: 2, imageVocab: 16, dModel: 16, layers: 2, heads: 2,
  * });

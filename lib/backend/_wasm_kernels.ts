@@ -252,7 +252,9 @@ function batchMatMulPlain(original: KernelFunc): KernelFunc {
     const groups = lead.reduce((p, d) => p * d, 1);
     const sameLead = inputs.b.shape.length === inputs.a.shape.length &&
       lead.every((d, i) => inputs.b.shape[i] === d);
-    const grouped = groups > 1 && sameLead;
+    // One-row products (sampling steps) are faster through wasm's own loop than as a conv.
+    const rows = inputs.a.shape[inputs.a.shape.length - (transposeA ? 1 : 2)];
+    const grouped = groups > 1 && sameLead && rows > 1;
     if (!transposeA && !transposeB && !grouped) return original(args);
     const swapLast = (x: Info) => {
       const perm = x.shape.map((_, i) => i);

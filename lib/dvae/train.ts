@@ -9,7 +9,7 @@ import { RunLog } from "../log/mod.ts";
 import type { MetricsRow } from "../log/mod.ts";
 import {
   AdamW,
-  clipGradNorm,
+  clipScale,
   constant,
   GradientWorkers,
   loadCheckpoint,
@@ -307,12 +307,12 @@ export async function trainDvae(
       const { grads, parts, tokens } = pool
         ? await parallelGradients(model, params, images, shardOptions, pool)
         : shardGradients(model, params, images, shardOptions);
-      const clipped = clipGradNorm(grads, maxGradNorm);
+      const clip = clipScale(grads, maxGradNorm);
       const [lossValue, elb, recon, kl, marginalKl] = parts;
-      const finite = clipped.finite && Number.isFinite(lossValue);
-      if (finite) optimizer.step(params, clipped.grads, lrNow);
+      const finite = clip.finite && Number.isFinite(lossValue);
+      if (finite) optimizer.step(params, grads, lrNow, clip.scale);
       else skippedSteps++;
-      tf.dispose([...grads, ...clipped.grads]);
+      tf.dispose(grads);
       if (drawn.owned) drawn.images.dispose();
       if (options.dequantize) images.dispose();
       const batchImages = images.shape[0];

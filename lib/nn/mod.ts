@@ -20,7 +20,7 @@
  */
 export { Conv2d, Embedding, LayerNorm, Linear, Module, paramCount, seedStream } from "./module.ts";
 export type { InitOptions } from "./module.ts";
-export { AdamW, clipGradNorm, globalNorm, valueAndGrads } from "./optim.ts";
+export { AdamW, clipGradNorm, clipScale, globalNorm, valueAndGrads } from "./optim.ts";
 export type { AdamWOptions } from "./optim.ts";
 export { Rng } from "./rng.ts";
 export { constant, cosine, linear, scaleSteps, warmupCosine } from "./schedule.ts";

@@ -294,18 +294,20 @@ export async function saveCheckpoint(
 ): Promise<void> {
   const named = state.model.namedParameters();
   const tensors: [string, tf.Tensor][] = named.map(([n, v]) => [`model.${n}`, v]);
-  if (state.optimizer) {
-    for (const [n, t] of state.optimizer.stateTensors(named)) tensors.push([`optim.${n}`, t]);
-  }
-  await writeFileAtomic(
-    path,
-    encodeSafetensors(tensors, {
+  const optimizerState = state.optimizer?.stateTensors(named) ?? []; // new tensors: freed below
+  for (const [n, t] of optimizerState) tensors.push([`optim.${n}`, t]);
+  let bytes: Uint8Array;
+  try {
+    bytes = encodeSafetensors(tensors, {
       format: "dalle-lab/checkpoint@1",
       step: String(state.step),
       optimizer_steps: String(state.optimizer?.stepCount ?? 0),
       config: JSON.stringify(state.config ?? {}),
-    }),
-  );
+    });
+  } finally {
+    tf.dispose(optimizerState.map(([, t]) => t));
+  }
+  await writeFileAtomic(path, bytes);
 }
 
 /**

@@ -9,7 +9,7 @@ import { defaultWorkers, ensureBackend, tf } from "../backend/mod.ts";
 import type { MetricsRow, RunLog } from "../log/mod.ts";
 import {
   AdamW,
-  clipGradNorm,
+  clipScale,
   GradientWorkers,
   meanGradients,
   readWeights,
@@ -154,11 +154,11 @@ export async function trainPrior(
       const { grads, parts } = pool
         ? await parallelGradients(prior, params, batch, B, stepSeed, pool)
         : shardGradients(prior, params, { ...batch, rows: B }, stepSeed);
-      const clipped = clipGradNorm(grads, clipNorm);
+      const clipped = clipScale(grads, clipNorm);
       const stepLr = schedule.at(step);
-      if (clipped.finite) optimizer.step(params, clipped.grads, stepLr);
+      if (clipped.finite) optimizer.step(params, grads, stepLr, clipped.scale);
       const [lossValue, textLoss, imageLoss] = parts;
-      tf.dispose([...grads, ...clipped.grads]);
+      tf.dispose(grads);
       const seconds = (performance.now() - started) / 1000;
       const row: MetricsRow = {
         step,

@@ -264,8 +264,10 @@ export class LayerNorm extends Module {
    */
   apply(x: tf.Tensor): tf.Tensor {
     return tf.tidy(() => {
-      const { mean, variance } = tf.moments(x, -1, true);
-      return x.sub(mean).mul(tf.rsqrt(variance.add(this.eps))).mul(this.gain).add(this.bias);
+      // Not tf.moments: it adds three casts and a reshape, and each op costs ~50 µs on tensorflow.
+      const centred = x.sub(x.mean(-1, true));
+      const variance = centred.square().mean(-1, true);
+      return centred.mul(tf.rsqrt(variance.add(this.eps))).mul(this.gain).add(this.bias);
     });
   }
 }

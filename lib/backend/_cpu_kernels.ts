@@ -10,6 +10,7 @@
 import * as tf from "@tensorflow/tfjs";
 import {
   avgPoolGradInto,
+  poolInfo,
   type ResizeAttrs,
   resizeNearestGrad,
   windowsInside,
@@ -46,20 +47,7 @@ type CpuKernel = (args: KernelArgs) => Info;
 function avgPoolGrad(stock: CpuKernel): CpuKernel {
   return (args) => {
     const { dy, input } = args.inputs;
-    const { filterSize, strides, pad, dimRoundingMode } = args.attrs as {
-      filterSize: [number, number] | number;
-      strides: [number, number] | number;
-      pad: "valid" | "same" | number;
-      dimRoundingMode?: "floor" | "round" | "ceil";
-    };
-    const info = tf.backend_util.computePool2DInfo(
-      input.shape as [number, number, number, number],
-      filterSize,
-      strides,
-      1,
-      pad,
-      dimRoundingMode,
-    );
+    const info = poolInfo(input.shape, args.attrs);
     if (windowsInside(info)) return stock(args);
     const cpu = args.backend as CpuBackend;
     const dx = new Float32Array(input.shape.reduce((a, b) => a * b, 1));

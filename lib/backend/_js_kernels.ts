@@ -15,6 +15,27 @@ import * as tf from "@tensorflow/tfjs";
 export type PoolInfo = ReturnType<typeof tf.backend_util.computePool2DInfo>;
 
 /**
+ * The pooling geometry of a `MaxPoolGrad` or `AvgPoolGrad` kernel call, from its input's shape
+ * and its attributes.
+ */
+export function poolInfo(inputShape: readonly number[], attrs: unknown): PoolInfo {
+  const { filterSize, strides, pad, dimRoundingMode } = attrs as {
+    filterSize: [number, number] | number;
+    strides: [number, number] | number;
+    pad: "valid" | "same" | number;
+    dimRoundingMode?: "floor" | "round" | "ceil";
+  };
+  return tf.backend_util.computePool2DInfo(
+    inputShape as [number, number, number, number],
+    filterSize,
+    strides,
+    1,
+    pad,
+    dimRoundingMode,
+  );
+}
+
+/**
  * dx of a max pool: each output cell's gradient goes to the first maximum of its window (the
  * position tfjs's and TensorFlow's forward ops pick), and windows that overlap add up.
  *

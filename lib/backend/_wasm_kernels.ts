@@ -8,7 +8,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { avgPoolGradInto, maxPoolGradInto, windowsInside } from "./_js_kernels.ts";
+import { avgPoolGradInto, maxPoolGradInto, poolInfo, windowsInside } from "./_js_kernels.ts";
 
 type Info = tf.TensorInfo;
 type KernelFunc = (args: {
@@ -296,20 +296,7 @@ interface WasmBackend extends tf.KernelBackend {
  */
 function maxPoolGrad({ inputs, backend, attrs }: Parameters<KernelFunc>[0]): Info {
   const { dy, input } = inputs;
-  const { filterSize, strides, pad, dimRoundingMode } = attrs as {
-    filterSize: [number, number] | number;
-    strides: [number, number] | number;
-    pad: "valid" | "same" | number;
-    dimRoundingMode?: "floor" | "round" | "ceil";
-  };
-  const info = tf.backend_util.computePool2DInfo(
-    input.shape as [number, number, number, number],
-    filterSize,
-    strides,
-    1,
-    pad,
-    dimRoundingMode,
-  );
+  const info = poolInfo(input.shape, attrs);
   const wasm = backend as WasmBackend;
   const dx = wasm.makeOutput([...input.shape], "float32");
   // Views are taken after the allocation, which may grow (and so detach) the heap.
@@ -330,20 +317,7 @@ function avgPoolGrad(stock: KernelFunc): KernelFunc {
   return (args) => {
     const { inputs, backend, attrs } = args;
     const { dy, input } = inputs;
-    const { filterSize, strides, pad, dimRoundingMode } = attrs as {
-      filterSize: [number, number] | number;
-      strides: [number, number] | number;
-      pad: "valid" | "same" | number;
-      dimRoundingMode?: "floor" | "round" | "ceil";
-    };
-    const info = tf.backend_util.computePool2DInfo(
-      input.shape as [number, number, number, number],
-      filterSize,
-      strides,
-      1,
-      pad,
-      dimRoundingMode,
-    );
+    const info = poolInfo(input.shape, attrs);
     if (windowsInside(info)) return stock(args);
     const wasm = backend as WasmBackend;
     const dx = wasm.makeOutput([...input.shape], "float32");

@@ -287,12 +287,13 @@ const CASES: OpCase[] = [
       ),
   },
   {
-    name: "layer norm (moments, rsqrt, gain, bias)",
+    name: "layer norm (mean, centre, rsqrt, gain, bias)",
     inputs: [{ shape: [2, 3, 8] }, { shape: [8] }, { shape: [8] }],
     // lib/nn's LayerNorm.apply, with its gain and bias as inputs.
     f: (x, gain, bias) => {
-      const { mean, variance } = tf.moments(x, -1, true);
-      return x.sub(mean).mul(tf.rsqrt(variance.add(1e-5))).mul(gain).add(bias);
+      const centred = x.sub(x.mean(-1, true));
+      const variance = centred.square().mean(-1, true);
+      return centred.mul(tf.rsqrt(variance.add(1e-5))).mul(gain).add(bias);
     },
   },
   {
@@ -441,10 +442,12 @@ const CASES: OpCase[] = [
       x.transpose([0, 2, 1, 3]).reshape([2, 2, 3, 2, 2]).transpose([2, 0, 3, 1, 4]).mul(x.sum()),
   },
   {
-    name: "unstack (q, k, v split)",
-    inputs: [{ shape: [3, 2, 4] }],
+    name: "split + 4-D transposes (the prior's q, k, v)",
+    inputs: [{ shape: [2, 3, 12] }],
     f: (x) => {
-      const [q, k, v] = tf.unstack(x);
+      const [q, k, v] = tf.split(x, 3, 2).map((part) =>
+        part.reshape([2, 3, 2, 2]).transpose([0, 2, 1, 3])
+      );
       return q.mul(k).add(v);
     },
   },

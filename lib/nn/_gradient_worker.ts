@@ -46,3 +46,5 @@ async function handle(request: GradientRequest): Promise<void> {
 }
 
 self.onmessage = (event: MessageEvent<GradientRequest>) => void handle(event.data);
+self.onmessageerror = () =>
+  post({ type: "error", message: "gradient worker could not deserialize a request" });

@@ -36,6 +36,8 @@ export {
 } from "./safetensors.ts";
 export type { StoredTensor } from "./safetensors.ts";
 export { GradientWorkers, meanGradients, readWeights, shardSizes } from "./parallel.ts";
+export { WorkerFailure } from "./parallel.ts";
+export type { PoolSetup, PoolTimeouts, WorkerFailureReason } from "./parallel.ts";
 export type {
   GradientReply,
   GradientRequest,

@@ -12,8 +12,9 @@
  *   elsewhere) or from a k-means codebook of 4×4 patches fitted in seconds (`--codec=patch`), a
  *   stand-in tokenizer that isolates the prior. `auto` takes the dVAE only when the judge
  *   recognises at least half of 64 of its reconstructions.
- * Runtime: about 13.5 minutes on our 2-core machine (1,200 steps of 32 scenes with each batch
- *   split over 2 processes, ≈4,300 tokens/s, then ~1 min of sampling and judging).
+ * Runtime: about 13.5 minutes on our 2-core machine (1,200 steps of 32 scenes, ≈4,300–5,000
+ *   tokens/s on tensorflow in one process or on wasm over 2 processes, then ~1–2 min of sampling
+ *   and judging).
  * Expected (the paper's claim, scaled down): samples whose layout, colours and shapes follow
  *   train captions; judge agreement well above the mismatched-caption baseline, a little lower
  *   for test captions and lowest for zero-shot pairs.
@@ -28,12 +29,17 @@
  *   defaults (20261125T180401Z_dvae)     1.41  1.86    12.0  17.2   5.7   10.4  19.8   9.9   56%
  *   --trainCount=12000 (…204538Z_n12000)  1.59  1.72     8.9  13.0   9.4   18.2  20.3   8.3   42%
  *   --trainCount=12000 --steps=2400       1.29  1.52    20.3  27.1  14.1   25.0  35.4  15.1   69%
- *     (20261126T014224Z_n12000_s2400, 25 min)
+ *     (20261126T014224Z_n12000_s2400, 25 min, wasm, 2 worker processes)
+ *   the same on tensorflow, 1 process,    1.32  1.54    21.9  27.1   8.3   22.4  34.9  12.0   53%
+ *     the re-trained shapes dVAE with the corrected max-pool gradient (judge accepts 85% of its
+ *     reconstructions): 20261202T015821Z_n12000_s2400, 24.4 min, ≈4,500–5,200 tokens/s
  *
  *   Per attribute at t = 1 (train / test / zero-shot), defaults: colour 76 / 77 / 67%, shape
  *   35 / 38 / 29%, size 69 / 78 / 66%, count 98 / 94 / 92%, relation 63 / 50 / 57%; the 25-minute
  *   run: colour 82 / 80 / 76%, shape 47 / 55 / 44%, size 69 / 71 / 72%, count 99 / 98 / 96%,
- *   relation 62 / 66 / 62%. So the prior gets the object count and (mostly) the colours; the
+ *   relation 62 / 66 / 62%; its tensorflow rerun: colour 85 / 83 / 74%, shape 47 / 55 / 41%, size
+ *   63 / 75 / 71%, count 96 / 94 / 94%, relation 77 / 69 / 63% (within the noise of 24 captions,
+ *   except zero-shot whole-scene agreement, 14.1 → 8.3%). So the prior gets the object count and (mostly) the colours; the
  *   shape class is what it misses, and what a longer run on more scenes improves most. More
  *   scenes alone only closed the train–test gap; more scenes and twice the steps raised every
  *   split, the held-out pairs most (5.7 → 14.1%), and its grid shows recognisable triangles,

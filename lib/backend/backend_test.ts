@@ -121,6 +121,20 @@ async function tensorflowStarts(): Promise<boolean> {
   }
 }
 
+Deno.test({
+  name: "tensorflow starts where the run expects it (CI on our machines)",
+  ignore: Deno.env.get("DALLE_LAB_EXPECT_TENSORFLOW") !== "1",
+  fn: async () => {
+    // Without this, a set-up that could not build it would only skip the parity tests.
+    assert.ok(
+      await tensorflowStarts(),
+      "DALLE_LAB_EXPECT_TENSORFLOW=1 but tensorflow cannot start",
+    );
+    assert.equal(tf.getBackend(), "tensorflow");
+    await initBackend("wasm");
+  },
+});
+
 Deno.test("initBackend: unknown names and unavailable backends are clear errors", async () => {
   await initBackend("wasm");
   await assert.rejects(

@@ -121,13 +121,10 @@ const DROPPED = -1e9;
 export function pickTokens(logits: tf.Tensor2D, options: PickOptions = {}): tf.Tensor2D {
   const [B, V] = logits.shape;
   checkPickOptions(options, V);
-  if ((options.temperature ?? 1) === 0) {
-    return tf.tidy(() => tf.argMax(logits, 1).reshape([B, 1]) as tf.Tensor2D);
-  }
+  if ((options.temperature ?? 1) === 0) return greedyTokens(logits);
   const probs = filteredProbs(logits, options);
   try {
-    const ids = drawRows(probs.dataSync() as Float32Array, B, V, options.seed ?? 0);
-    return tf.tensor2d(ids, [B, 1], "int32");
+    return drawnTokens(probs.dataSync() as Float32Array, B, V, options.seed ?? 0);
   } finally {
     probs.dispose();
   }
@@ -136,16 +133,23 @@ export function pickTokens(logits: tf.Tensor2D, options: PickOptions = {}): tf.T
 /** {@link pickTokens} that reads the probabilities back without blocking (options checked). */
 async function pickTokensAsync(logits: tf.Tensor2D, options: PickOptions): Promise<tf.Tensor2D> {
   const [B, V] = logits.shape;
-  if ((options.temperature ?? 1) === 0) {
-    return tf.tidy(() => tf.argMax(logits, 1).reshape([B, 1]) as tf.Tensor2D);
-  }
+  if ((options.temperature ?? 1) === 0) return greedyTokens(logits);
   const probs = filteredProbs(logits, options);
   try {
-    const ids = drawRows((await probs.data()) as Float32Array, B, V, options.seed ?? 0);
-    return tf.tensor2d(ids, [B, 1], "int32");
+    return drawnTokens((await probs.data()) as Float32Array, B, V, options.seed ?? 0);
   } finally {
     probs.dispose();
   }
+}
+
+/** Temperature 0: each row's most likely token, (B, 1) int32. */
+function greedyTokens(logits: tf.Tensor2D): tf.Tensor2D {
+  return tf.tidy(() => tf.argMax(logits, 1).reshape([logits.shape[0], 1]) as tf.Tensor2D);
+}
+
+/** {@link drawRows} as a (B, 1) int32 tensor. */
+function drawnTokens(probs: Float32Array, rows: number, vocab: number, seed: number): tf.Tensor2D {
+  return tf.tensor2d(drawRows(probs, rows, vocab, seed), [rows, 1], "int32");
 }
 
 /** The softmax of the tempered logits after the top-k and top-p filters (temperature > 0). */

@@ -6,7 +6,11 @@
  *
  * The workload matches the peer's: per worker a fixed 1024×1024 Gaussian gradient, error feedback,
  * warm-start Q, Gram-Schmidt, 3 warm-up steps then the mean of 20 timed steps. Ours orthogonalises
- * in float64 on the host with two Gram-Schmidt passes; the peer does one float32 pass.
+ * in float64 on the host with two Gram-Schmidt passes; the peer does one float32 pass. Ours runs
+ * the trainer's reducer protocol (lib/powersgd/reducer.ts through simulate.ts): every simulated
+ * worker forms its own P̂·Q'ᵀ for its error buffer, as a real worker does, and the coordinator
+ * forms the update, so W + 1 products of n × m where a single-process formulation shares one.
+ * The 16-bit rows send IEEE halves; the traffic rows give the bytes one worker sends per step.
  *
  * Command: `deno task bench powersgd`, or `DALLE_LAB_BACKEND=wasm deno run -A
  * experiments/bench_powersgd.ts [--quick]`.
@@ -26,11 +30,12 @@ function timeOurs(
   orthogonalize: "gram-schmidt" | "householder",
   warmupSteps: number,
   timedSteps: number,
-): number {
+  communication: "float32" | "float16" = "float32",
+): { msPerStep: number; bytesPerStep: number } {
   const grads = Array.from({ length: workers }, (_, w) => [
-    tf.randomNormal([SIZE.n, SIZE.m], 0, 1, "float32", w),
+    tf.randomNormal([SIZE.n, SIZE.m], 0, 1, "float32", w + 1), // seed 0 would be unseeded
   ]);
-  const psgd = new PowerSGD({ rank: SIZE.rank, workers, orthogonalize });
+  const psgd = new PowerSGD({ rank: SIZE.rank, workers, orthogonalize, communication });
   const step = () => {
     const out = psgd.step(grads);
     // Wait for the result as the eager peer does; one entry, since reading all 4 MB costs more
@@ -42,9 +47,10 @@ function timeOurs(
   const start = performance.now();
   for (let i = 0; i < timedSteps; i++) step();
   const msPerStep = (performance.now() - start) / timedSteps;
+  const bytesPerStep = psgd.stats().bytesSent / psgd.stepCount;
   psgd.dispose();
   tf.dispose(grads.flat());
-  return msPerStep;
+  return { msPerStep, bytesPerStep };
 }
 
 /**
@@ -74,7 +80,8 @@ export function powerSgdPeers(quick = false): PeerSpecs {
 
 /**
  * Times one PowerSGD step with 4 and 1 workers on the backend of this process, Gram-Schmidt (as
- * the peer) and Householder.
+ * the peer), Householder, and Gram-Schmidt with 16-bit communication; reports the bytes a worker
+ * sends per step in 32 and 16 bits.
  *
  * @param options `quick`: 1 warm-up and 3 timed steps instead of 3 and 20 @default false.
  * @returns Rows for `deno task bench` (peer figures: runs `w4` and `w1`, `ms_per_step`).
@@ -90,17 +97,33 @@ export async function benchPowerSgd(options: BenchOptions = {}): Promise<BenchRo
   const rows: BenchRow[] = [];
   for (const workers of [4, 1]) {
     const name = `powersgd step ${SIZE.n}×${SIZE.m} r=${SIZE.rank} W=${workers}`;
+    const gramSchmidt = timeOurs(workers, "gram-schmidt", warmup, timed);
     rows.push({
       workload: `${name}, Gram-Schmidt (as the peer)`,
-      value: +timeOurs(workers, "gram-schmidt", warmup, timed).toFixed(2),
+      value: +gramSchmidt.msPerStep.toFixed(2),
       unit: "ms",
       peer: { run: `w${workers}`, figure: "ms_per_step" },
     });
     rows.push({
       workload: `${name}, Householder`,
-      value: +timeOurs(workers, "householder", warmup, timed).toFixed(2),
+      value: +timeOurs(workers, "householder", warmup, timed).msPerStep.toFixed(2),
       unit: "ms",
     });
+    const half = timeOurs(workers, "gram-schmidt", warmup, timed, "float16");
+    rows.push({
+      workload: `${name}, Gram-Schmidt, 16-bit communication`,
+      value: +half.msPerStep.toFixed(2),
+      unit: "ms",
+    });
+    if (workers === 4) {
+      for (const [bits, run] of [[32, gramSchmidt], [16, half]] as const) {
+        rows.push({
+          workload: `${name}, bytes sent per worker per step, ${bits}-bit`,
+          value: run.bytesPerStep / 1024,
+          unit: "KiB",
+        });
+      }
+    }
   }
   return rows;
 }

@@ -18,12 +18,11 @@
  * @module
  */
 import { tf } from "../backend/mod.ts";
-import {
-  type FloatFormat,
-  type FloatFormatName,
-  formatByName,
-  roundArrayToFormat,
-} from "./float_format.ts";
+import { type FloatFormat, type FloatFormatName, formatByName } from "./float_format.ts";
+import { packFloat64, unpackFloat64 } from "./_exact.ts";
+import { scaleToFormat } from "./scale_to_format.ts";
+
+export { type RoundingCounts, scaleToFormat } from "./scale_to_format.ts";
 
 /** Options of a {@linkcode GradScaler}. */
 export interface GradScalerConfig {
@@ -216,30 +215,48 @@ export class GradScaler {
     const out: tf.Tensor[] = [];
     for (let p = 0; p < grads.length; p++) {
       const report = reports[this.#paramBlock[p]];
-      const values = grads[p].dataSync();
       const scale = report.scale;
-      const scaled = new Float32Array(values.length);
-      for (let i = 0; i < values.length; i++) scaled[i] = values[i] * scale;
-      // Multiply in float32 first, as a scaled fp32 loss would; the product is then rounded.
-      roundArrayToFormat(scaled, this.format, scaled);
-      for (let i = 0; i < values.length; i++) {
-        const before = values[i];
-        const after = scaled[i];
-        if (before !== 0) report.nonzeroEntries++;
-        if (before !== 0 && after === 0) report.underflowEntries++;
-        if (!Number.isFinite(after)) report.overflowEntries++;
-        scaled[i] = after / scale;
-      }
-      report.entries += values.length;
-      out.push(tf.tensor(scaled, grads[p].shape, "float32"));
+      const counts = { entries: 0, nonzero: 0, underflow: 0, overflow: 0 };
+      const values = scaleToFormat(grads[p].dataSync(), scale, this.format, counts);
+      for (let i = 0; i < values.length; i++) values[i] = values[i] / scale;
+      report.entries += counts.entries;
+      report.nonzeroEntries += counts.nonzero;
+      report.underflowEntries += counts.underflow;
+      report.overflowEntries += counts.overflow;
+      out.push(tf.tensor(values, grads[p].shape, "float32"));
     }
-    const groupFinite = new Array(this.#scales.length).fill(true);
-    for (let b = 0; b < reports.length; b++) {
-      const r = reports[b];
+    for (const r of reports) {
       r.finite = r.overflowEntries === 0;
       r.underflowFraction = r.nonzeroEntries === 0 ? 0 : r.underflowEntries / r.nonzeroEntries;
-      if (!r.finite) groupFinite[this.#blockGroup[b]] = false;
     }
+    const skip = this.update(reports.map((r) => r.finite));
+    return { grads: out, skip, blocks: reports };
+  }
+
+  /**
+   * The scale rules of App. D after one step (what {@linkcode step} does after rounding, for
+   * callers that round elsewhere, e.g. the `gradScale` reducer): finite blocks grow, a scale
+   * with a non-finite block backs off (once per cooldown), all clamped.
+   *
+   * @param finite Per block (in {@linkcode blockIds} order): whether all its gradients were finite.
+   * @returns Whether the update must be skipped (some block was not finite).
+   * @example
+   * ```ts
+   * import { GradScaler } from "./grad_scaler.ts";
+   * const scaler = new GradScaler({ blocks: ["a", "b"] });
+   * console.log(scaler.update([true, false]), scaler.scales().b); // true 5792.6…
+   * ```
+   */
+  update(finite: readonly boolean[]): boolean {
+    if (finite.length !== this.blockIds.length) {
+      throw new RangeError(
+        `GradScaler has ${this.blockIds.length} blocks, got ${finite.length} finite flags`,
+      );
+    }
+    const groupFinite = new Array(this.#scales.length).fill(true);
+    finite.forEach((f, b) => {
+      if (!f) groupFinite[this.#blockGroup[b]] = false;
+    });
     for (let g = 0; g < this.#scales.length; g++) {
       let s = this.#scales[g];
       if (groupFinite[g]) {
@@ -253,6 +270,54 @@ export class GradScaler {
     const skip = groupFinite.includes(false);
     if (skip) this.skippedSteps++;
     this.stepCount++;
-    return { grads: out, skip, blocks: reports };
+    return skip;
+  }
+
+  /**
+   * The scales, cooldowns and counters, exactly (float64 values as float32 triples), for a
+   * checkpoint.
+   *
+   * @returns `scales`, `last_backoff` (one per scale), `steps` (stepCount, skippedSteps).
+   * @example
+   * ```ts
+   * import { GradScaler } from "./grad_scaler.ts";
+   * const a = new GradScaler({ blocks: ["x"] });
+   * a.update([false]);
+   * const b = new GradScaler({ blocks: ["x"] });
+   * b.restore(a.state());
+   * console.log(b.scales().x === a.scales().x, b.stepCount); // true 1
+   * ```
+   */
+  state(): Record<string, Float32Array> {
+    return {
+      scales: packFloat64(this.#scales),
+      last_backoff: packFloat64(this.#lastBackoff),
+      steps: packFloat64([this.stepCount, this.skippedSteps]),
+    };
+  }
+
+  /**
+   * Restores {@linkcode state}'s output (of a scaler with as many scales).
+   *
+   * @param state The arrays.
+   */
+  restore(state: Record<string, Float32Array>): void {
+    const read = (key: string, length: number) => {
+      const values = state[key] === undefined ? undefined : unpackFloat64(state[key]);
+      if (values === undefined || values.length !== length) {
+        throw new RangeError(
+          `GradScaler state "${key}" should hold ${length} numbers, got ` +
+            `${values?.length ?? "none"}`,
+        );
+      }
+      return values;
+    };
+    const scales = read("scales", this.#scales.length);
+    const lastBackoff = read("last_backoff", this.#scales.length);
+    const [stepCount, skippedSteps] = read("steps", 2);
+    this.#scales = scales;
+    this.#lastBackoff = lastBackoff;
+    this.stepCount = stepCount;
+    this.skippedSteps = skippedSteps;
   }
 }

@@ -4,7 +4,11 @@
  * - {@linkcode roundToFormat} / {@linkcode roundArrayToFormat} / {@linkcode roundTensorToFormat}:
  *   round to IEEE float16 or DALL-E's 1-6-9 format (ties to even, subnormals, overflow to ∞).
  * - {@linkcode GradScaler}: one dynamic scale per residual block (or one global scale), applied to
- *   float32 gradients that are then rounded to 16 bits, with underflow/overflow counts per block.
+ *   float32 gradients that are then rounded to 16 bits, with underflow/overflow counts per block;
+ *   its rules ({@linkcode GradScaler.update}) and checkpointable state.
+ * - {@linkcode gradScale}: the same scales as a wrapper around any reducer of the trainer's
+ *   gradient exchange (`lib/nn/reduce.ts`): shards send scaled 16-bit gradients, the coordinator
+ *   unscales, skips a step with a non-finite block and backs that block's scale off.
  *
  * @example
  * ```ts
@@ -32,4 +36,13 @@ export {
   GradScaler,
   type GradScalerConfig,
   type GradScaleResult,
+  type RoundingCounts,
+  scaleToFormat,
 } from "./grad_scaler.ts";
+export {
+  gradScale,
+  type GradScaleCoordinator,
+  type GradScaleOptions,
+  type GradScaleShard,
+  type ScaleInfo,
+} from "./reducer.ts";

@@ -1,36 +1,31 @@
 /**
  * PowerSGD gradient compression (Vogels et al., 2019) with DALL-E's variants (paper §2.5, App. E),
- * simulating W data-parallel workers in one process.
+ * over W simulated data-parallel workers, for studies: a thin wrapper over the reducer the trainer
+ * runs (`reducer.ts`, whose module comment has the algorithm) and its simulation (`simulate.ts`).
  *
- * One step, per gradient matrix, with M_w = worker w's gradient (+ its error buffer):
- *
- *     P = Σ_w M_w·Q          (n × r; all-reduce, sum)
- *     P̂ = orthogonalise(P)
- *     Q' = (1/W) Σ_w M_wᵀ·P̂  (m × r; all-reduce, mean)
- *     out = P̂·Q'ᵀ            (the same on every worker: P̂P̂ᵀ·mean_w M_w)
- *     error_w = M_w − out    (error feedback)
+ * Every worker's gradient gets weight 1/W, so the output is the mean over workers' gradients as
+ * PowerSGD sees it: out = P̂P̂ᵀ·mean_w M_w. The shards keep their error buffers in weighted units
+ * (e_w/W); {@linkcode PowerSGD.meanError} and {@linkcode PowerSGD.errorSquaredNorm} report them in
+ * units of a worker's unweighted gradient.
  *
  * Vectors, and matrices too small to be worth it ((n + m)·r·minCompressionRate ≥ n·m), are
- * all-reduced (mean) uncompressed, as in torch's powerSGD_hook.
+ * all-reduced uncompressed, as in torch's powerSGD_hook. Unlike the reducer, a rank larger than a
+ * matrix allows is clamped here (min(r, n, m) per matrix), so that rank sweeps may overshoot.
  *
  * @module
  */
 import { tf } from "../backend/mod.ts";
-import {
-  type FloatFormat,
-  type FloatFormatName,
-  formatByName,
-  roundTensorToFormat,
-} from "../gradscale/mod.ts";
-import { fromMatrix, matrixShape, toMatrix } from "./matrix_view.ts";
-import { type Orthogonalization, orthogonalize } from "./orthogonalize.ts";
+import type { FloatFormatName } from "../gradscale/mod.ts";
+import { DEFAULT_SETTINGS, type PowerSgdSettings, type QMode, resolveSettings } from "./_config.ts";
+import { PowerSgdCoordinator } from "./_coordinator.ts";
+import { PowerSgdShard } from "./_shard.ts";
+import { fromMatrix } from "./matrix_view.ts";
+import type { Orthogonalization } from "./orthogonalize.ts";
+import type { CompressionPlanEntry } from "./plan.ts";
+import { SimulatedAllReduce } from "./simulate.ts";
 
-/**
- * How Q is chosen each step: "warm" reuses the last Q' (Vogels et al.), "fixed" keeps one seeded
- * Gaussian Q for ever (DALL-E), "fresh" draws a new Gaussian Q every step (torch's
- * `warm_start=False`).
- */
-export type QMode = "warm" | "fixed" | "fresh";
+export { type CompressionPlanEntry, planCompression } from "./plan.ts";
+export type { QMode } from "./_config.ts";
 
 /** Options of {@linkcode PowerSGD}. */
 export interface PowerSgdConfig {
@@ -48,7 +43,10 @@ export interface PowerSgdConfig {
   minCompressionRate?: number;
   /** Seed of the Gaussian Q matrices. @default 0 */
   seed?: number;
-  /** Format of everything sent (P, Q, uncompressed tensors), to study 16-bit all-reduce. @default "float32" */
+  /**
+   * Format of everything sent (P, P̂, Q, Q', uncompressed tensors). "float16" is sent as IEEE
+   * halves (half the bytes); "1-6-9" is emulated (rounded, sent as float32). @default "float32"
+   */
   communication?: FloatFormatName;
   /** Format the error buffers are stored in (DALL-E kept them in 16 bits). @default "float32" */
   errorPrecision?: FloatFormatName;
@@ -58,86 +56,20 @@ export interface PowerSgdConfig {
   householderShift?: number;
 }
 
-/** Cumulative communication counts, as torch's powerSGD_hook logs them. */
+/** Cumulative communication counts per worker, as torch's powerSGD_hook logs them, and bytes. */
 export interface CompressionStats {
   /** Elements an uncompressed all-reduce would have sent, per worker, summed over steps. */
   elementsUncompressed: number;
   /** Elements actually sent (P and Q, or the uncompressed tensor), per worker, over steps. */
   elementsSent: number;
+  /** Bytes a float32 all-reduce would have sent (4 per element), per worker, over steps. */
+  bytesUncompressed: number;
+  /** Bytes actually sent (2 per element in float16 communication), per worker, over steps. */
+  bytesSent: number;
   /** elementsUncompressed / elementsSent (torch's "compress_rate"); 1 before any step. */
   ratio: number;
   /** 1 − elementsSent / elementsUncompressed (the paper's "compression rate"); 0 before any step. */
   savedFraction: number;
-}
-
-/** What PowerSGD does with one gradient tensor. */
-export interface CompressionPlanEntry {
-  /** The gradient's shape. */
-  shape: number[];
-  /** Its matrix view: "vector", "matrix" or "conv" (HWIO kernel). */
-  view: "vector" | "matrix" | "conv";
-  /** Rows of the matrix view. */
-  n: number;
-  /** Columns of the matrix view. */
-  m: number;
-  /** Rank used: min(rank, n, m) when compressed, else 0. */
-  rank: number;
-  /** Whether it is compressed. */
-  compressed: boolean;
-  /** Elements per step without compression: n·m. */
-  elementsUncompressed: number;
-  /** Elements sent per step: (n + m)·rank if compressed, else n·m. */
-  elementsSent: number;
-}
-
-/**
- * Decides, for each gradient shape, whether and with which rank PowerSGD compresses it.
- *
- * @param shapes The gradient shapes.
- * @param rank The requested rank r.
- * @param minCompressionRate Compress only if n·m > (n + m)·r·minCompressionRate. @default 2
- * @returns One entry per shape.
- * @example
- * ```ts
- * import { planCompression } from "./powersgd.ts";
- * const plan = planCompression([[256, 1024], [1024], [8, 8]], 4);
- * console.log(plan.map((e) => [e.compressed, e.elementsSent])); // [[true, 5120], [false, 1024], [false, 64]]
- * ```
- */
-export function planCompression(
-  shapes: readonly (readonly number[])[],
-  rank: number,
-  minCompressionRate = 2,
-): CompressionPlanEntry[] {
-  if (!Number.isInteger(rank) || rank < 1) {
-    throw new RangeError(`rank must be a positive integer, got ${rank}`);
-  }
-  if (!(minCompressionRate >= 0)) {
-    throw new RangeError(`minCompressionRate must be ≥ 0, got ${minCompressionRate}`);
-  }
-  return shapes.map((shape) => {
-    const { view, n, m } = matrixShape(shape);
-    const r = Math.min(rank, n, m);
-    const compressed = view !== "vector" && (n + m) * r * minCompressionRate < n * m;
-    return {
-      shape: [...shape],
-      view,
-      n,
-      m,
-      rank: compressed ? r : 0,
-      compressed,
-      elementsUncompressed: n * m,
-      elementsSent: compressed ? (n + m) * r : n * m,
-    };
-  });
-}
-
-// Distinct, reproducible tf seeds per (config seed, parameter, step).
-function mixSeed(seed: number, param: number, step: number): number {
-  let h = (seed ^ 0x9e3779b9) >>> 0;
-  h = Math.imul(h ^ (param + 1), 0x85ebca6b) >>> 0;
-  h = Math.imul(h ^ (step + 1), 0xc2b2ae35) >>> 0;
-  return (h ^ (h >>> 16)) >>> 0;
 }
 
 /**
@@ -162,13 +94,11 @@ export class PowerSGD {
   /** Number of `step` calls so far. */
   stepCount = 0;
 
+  #settings: PowerSgdSettings;
+  #sim: SimulatedAllReduce | null = null;
+  #shards: PowerSgdShard[] = [];
   #plan: CompressionPlanEntry[] | null = null;
-  #q: (tf.Tensor2D | null)[] = []; // per parameter; m × r
-  #errors: (tf.Tensor2D[] | null)[] = []; // per parameter, per worker; n × m
-  #elementsUncompressed = 0;
-  #elementsSent = 0;
-  #sendFormat: FloatFormat;
-  #errorFormat: FloatFormat;
+  #totals = { elementsUncompressed: 0, elementsSent: 0, bytesUncompressed: 0, bytesSent: 0 };
 
   /**
    * Creates the compressor; state is allocated on the first step, from the gradient shapes.
@@ -177,36 +107,28 @@ export class PowerSGD {
    */
   constructor(config: PowerSgdConfig) {
     const full: Required<PowerSgdConfig> = {
-      errorFeedback: true,
-      q: "warm",
-      orthogonalize: "gram-schmidt",
-      minCompressionRate: 2,
-      seed: 0,
+      errorFeedback: DEFAULT_SETTINGS.errorFeedback,
+      q: DEFAULT_SETTINGS.q,
+      orthogonalize: DEFAULT_SETTINGS.orthogonalize,
+      minCompressionRate: DEFAULT_SETTINGS.minCompressionRate,
+      seed: DEFAULT_SETTINGS.seed,
       communication: "float32",
-      errorPrecision: "float32",
-      epsilon: 1e-8,
-      householderShift: 1e-6,
+      errorPrecision: DEFAULT_SETTINGS.errorPrecision,
+      epsilon: DEFAULT_SETTINGS.epsilon,
+      householderShift: DEFAULT_SETTINGS.householderShift,
       ...config,
     };
-    if (!Number.isInteger(full.rank) || full.rank < 1) {
-      throw new RangeError(`rank must be a positive integer, got ${full.rank}`);
-    }
     if (!Number.isInteger(full.workers) || full.workers < 1) {
       throw new RangeError(`workers must be a positive integer, got ${full.workers}`);
     }
-    if (!["warm", "fixed", "fresh"].includes(full.q)) {
-      throw new RangeError(`q must be "warm", "fixed" or "fresh", got "${full.q}"`);
-    }
-    if (!["gram-schmidt", "householder"].includes(full.orthogonalize)) {
-      throw new RangeError(
-        `orthogonalize must be "gram-schmidt" or "householder", got "${full.orthogonalize}"`,
-      );
-    }
-    if (!(full.minCompressionRate >= 0)) {
-      throw new RangeError(`minCompressionRate must be ≥ 0, got ${full.minCompressionRate}`);
-    }
-    this.#sendFormat = formatByName(full.communication);
-    this.#errorFormat = formatByName(full.errorPrecision);
+    const { workers: _, communication, ...rest } = full;
+    this.#settings = resolveSettings({
+      ...rest,
+      // float16 travels as real IEEE halves; other formats are emulated on float32 values.
+      bits: communication === "float16" ? 16 : 32,
+      communication: communication === "float16" ? "float32" : communication,
+      strictRank: false,
+    });
     this.config = Object.freeze(full);
   }
 
@@ -248,116 +170,45 @@ export class PowerSGD {
       throw new RangeError(`expected gradients of ${workers} workers, got ${workerGrads.length}`);
     }
     const shapes = workerGrads[0].map((g) => g.shape);
-    for (let w = 1; w < workers; w++) {
-      const grads = workerGrads[w];
-      if (grads.length !== shapes.length) {
-        throw new RangeError(
-          `worker ${w} gave ${grads.length} gradients, worker 0 gave ${shapes.length}`,
-        );
-      }
-      grads.forEach((g, i) => {
-        if (!tf.util.arraysEqual(g.shape, shapes[i])) {
-          throw new RangeError(
-            `gradient ${i} of worker ${w} has shape [${g.shape}], worker 0's has [${shapes[i]}]`,
-          );
-        }
-      });
-    }
-    if (this.#plan === null) {
-      this.#plan = planCompression(shapes, this.config.rank, this.config.minCompressionRate);
-      this.#q = this.#plan.map(() => null);
-      this.#errors = this.#plan.map(() => null);
+    if (this.#sim === null) {
+      this.#sim = this.#create(shapes);
     } else if (
-      this.#plan.length !== shapes.length ||
-      this.#plan.some((e, i) => !tf.util.arraysEqual(e.shape, shapes[i]))
+      this.#plan!.length !== shapes.length ||
+      this.#plan!.some((e, i) => !tf.util.arraysEqual(e.shape, shapes[i]))
     ) {
       throw new RangeError(
         `gradient shapes changed since the first step: expected ` +
-          `${this.#plan.map((e) => `[${e.shape}]`).join(" ")}, got ` +
+          `${this.#plan!.map((e) => `[${e.shape}]`).join(" ")}, got ` +
           `${shapes.map((s) => `[${s}]`).join(" ")}`,
       );
     }
-    const outputs = this.#plan.map((entry, i) => {
-      this.#elementsUncompressed += entry.elementsUncompressed;
-      this.#elementsSent += entry.elementsSent;
-      const grads = workerGrads.map((g) => g[i]);
-      return entry.compressed ? this.#compress(i, entry, grads) : this.#allReduceMean(grads);
-    });
+    const result = this.#sim.step(workerGrads);
+    const size = shapes.reduce((a, s) => a + s.reduce((x, y) => x * y, 1), 0);
+    this.#totals.elementsUncompressed += size;
+    this.#totals.bytesUncompressed += 4 * size;
+    this.#totals.elementsSent += result.elementsSent;
+    this.#totals.bytesSent += result.bytesSent;
     this.stepCount++;
-    return outputs;
+    return result.grads;
   }
 
-  #send(x: tf.Tensor): tf.Tensor {
-    return this.#sendFormat.name === "float32" ? x : roundTensorToFormat(x, this.#sendFormat);
-  }
-
-  #allReduceMean(grads: tf.Tensor[]): tf.Tensor {
-    return tf.tidy(() => {
-      const sum = grads.map((g) => this.#send(g)).reduce((a, b) => a.add(b));
-      return this.#send(sum).div(grads.length);
-    });
-  }
-
-  #gaussianQ(i: number, entry: CompressionPlanEntry, step: number): tf.Tensor2D {
-    return tf.randomNormal(
-      [entry.m, entry.rank],
-      0,
-      1,
-      "float32",
-      mixSeed(this.config.seed, i, step),
-    ) as tf.Tensor2D;
-  }
-
-  #compress(i: number, entry: CompressionPlanEntry, grads: tf.Tensor[]): tf.Tensor {
-    const { q: qMode, errorFeedback, workers } = this.config;
-    // "fresh" draws Q from the step number, so its first Q equals warm's and fixed's.
-    if (this.#q[i] === null || qMode === "fresh") {
-      this.#q[i]?.dispose();
-      this.#q[i] = this.#gaussianQ(i, entry, qMode === "fresh" ? this.stepCount : 0);
-    }
-    const q = this.#q[i]!;
-    const oldErrors = this.#errors[i];
-    const { out, errors, qNext } = tf.tidy(() => {
-      const ms = grads.map((g, w) => {
-        const m = toMatrix(g); // n × m
-        return oldErrors ? m.add(oldErrors[w]) as tf.Tensor2D : m;
-      });
-      const p = this.#send(ms.map((m) => this.#send(m.matMul(q))).reduce((a, b) => a.add(b)));
-      const pHat = orthogonalize(p, this.config.orthogonalize, {
-        epsilon: this.config.epsilon,
-        shift: this.config.householderShift,
-      }); // n × r
-      // Q_w = M_wᵀ·P̂ is formed as (P̂ᵀ·M_w)ᵀ: tfjs-wasm's matMul with a transpose flag on the
-      // big n × m operand is ~20× slower than transposing the small n × r factor first.
-      const pHatT = pHat.transpose(); // r × n
-      const qSumT = ms.map((m) => this.#send(pHatT.matMul(m))).reduce((a, b) => a.add(b)); // r × m
-      const qNextT = this.#send(qSumT.div(workers)); // r × m, = Q'ᵀ
-      const outMatrix = pHat.matMul(qNextT); // n × m
-      const qNext = qNextT.transpose() as tf.Tensor2D; // m × r
-      const errors = errorFeedback
-        ? ms.map((m) => this.#storeError(m.sub(outMatrix)) as tf.Tensor2D)
-        : [];
-      return { out: fromMatrix(outMatrix, entry.shape), errors, qNext };
-    });
-    oldErrors?.forEach((e) => e.dispose());
-    this.#errors[i] = errorFeedback ? errors : null;
-    if (qMode === "warm") {
-      q.dispose();
-      this.#q[i] = qNext;
-    } else {
-      qNext.dispose();
-    }
-    return out;
-  }
-
-  #storeError(e: tf.Tensor): tf.Tensor {
-    return this.#errorFormat.name === "float32" ? e : roundTensorToFormat(e, this.#errorFormat);
+  #create(shapes: number[][]): SimulatedAllReduce {
+    const { workers } = this.config;
+    const names = shapes.map((_, i) => `param${i}`);
+    const context = (shard: number) => ({ shapes, names, shard, shards: workers });
+    this.#shards = Array.from(
+      { length: workers },
+      (_, w) => new PowerSgdShard(this.#settings, context(w)),
+    );
+    const coordinator = new PowerSgdCoordinator(this.#settings, context(-1));
+    this.#plan = coordinator.plan;
+    return new SimulatedAllReduce(this.#shards, coordinator, shapes, { workers, names });
   }
 
   /**
    * Cumulative communication since construction.
    *
-   * @returns Elements sent and saved, summed over steps (per worker).
+   * @returns Elements and bytes sent and saved, summed over steps (per worker).
    * @example
    * ```ts
    * import { PowerSGD } from "./powersgd.ts";
@@ -365,18 +216,17 @@ export class PowerSGD {
    * ```
    */
   stats(): CompressionStats {
-    const u = this.#elementsUncompressed;
-    const s = this.#elementsSent;
+    const { elementsUncompressed: u, elementsSent: s } = this.#totals;
     return {
-      elementsUncompressed: u,
-      elementsSent: s,
+      ...this.#totals,
       ratio: s === 0 ? 1 : u / s,
       savedFraction: u === 0 ? 0 : 1 - s / u,
     };
   }
 
   /**
-   * The error buffers' summed squared norm over workers and parameters (0 without feedback).
+   * The error buffers' summed squared norm over workers and parameters (0 without feedback), in
+   * units of a worker's unweighted gradient.
    *
    * @returns Σ_w Σ_i ‖error_{w,i}‖².
    * @example
@@ -386,9 +236,14 @@ export class PowerSGD {
    * ```
    */
   errorSquaredNorm(): number {
+    const w = this.config.workers;
     let total = 0;
-    for (const errors of this.#errors) {
-      for (const e of errors ?? []) total += tf.tidy(() => e.square().sum().dataSync()[0]);
+    for (const shard of this.#shards) {
+      for (let i = 0; i < shard.plan.length; i++) {
+        const e = shard.errorMatrix(i);
+        // The shards keep e_w/W; a worker's own error is W times that.
+        if (e) total += tf.tidy(() => e.square().sum().dataSync()[0]) * w * w;
+      }
     }
     return total;
   }
@@ -416,11 +271,10 @@ export class PowerSGD {
       );
     }
     const entry = this.#plan[i];
-    const errors = this.#errors[i];
-    if (!errors) return tf.zeros(entry.shape);
-    return tf.tidy(() =>
-      fromMatrix(errors.reduce((a, b) => a.add(b)).div(errors.length), entry.shape)
-    );
+    const errors = this.#shards.map((s) => s.errorMatrix(i)).filter((e) => e !== null);
+    if (errors.length === 0) return tf.zeros(entry.shape);
+    // mean_w e_w = Σ_w e_w/W: the sum of what the shards keep.
+    return tf.tidy(() => fromMatrix(tf.addN(errors), entry.shape));
   }
 
   /**
@@ -433,10 +287,9 @@ export class PowerSGD {
    * ```
    */
   dispose(): void {
-    for (const q of this.#q) q?.dispose();
-    for (const errors of this.#errors) errors?.forEach((e) => e.dispose());
-    this.#q = [];
-    this.#errors = [];
+    this.#sim?.dispose();
+    this.#sim = null;
+    this.#shards = [];
     this.#plan = null;
   }
 }

@@ -152,7 +152,7 @@ Deno.test("rank ≥ min(n, m): skipped by default (plain mean), exact when compr
   }
 });
 
-Deno.test("element counts: (n + m)·r per compressed matrix, n·m otherwise; cumulative stats", () => {
+Deno.test("element counts: (n + m)·r per compressed matrix, n·m otherwise; cumulative stats in elements and bytes", () => {
   const shapes = [[64, 48], [3, 3, 8, 16], [48], [4, 4]];
   const plan = planCompression(shapes, 4);
   assert.deepEqual(
@@ -173,6 +173,7 @@ Deno.test("element counts: (n + m)·r per compressed matrix, n·m otherwise; cum
   const sent = 448 + 352 + 48 + 16;
   const stats = psgd.stats();
   assert.deepEqual([stats.elementsUncompressed, stats.elementsSent], [3 * full, 3 * sent]);
+  assert.deepEqual([stats.bytesUncompressed, stats.bytesSent], [12 * full, 12 * sent]);
   assert.ok(Math.abs(stats.ratio - full / sent) < 1e-12);
   assert.ok(Math.abs(stats.savedFraction - (1 - sent / full)) < 1e-12);
   psgd.dispose();
@@ -231,7 +232,7 @@ Deno.test("same seed gives identical outputs; another seed, or fresh Q, gives di
   tf.dispose(grads.flat());
 });
 
-Deno.test("16-bit communication: sent values are float16, results stay within fp16 precision", () => {
+Deno.test("16-bit communication: sent values are float16 (half the bytes), results stay within fp16 precision", () => {
   const f16round = (Math as unknown as { f16round: (x: number) => number }).f16round;
   const grads = [0, 1, 2, 3].map((w) => [
     tf.randomNormal([40, 32], 0, 1, "float32", w),
@@ -241,8 +242,16 @@ Deno.test("16-bit communication: sent values are float16, results stay within fp
   const half = new PowerSGD({ rank: 4, workers: 4, communication: "float16" });
   const a = exact.step(grads);
   const b = half.step(grads);
-  // The uncompressed bias is a sum of float16 values rounded to float16, divided by 4 (exact).
-  for (const v of b[1].dataSync()) assert.equal(v * 4, f16round(v * 4));
+  // The uncompressed bias: each worker sends its g/4 as IEEE halves, the sum is float32.
+  const sent = grads.map((g) => Array.from(g[1].dataSync(), (v) => f16round(v / 4)));
+  b[1].dataSync().forEach((v, k) =>
+    assert.equal(v, sent.reduce((acc, values) => Math.fround(acc + values[k]), 0))
+  );
+  // Real halves: exactly half the bytes, the same elements.
+  const [s32, s16] = [exact.stats(), half.stats()];
+  assert.equal(s16.elementsSent, s32.elementsSent);
+  assert.equal(s16.bytesSent * 2, s32.bytesSent);
+  assert.equal(s32.bytesSent, 4 * s32.elementsSent);
   const rel = maxAbsDiff(a[0], b[0]) / maxAbs(a[0]);
   assert.ok(rel > 0 && rel < 1e-2, `float16 communication changed the matrix by ${rel}`);
   tf.dispose([...a, ...b, ...grads.flat()]);

@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { exists } from "../lib/io/mod.ts";
 
 /**
  * One figure of ours, measured on the backend of the process that runs the bench (one backend per
@@ -114,11 +115,7 @@ export async function runPeer<T>(
   args: string[],
   python: string = PYTHON,
 ): Promise<PeerFigures<T> | string> {
-  try {
-    await Deno.stat(python);
-  } catch {
-    return `not installed: ${python} (run .ci/setup --bench)`;
-  }
+  if (!(await exists(python))) return `not installed: ${python} (run .ci/setup --bench)`;
   try {
     const out = await new Deno.Command(python, {
       args: ["-c", RSS_WRAPPER, script, ...args],

@@ -14,6 +14,7 @@
  * returned; their outputs land in data/runs/<experiment>/ and data/figures/. `--backend=NAME`
  * (else $DALLE_LAB_BACKEND, else `auto`) is handed to every step.
  */
+import { existsSync } from "../lib/io/mod.ts";
 import { parseFlags } from "../lib/log/mod.ts";
 
 const cfg = parseFlags({ quick: false, retrainDvae: false });
@@ -36,20 +37,11 @@ async function step(title: string, script: string, stepArgs: string[]): Promise<
   console.log(`(${title}: ${((performance.now() - started) / 1000).toFixed(0)} s)`);
 }
 
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(`${root}${path}`);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 const dvaePath = cfg.quick
   ? "data/cache/dvae_shapes_quick.safetensors"
   : "data/cache/dvae_shapes.safetensors";
 await step("Figure 11: the attention masks", "figure11.ts", []);
-if (cfg.retrainDvae || !exists(dvaePath)) {
+if (cfg.retrainDvae || !existsSync(`${root}${dvaePath}`)) {
   await step(
     "Stage one: dVAE on captioned shapes",
     "dvae_train.ts",

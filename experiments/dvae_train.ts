@@ -63,7 +63,8 @@ import {
 } from "../lib/data/mod.ts";
 import { createDvae, evaluateDvae, saveDvae, trainDvae } from "../lib/dvae/mod.ts";
 import { type Flags, parseFlags, RunLog } from "../lib/log/mod.ts";
-import { cosine, paramCount, scaleSteps, warmupCosine, writeFileAtomic } from "../lib/nn/mod.ts";
+import { writeFileAtomic } from "../lib/io/mod.ts";
+import { cosine, paramCount, scaleSteps, warmupCosine } from "../lib/nn/mod.ts";
 
 /** Every flag with its default. */
 export const DEFAULTS = {

@@ -15,17 +15,10 @@
  * @module
  */
 import { initBackend } from "../lib/backend/mod.ts";
+import { writeFileAtomic } from "../lib/io/mod.ts";
 import { plotPage } from "../lib/display/mod.ts";
 import { parseFlags } from "../lib/log/mod.ts";
 import { figure11, figure11Png } from "../lib/masks/mod.ts";
-
-/** Writes a file by renaming a finished temporary file over it, so readers never see half. */
-async function writeAtomic(path: string, data: Uint8Array | string): Promise<void> {
-  const temp = `${path}.tmp-${Deno.pid}`;
-  if (typeof data === "string") await Deno.writeTextFile(temp, data);
-  else await Deno.writeFile(temp, data);
-  await Deno.rename(temp, path);
-}
 
 /**
  * Writes Figure 11 as a PNG and as a standalone plotly page.
@@ -42,11 +35,10 @@ async function writeAtomic(path: string, data: Uint8Array | string): Promise<voi
 export async function writeFigure11(
   outDir = "data/figures",
 ): Promise<{ png: string; html: string }> {
-  await Deno.mkdir(outDir, { recursive: true });
   const png = `${outDir}/figure11_masks.png`;
   const html = `${outDir}/figure11_masks.html`;
-  await writeAtomic(png, await figure11Png());
-  await writeAtomic(html, plotPage(figure11()));
+  await writeFileAtomic(png, await figure11Png());
+  await writeFileAtomic(html, plotPage(figure11()));
   return { png, html };
 }
 

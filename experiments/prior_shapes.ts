@@ -72,7 +72,8 @@ import {
 } from "../lib/data/mod.ts";
 import { loadDvae } from "../lib/dvae/mod.ts";
 import { type MetricsRow, parseFlags, RunLog, writeCsv } from "../lib/log/mod.ts";
-import { paramCount, Rng, writeFileAtomic } from "../lib/nn/mod.ts";
+import { exists, Rng, writeFileAtomic } from "../lib/io/mod.ts";
+import { paramCount } from "../lib/nn/mod.ts";
 import {
   captionRows,
   createPrior,
@@ -195,14 +196,6 @@ const minutes = () => ((performance.now() - started) / 60000).toFixed(1);
 // --- Data: train scenes as image tokens, captions as BPE ids --------------------------------------
 const train = await makeShapes({ count: cfg.trainCount, seed: cfg.trainSeed, split: "train" });
 const trainImages = imagesToTensor(train.images);
-const exists = async (path: string) => {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-};
 const judge = await createShapesJudge();
 const pct = (x: number) => `${(x * 100).toFixed(0)}%`;
 const rate = (flags: boolean[]) => flags.filter(Boolean).length / Math.max(1, flags.length);

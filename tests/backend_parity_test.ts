@@ -17,7 +17,7 @@
  */
 import assert from "node:assert/strict";
 import { initBackend, tf } from "../lib/backend/mod.ts";
-import { Rng } from "../lib/nn/mod.ts";
+import { Rng } from "../lib/io/mod.ts";
 import type { Module } from "../lib/nn/mod.ts";
 import { createDvae, type DvaeConfig } from "../lib/dvae/model.ts";
 import { shardGradients as dvaeGradients, type ShardOptions } from "../lib/dvae/_grad_task.ts";

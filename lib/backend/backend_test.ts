@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { BACKEND_ENV, initBackend, tf } from "./mod.ts";
-import { Rng } from "../nn/mod.ts";
+import { Rng } from "../io/mod.ts";
 
 type Case = {
   batch: number;

@@ -25,7 +25,7 @@
  */
 import assert from "node:assert/strict";
 import { initBackend, tf } from "./mod.ts";
-import { Rng } from "../nn/mod.ts";
+import { Rng } from "../io/mod.ts";
 import { gelu } from "../prior/_block.ts";
 import {
   gaussianNll,

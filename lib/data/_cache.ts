@@ -1,12 +1,10 @@
 /**
- * Where lib/data keeps generated sets and trained weights (and lib/nn's atomic file writer).
+ * Where lib/data keeps generated sets and trained weights.
  *
  * @module
  */
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-
-export { writeFileAtomic } from "../nn/mod.ts";
 
 /**
  * The default cache folder: `data/cache/` at the repository root (git-ignored), found from this

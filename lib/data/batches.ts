@@ -9,7 +9,7 @@
  * @module
  */
 import { tf } from "../backend/mod.ts";
-import { DataRng } from "./_rng.ts";
+import { Mulberry32 } from "../io/mod.ts";
 import { type CaptionedImages, imagesToTensor } from "./image_batch.ts";
 
 /** Options for `batches`. */
@@ -57,7 +57,7 @@ export function epochOrders(
   options: { seed?: number; epochs?: number; shuffle?: boolean } = {},
 ): number[][] {
   const { seed = 0, epochs = 1, shuffle = true } = options;
-  const rng = new DataRng(seed);
+  const rng = Mulberry32.data(seed);
   return Array.from({ length: epochs }, () => {
     const order = Array.from({ length: count }, (_, i) => i);
     if (!shuffle) return order;

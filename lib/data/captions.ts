@@ -19,7 +19,7 @@
  *
  * @module
  */
-import { drawInt, type RandomSource } from "./_rng.ts";
+import { drawInt, type RandomSource } from "../io/mod.ts";
 
 /** Object colours, in label order (the judge's colour classes). */
 export const COLOURS = ["red", "orange", "yellow", "green", "blue", "purple"] as const;
@@ -186,7 +186,9 @@ const TWO_OBJECT_RE = new RegExp(
  *
  * @param caption A caption such as `captionFor` makes.
  * @returns The objects it names (in order, size null when not mentioned) and their relation.
- * @throws {SyntaxError} When the caption is not a sentence of the grammar (the message quotes it).
+ * @throws {SyntaxError} When the caption is empty or not a sentence of the grammar (the message
+ *   quotes it).
+ * @throws {TypeError} When it is not a string.
  * @example
  * ```ts
  * import { parseCaption } from "./captions.ts";
@@ -195,6 +197,16 @@ const TWO_OBJECT_RE = new RegExp(
  * ```
  */
 export function parseCaption(caption: string): CaptionMeaning {
+  if (typeof caption !== "string") {
+    throw new TypeError(
+      `a caption must be a string, got ${caption === null ? "null" : typeof caption}`,
+    );
+  }
+  if (caption.trim() === "") {
+    throw new SyntaxError(
+      `not a caption of the shapes grammar: the caption is empty (${JSON.stringify(caption)})`,
+    );
+  }
   const text = caption.trim().toLowerCase().replace(/\s+/g, " ").replace(/\.$/, "");
   const one = ONE_OBJECT_RE.exec(text);
   if (one) {

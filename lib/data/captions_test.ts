@@ -14,9 +14,9 @@ import {
   SIZES,
   ZERO_SHOT_PAIRS,
 } from "./captions.ts";
-import { DataRng } from "./_rng.ts";
+import { Mulberry32 } from "../io/mod.ts";
 
-function randomScene(rng: DataRng): Scene {
+function randomScene(rng: Mulberry32): Scene {
   const object = () => ({
     colour: rng.pick(COLOURS),
     shape: rng.pick(SHAPES),
@@ -28,7 +28,7 @@ function randomScene(rng: DataRng): Scene {
 }
 
 Deno.test("captions: every generated caption parses back to its scene", () => {
-  const rng = new DataRng(3);
+  const rng = Mulberry32.data(3);
   const phrasings = new Set<string>();
   for (let i = 0; i < 2000; i++) {
     const scene = randomScene(rng);
@@ -146,7 +146,7 @@ Deno.test("captions: the held-out pairs are valid and leave every colour and sha
 });
 
 Deno.test("captions: attributeMatches is all true exactly when sceneMatches is", () => {
-  const rng = new DataRng(17);
+  const rng = Mulberry32.data(17);
   let agreeing = 0;
   for (let i = 0; i < 3000; i++) {
     const truth = randomScene(rng);

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { gzipSync } from "node:zlib";
 import { join } from "node:path";
+import { existsSync } from "../io/mod.ts";
 import {
   FASHION_MNIST_DEFAULT_DIR,
   FASHION_MNIST_ENV,
@@ -10,13 +11,7 @@ import {
   parseIdx,
 } from "./fashion_mnist.ts";
 
-const installed = (() => {
-  try {
-    return Deno.statSync(join(FASHION_MNIST_DEFAULT_DIR, FASHION_MNIST_FILES.test.images)).isFile;
-  } catch {
-    return false;
-  }
-})();
+const installed = existsSync(join(FASHION_MNIST_DEFAULT_DIR, FASHION_MNIST_FILES.test.images));
 
 /** An IDX file of unsigned bytes: magic 0x0000 08 rank, dims big-endian, data. */
 function idx(dims: number[], data: Uint8Array): Uint8Array {

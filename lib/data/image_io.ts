@@ -9,7 +9,7 @@
 import sharp from "sharp";
 import { tf } from "../backend/mod.ts";
 import { showPng } from "../display/mod.ts";
-import { writeFileAtomic } from "./_cache.ts";
+import { writeFileAtomic } from "../io/mod.ts";
 import { imageAt, type ImageBatch, tensorToImages, toRgb } from "./image_batch.ts";
 
 /** Images a function here accepts: bytes, or a tensor of one or more images. */

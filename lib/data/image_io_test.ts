@@ -3,13 +3,13 @@ import { join } from "node:path";
 import sharp from "sharp";
 import { initBackend, tf } from "../backend/mod.ts";
 import { decodePng, encodePng, imageGrid, loadPng, savePng, wrapLabel } from "./image_io.ts";
-import { DataRng } from "./_rng.ts";
+import { Mulberry32 } from "../io/mod.ts";
 import type { ImageBatch } from "./image_batch.ts";
 
 await initBackend();
 
 function noise(count: number, height: number, width: number, channels: 1 | 3): ImageBatch {
-  const rng = new DataRng(count * 1000 + height + channels);
+  const rng = Mulberry32.data(count * 1000 + height + channels);
   const data = Uint8Array.from({ length: count * height * width * channels }, () => rng.int(256));
   return { data, count, height, width, channels };
 }

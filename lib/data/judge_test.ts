@@ -4,7 +4,7 @@ import { createShapesJudge } from "./judge.ts";
 import { makeShapes, renderScenes } from "./shapes.ts";
 import { imagesToTensor } from "./image_batch.ts";
 import { canonicalScene, captionFor, COLOURS, type Scene, SHAPES, SIZES } from "./captions.ts";
-import { DataRng } from "./_rng.ts";
+import { Mulberry32 } from "../io/mod.ts";
 
 await initBackend();
 // Loads data/cache/judge_v*.safetensors; the first run on a machine trains it (≈1–2 minutes).
@@ -50,7 +50,7 @@ Deno.test("judge: still reads blurred and noisy images (as a generative model dr
 });
 
 /** A different scene: one attribute changed (colour, shape, size, or the relation reversed). */
-function mutate(scene: Scene, rng: DataRng): Scene {
+function mutate(scene: Scene, rng: Mulberry32): Scene {
   const s = canonicalScene(scene);
   const objects = s.objects.map((o) => ({ ...o }));
   const k = rng.int(objects.length);
@@ -68,7 +68,7 @@ function mutate(scene: Scene, rng: DataRng): Scene {
 
 Deno.test("judge: disagrees with captions that change one attribute", async () => {
   const set = await makeShapes({ count: 400, seed: FRESH_SEED + 1, split: "test", cache: false });
-  const rng = new DataRng(5);
+  const rng = Mulberry32.data(5);
   // sizeProbability 1: a caption about a changed size must name the size
   const wrong = set.attributes.map((s) => captionFor(mutate(s, rng), rng, { sizeProbability: 1 }));
   const fooled = judge.agreesAll(wrong, set.images).filter(Boolean).length;
@@ -84,7 +84,7 @@ Deno.test("judge: attributeAgreement finds the attribute a caption got wrong", a
     assert.ok(right[key] >= 0.97, `${key} ${right[key]}`);
   }
   // Every caption names the first object in another colour: only colour agreement falls.
-  const rng = new DataRng(8);
+  const rng = Mulberry32.data(8);
   const recoloured = set.attributes.map((s) => {
     const objects = s.objects.map((o, k) =>
       k === 0 ? { ...o, colour: COLOURS.filter((c) => c !== o.colour)[rng.int(5)] } : { ...o }

@@ -109,4 +109,4 @@ export {
   type JudgeOptions,
   ShapesJudge,
 } from "./judge.ts";
-export { type RandomSource } from "./_rng.ts";
+export { type RandomSource } from "../io/mod.ts";

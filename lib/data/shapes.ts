@@ -15,8 +15,8 @@
  */
 import sharp from "sharp";
 import { join } from "node:path";
-import { DataRng, mixSeed } from "./_rng.ts";
-import { defaultCacheDir, readFileOrNull, writeFileAtomic } from "./_cache.ts";
+import { mixSeed, Mulberry32, writeFileAtomic } from "../io/mod.ts";
+import { defaultCacheDir, readFileOrNull } from "./_cache.ts";
 import {
   captionFor,
   type Colour,
@@ -34,7 +34,8 @@ import type { CaptionedImages, ImageBatch } from "./image_batch.ts";
 
 /**
  * Bumped whenever sampling, layout or rendering changes, so caches of older sets are not reused.
- * Part of every cache key.
+ * Part of every cache key. Sampling draws from lib/io's frozen `Mulberry32.data` stream (not the
+ * general `Rng`), so the sets stay the same unless this version changes.
  */
 export const SHAPES_GENERATOR_VERSION = 2;
 
@@ -163,7 +164,7 @@ function extent(points: [number, number][]) {
   };
 }
 
-function sampleObject(rng: DataRng, allowed: (c: Colour, s: Shape) => boolean): ShapeObject {
+function sampleObject(rng: Mulberry32, allowed: (c: Colour, s: Shape) => boolean): ShapeObject {
   for (;;) {
     const colour = rng.pick(COLOURS), shape = rng.pick(SHAPES);
     if (allowed(colour, shape)) return { colour, shape, size: rng.pick(SIZES) };
@@ -174,7 +175,7 @@ function sampleObject(rng: DataRng, allowed: (c: Colour, s: Shape) => boolean): 
  * Draws a scene of a split: train/test scenes contain no held-out pair, zero-shot scenes contain
  * at least one; two objects always differ in colour or shape.
  */
-function sampleScene(rng: DataRng, split: ShapesSplit, twoObjectProbability: number): Scene {
+function sampleScene(rng: Mulberry32, split: ShapesSplit, twoObjectProbability: number): Scene {
   const two = rng.next() < twoObjectProbability;
   const seen = (c: Colour, s: Shape) => !isZeroShotPair(c, s);
   if (split !== "zero-shot") {
@@ -192,7 +193,7 @@ function sampleScene(rng: DataRng, split: ShapesSplit, twoObjectProbability: num
 }
 
 /** Places a scene's objects on a `size × size` canvas with jitter. */
-function layout(scene: Scene, rng: DataRng, size: number): Placed[] {
+function layout(scene: Scene, rng: Mulberry32, size: number): Placed[] {
   const margin = 0.5;
   const placed = scene.objects.map((o) => {
     const radius = RADIUS_FRACTION[o.size] * size * rng.uniform(0.94, 1.06);
@@ -309,7 +310,7 @@ export async function renderScenes(
         `scene ${i}: ${scene.objects.length} object(s) with relation ${scene.relation}`,
       );
     }
-    return sceneSvg(layout(scene, new DataRng(mixSeed(seed, 0x5ce7e, i)), size), size);
+    return sceneSvg(layout(scene, Mulberry32.data(mixSeed(seed, 0x5ce7e, i)), size), size);
   });
   return {
     data: await renderAll(svgs, size),
@@ -338,7 +339,7 @@ export function shapesSvg(
   index: number,
 ): { svg: string; scene: Scene; caption: string } {
   const { seed = 0, size = 32, split = "train", twoObjectProbability = 0.6 } = options;
-  const rng = new DataRng(mixSeed(seed, SHAPES_SPLITS.indexOf(split) + 1, index));
+  const rng = Mulberry32.data(mixSeed(seed, SHAPES_SPLITS.indexOf(split) + 1, index));
   const scene = sampleScene(rng, split, twoObjectProbability);
   const caption = captionFor(scene, rng);
   return { svg: sceneSvg(layout(scene, rng, size), size), scene, caption };

@@ -5,7 +5,7 @@
  * @module
  */
 import { tf } from "../backend/mod.ts";
-import { Rng } from "../nn/mod.ts";
+import { Rng } from "../io/mod.ts";
 import { codebookUsage } from "./codebook.ts";
 import type { Dvae } from "./model.ts";
 import { dequantize, dvaeObjective } from "./objective.ts";

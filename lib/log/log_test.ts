@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { BACKEND_ENV, initBackend, tf } from "../backend/mod.ts";
-import { parseFlags, readCsv, RunLog, writeCsv } from "./mod.ts";
+import { parseCsv, readRun, Rng } from "../io/mod.ts";
+import { parseFlags, readCsv, RunLog, RunMismatchError, writeCsv } from "./mod.ts";
 
 await initBackend("cpu");
 
@@ -34,6 +35,7 @@ Deno.test("RunLog writes config.json and a metrics.csv that reads back row for r
   assert.ok(run.dir.startsWith(`${root}/unit/`) && run.dir.endsWith("_a-b-c"), run.dir);
   assert.deepEqual(JSON.parse(await Deno.readTextFile(`${run.dir}/config.json`)), {
     backend: "cpu",
+    experiment: "unit",
     lr: 1e-3,
   });
   assert.equal(run.backend, "cpu");
@@ -72,17 +74,23 @@ Deno.test("config.json records the backend in use, first, in place of the one as
         printEvery: 0,
       });
       const text = await Deno.readTextFile(`${run.dir}/config.json`);
-      assert.deepEqual(JSON.parse(text), { backend: tf.getBackend(), lr: 1e-3 });
+      assert.deepEqual(JSON.parse(text), {
+        backend: tf.getBackend(),
+        experiment: "unit",
+        lr: 1e-3,
+      });
       assert.equal(run.backend, backend);
       assert.ok(text.indexOf('"backend"') < text.indexOf('"lr"'), text);
     }
     const bare = await RunLog.create({ experiment: "unit", tag: "bare", root, printEvery: 0 });
     assert.deepEqual(JSON.parse(await Deno.readTextFile(`${bare.dir}/config.json`)), {
       backend: "cpu",
+      experiment: "unit",
     });
     const list = await RunLog.create({ experiment: "unit", tag: "list", config: [1, 2], root });
     assert.deepEqual(JSON.parse(await Deno.readTextFile(`${list.dir}/config.json`)), {
       backend: "cpu",
+      experiment: "unit",
       config: [1, 2],
     });
   } finally {
@@ -135,4 +143,164 @@ Deno.test("no experiment or notebook hard-codes a backend", async () => {
   await scan("experiments", (name) => name.endsWith(".ts") && !name.startsWith("bench"));
   await scan("notebooks", (name) => name.endsWith(".ipynb"));
   assert.deepEqual(offenders, []);
+});
+
+/** Deterministic rows with awkward values: floats of every magnitude, float32s, booleans. */
+function fakeRows(count: number, seed: number) {
+  const rng = new Rng(seed);
+  return Array.from({ length: count }, (_, step) => ({
+    step,
+    loss: rng.normal() * 10 ** (rng.int(30) - 15),
+    loss_f32: Math.fround(rng.next()),
+    lr: step === 0 ? 0 : 0.1 + 0.2 * step,
+    tiny: 5e-324 * step,
+    skipped: step % 4 === 3,
+    phase: step % 2 ? "warm" : "1.5",
+  }));
+}
+
+async function snapshot(dir: string): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for await (const entry of Deno.readDir(dir)) {
+    const info = await Deno.stat(`${dir}/${entry.name}`);
+    out[entry.name] = `${await Deno.readTextFile(`${dir}/${entry.name}`)}@${info.mtime?.getTime()}`;
+  }
+  return out;
+}
+
+Deno.test("RunLog.resume keeps the rows before the checkpoint's step and logs on into the same folder", async () => {
+  const root = await Deno.makeTempDir();
+  try {
+    const rows = fakeRows(10, 1);
+    const options = { root, printEvery: 0, flushEvery: 3, config: { lr: 0.1 } };
+    // Uninterrupted: all ten rows.
+    const whole = await RunLog.create({ experiment: "unit", tag: "whole", ...options });
+    for (const row of rows) whole.log(row);
+    await whole.flush();
+    // Interrupted after step 7 (flushed through the periodic sync flush at rows 3 and 6, then
+    // a final flush), resumed from a checkpoint of step 5.
+    const first = await RunLog.create({ experiment: "unit", tag: "cut", ...options });
+    for (const row of rows.slice(0, 8)) first.log(row);
+    await first.flush();
+    const before = JSON.parse(await Deno.readTextFile(`${first.dir}/config.json`));
+    const run = await RunLog.resume(first.dir, { experiment: "unit", fromStep: 5, printEvery: 0 });
+    assert.equal(run.dir, first.dir);
+    assert.equal(run.options.tag, "cut");
+    assert.equal(run.options.root, root);
+    assert.deepEqual(run.rows, rows.slice(0, 5), "rows read back equal the rows logged");
+    assert.deepEqual(parseCsv(await Deno.readTextFile(`${run.dir}/metrics.csv`)), rows.slice(0, 5));
+    for (const row of rows.slice(5)) run.log(row);
+    await run.flush();
+    const resumedText = await Deno.readTextFile(`${run.dir}/metrics.csv`);
+    assert.equal(resumedText, await Deno.readTextFile(`${whole.dir}/metrics.csv`));
+    assert.deepEqual(parseCsv(resumedText).map((r) => r.step), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    const after = JSON.parse(await Deno.readTextFile(`${run.dir}/config.json`));
+    const { resumes, ...rest } = after;
+    assert.deepEqual(rest, before, "config.json is left as it was, plus the resume note");
+    assert.equal(resumes.length, 1);
+    assert.equal(resumes[0].step, 5);
+    assert.equal(resumes[0].backend, "cpu");
+    assert.ok(!Number.isNaN(Date.parse(resumes[0].time)));
+    // A second resume appends its note; a resume past the last row keeps every row.
+    const again = await RunLog.resume(run.dir, { experiment: "unit", fromStep: 100 });
+    assert.equal(again.rows.length, 10);
+    const config = (await readRun(run.dir)).config as { resumes: { step: number }[] };
+    assert.deepEqual(config.resumes.map((r) => r.step), [5, 100]);
+    // Nothing but the run's files: every write went through the atomic writer.
+    assert.deepEqual([...Deno.readDirSync(run.dir)].map((e) => e.name).sort(), [
+      "config.json",
+      "metrics.csv",
+    ]);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("RunLog.resume refuses another experiment's run, or no run, and writes nothing", async () => {
+  const root = await Deno.makeTempDir();
+  try {
+    const prior = await RunLog.create({ experiment: "prior_shapes", root, printEvery: 0 });
+    prior.log({ step: 0, loss: 1 });
+    await prior.flush();
+    const files = await snapshot(prior.dir);
+    const err = await RunLog.resume(prior.dir, { experiment: "dvae_train", fromStep: 0 }).then(
+      () => assert.fail("resumed another experiment's run"),
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof RunMismatchError && err instanceof TypeError);
+    assert.equal(
+      err.message,
+      `--resume=${prior.dir} is a run of "prior_shapes", not of "dvae_train"`,
+    );
+    assert.deepEqual([err.expected, err.found], ["dvae_train", "prior_shapes"]);
+    assert.deepEqual(await snapshot(prior.dir), files, "nothing written");
+
+    // Not a run folder at all; a broken config.json.
+    await assert.rejects(
+      () => RunLog.resume(root, { experiment: "dvae_train", fromStep: 0 }),
+      (e: unknown) => e instanceof RunMismatchError && /has no config\.json/.test(e.message),
+    );
+    await Deno.writeTextFile(`${root}/config.json`, "{");
+    await assert.rejects(
+      () => RunLog.resume(root, { experiment: "dvae_train", fromStep: 0 }),
+      /config\.json is not JSON/,
+    );
+
+    // A run logged before config.json named its experiment: the folder path tells.
+    const old = `${root}/prior_shapes/20260101T000000Z_old`;
+    await Deno.mkdir(old, { recursive: true });
+    await Deno.writeTextFile(`${old}/config.json`, JSON.stringify({ backend: "cpu" }));
+    await Deno.writeTextFile(`${old}/metrics.csv`, "step,loss\n0,1\n1,0.5\n");
+    const oldFiles = await snapshot(old);
+    await assert.rejects(
+      () => RunLog.resume(old, { experiment: "dvae_train", fromStep: 1 }),
+      /is a run of "prior_shapes", not of "dvae_train"/,
+    );
+    assert.deepEqual(await snapshot(old), oldFiles);
+    const resumed = await RunLog.resume(old, { experiment: "prior_shapes", fromStep: 1 });
+    assert.deepEqual(resumed.rows, [{ step: 0, loss: 1 }]);
+
+    // An unreadable metrics.csv is an error naming the file, before anything is written.
+    await Deno.writeTextFile(`${old}/metrics.csv`, 'step,tag\n0,"open\n');
+    const broken = await snapshot(old);
+    await assert.rejects(
+      () => RunLog.resume(old, { experiment: "prior_shapes", fromStep: 1 }),
+      (e: unknown) => e instanceof SyntaxError && e.message.startsWith(`${old}/metrics.csv: `),
+    );
+    assert.deepEqual(await snapshot(old), broken);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("metrics round-trip exactly: every float64, booleans, strings that look like numbers", async () => {
+  const root = await Deno.makeTempDir();
+  try {
+    const rng = new Rng(7);
+    const rows = fakeRows(300, 2).map((row) => ({
+      ...row,
+      bits: new Float64Array(new Uint32Array([rng.nextSeed() * 2, rng.nextSeed()]).buffer)[0],
+      neg_zero: -0,
+      ok: row.step % 3 === 0,
+    })).filter((row) => Number.isFinite(row.bits));
+    const run = await RunLog.create({ experiment: "unit", root, printEvery: 0, flushEvery: 7 });
+    for (const row of rows) run.log(row);
+    // Only the periodic sync flush has written so far.
+    const flushed = parseCsv(await Deno.readTextFile(`${run.dir}/metrics.csv`));
+    assert.deepEqual(flushed, rows.slice(0, flushed.length));
+    await run.flush();
+    const resumed = await RunLog.resume(run.dir, {
+      experiment: "unit",
+      fromStep: rows.length,
+      printEvery: 0,
+    });
+    assert.deepEqual(resumed.rows, rows);
+    for (let i = 0; i < rows.length; i++) {
+      assert.ok(Object.is(resumed.rows[i].bits, rows[i].bits), `row ${i}`);
+      assert.equal(typeof resumed.rows[i].skipped, "boolean");
+      assert.equal(resumed.rows[i].phase, rows[i].phase, "a string stays a string");
+    }
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
 });

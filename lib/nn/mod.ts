@@ -22,7 +22,8 @@ export { Conv2d, Embedding, LayerNorm, Linear, Module, paramCount, seedStream } 
 export type { InitOptions } from "./module.ts";
 export { AdamW, clipGradNorm, clipScale, globalNorm, valueAndGrads } from "./optim.ts";
 export type { AdamWOptions } from "./optim.ts";
-export { Rng } from "./rng.ts";
+// The generator lives in lib/io (free of TensorFlow); re-exported here for convenience.
+export { Rng } from "../io/mod.ts";
 export { constant, cosine, linear, scaleSteps, warmupCosine } from "./schedule.ts";
 export type { Schedule } from "./schedule.ts";
 export {
@@ -32,7 +33,6 @@ export {
   loadWeights,
   saveCheckpoint,
   saveWeights,
-  writeFileAtomic,
 } from "./safetensors.ts";
 export type { StoredTensor } from "./safetensors.ts";
 export { GradientWorkers, meanGradients, readWeights, shardSizes } from "./parallel.ts";

@@ -9,7 +9,7 @@
  * @module
  */
 import { tf } from "../backend/mod.ts";
-import { Rng } from "./rng.ts";
+import { Rng } from "../io/mod.ts";
 
 /**
  * Base class: registers parameters and children, lists them by name, disposes them.

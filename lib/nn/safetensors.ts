@@ -2,40 +2,14 @@
  * Weights on disk in the safetensors format (what PyTorch users can read with
  * `safetensors.torch.load_file`): 8 bytes of little-endian header length, a JSON header
  * `{ name: { dtype, shape, data_offsets: [begin, end] }, "__metadata__": { ... } }`, then raw
- * little-endian tensor bytes. Also atomic file writes and resumable checkpoints.
+ * little-endian tensor bytes. Also resumable checkpoints (written through lib/io's atomic writer).
  *
  * @module
  */
 import { tf } from "../backend/mod.ts";
 import type { Module } from "./module.ts";
 import type { AdamW } from "./optim.ts";
-
-/**
- * Writes a file so that readers see the old or the new content, never half of it: the data goes
- * to a temporary file in the same folder, which is then renamed over the target.
- *
- * @param path Target file; missing parent folders are created.
- * @param data Bytes or text.
- * @example
- * ```ts
- * import { writeFileAtomic } from "./mod.ts";
- * const dir = await Deno.makeTempDir();
- * await writeFileAtomic(`${dir}/hello.txt`, "hi");
- * ```
- */
-export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
-  const slash = path.lastIndexOf("/");
-  if (slash > 0) await Deno.mkdir(path.slice(0, slash), { recursive: true });
-  const tmp = `${path}.tmp-${Deno.pid}-${Math.random().toString(36).slice(2)}`;
-  try {
-    if (typeof data === "string") await Deno.writeTextFile(tmp, data);
-    else await Deno.writeFile(tmp, data);
-    await Deno.rename(tmp, path);
-  } catch (err) {
-    await Deno.remove(tmp).catch(() => {});
-    throw err;
-  }
-}
+import { writeFileAtomic } from "../io/mod.ts";
 
 /** A tensor as stored: dtype, shape and its values. */
 export interface StoredTensor {

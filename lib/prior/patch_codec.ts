@@ -13,7 +13,8 @@
  * @module
  */
 import { tf } from "../backend/mod.ts";
-import { decodeSafetensors, encodeSafetensors, Rng, writeFileAtomic } from "../nn/mod.ts";
+import { Rng, writeFileAtomic } from "../io/mod.ts";
+import { decodeSafetensors, encodeSafetensors } from "../nn/mod.ts";
 import type { ImageCodec } from "./pipeline.ts";
 
 /** Options of {@link PatchCodec.fit}. */

@@ -23,7 +23,7 @@
  * @module
  */
 import { tf } from "../backend/mod.ts";
-import { Rng } from "../nn/mod.ts";
+import { Rng } from "../io/mod.ts";
 import type { KvCacheMode } from "./kv_cache.ts";
 import type { Prior } from "./model.ts";
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { initBackend, tf } from "../backend/mod.ts";
-import { Rng } from "../nn/mod.ts";
+import { Rng } from "../io/mod.ts";
 import {
   createPrior,
   pickTokens,

@@ -13,7 +13,7 @@
  * @module
  */
 import { learnMerges, MAX_VOCAB_SIZE, type Merge } from "./_train.ts";
-import { DropoutRng } from "./_rng.ts";
+import { Mulberry32, writeFileAtomic } from "../io/mod.ts";
 import { escapeBytes, utf8Bytes } from "./_utf8.ts";
 
 /**
@@ -472,7 +472,7 @@ export class BpeTokenizer {
   }
 
   /**
-   * Saves the tokenizer as JSON, atomically (a temporary file renamed into place).
+   * Saves the tokenizer as JSON, atomically (lib/io's `writeFileAtomic`; parent folders created).
    *
    * @param path Where to write, e.g. `data/tokenizer.json`.
    * @example
@@ -483,14 +483,7 @@ export class BpeTokenizer {
    * ```
    */
   async save(path: string): Promise<void> {
-    const temp = `${path}.${Deno.pid}.${Date.now()}.tmp`;
-    try {
-      await Deno.writeTextFile(temp, JSON.stringify(this.toJSON()));
-      await Deno.rename(temp, path);
-    } catch (error) {
-      await Deno.remove(temp).catch(() => {});
-      throw error;
-    }
+    await writeFileAtomic(path, JSON.stringify(this.toJSON()));
   }
 
   /**
@@ -528,7 +521,7 @@ export class BpeTokenizer {
     return text;
   }
 
-  #dropoutRng(options: EncodeOptions): DropoutRng | undefined {
+  #dropoutRng(options: EncodeOptions): Mulberry32 | undefined {
     const { dropout = 0, seed } = options;
     if (!(dropout >= 0 && dropout <= 1)) {
       throw new RangeError(`dropout must be a probability in [0, 1], got ${dropout}`);
@@ -539,10 +532,10 @@ export class BpeTokenizer {
         "dropout > 0 needs a seed (e.g. the training step) so that splits are reproducible",
       );
     }
-    return new DropoutRng(seed);
+    return Mulberry32.dropout(seed);
   }
 
-  #encodeInto(text: string, out: number[], dropout: number, rng?: DropoutRng): void {
+  #encodeInto(text: string, out: number[], dropout: number, rng?: Mulberry32): void {
     const source = this.lowercase ? text.toLowerCase() : text;
     const words = source.match(this.#split);
     if (words === null) return;
@@ -591,7 +584,7 @@ export class BpeTokenizer {
    * the earliest-learned surviving one is applied (leftmost first); the word is done when none
    * survives. With dropout 0 this gives exactly `#encodeWord`'s result.
    */
-  #encodeWordWithDropout(ids: number[], dropout: number, rng: DropoutRng): number[] {
+  #encodeWordWithDropout(ids: number[], dropout: number, rng: Mulberry32): number[] {
     while (ids.length >= 2) {
       let best = Infinity;
       let at = -1;

@@ -8,6 +8,7 @@ import {
 import { learnMerges, type Merge } from "./_train.ts";
 import { escapeBytes, utf8Bytes } from "./_utf8.ts";
 import { captionsOfSize, shapeCaptions, variedText } from "./testdata/_captions.ts";
+import { Mulberry32 } from "../io/mod.ts";
 
 const utf8 = new TextEncoder();
 
@@ -65,15 +66,10 @@ function naiveMerges(texts: string[], numMerges: number, minFrequency: number): 
   return merges;
 }
 
-/** mulberry32 for test data. */
+/** Raw mulberry32 (lib/io's frozen `Mulberry32`, unhashed state): the test data stays fixed. */
 function rngFrom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    let t = (state = (state + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const rng = new Mulberry32(seed);
+  return () => rng.next();
 }
 
 const CAPTIONS = captionsOfSize(50_000, 1);

@@ -5,16 +5,12 @@
  *
  * @module
  */
+import { Mulberry32 } from "../../io/mod.ts";
 
-/** mulberry32, seeded. */
+/** Raw mulberry32 (lib/io's frozen `Mulberry32`, unhashed state): the test data stays fixed. */
 function rngFrom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    let t = (state = (state + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const rng = new Mulberry32(seed);
+  return () => rng.next();
 }
 
 const SIZES = ["small", "large", "tiny", "big", "medium"];

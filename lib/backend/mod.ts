@@ -254,6 +254,7 @@ export async function ensureBackend(): Promise<string> {
  *
  * @param backend A backend name. @default the current one
  * @returns The process count, ≥ 1.
+ * @throws {RangeError} A name that is not one of tensorflow, webgpu, wasm, cpu.
  * @example
  * ```ts
  * import { defaultWorkers } from "./mod.ts";
@@ -261,6 +262,10 @@ export async function ensureBackend(): Promise<string> {
  * ```
  */
 export function defaultWorkers(backend: string = tf.getBackend()): number {
+  const known: readonly string[] = PREFERENCES.filter((name) => name !== "auto");
+  if (!known.includes(backend)) {
+    throw new RangeError(`unknown backend "${backend}": expected one of ${known.join(", ")}`);
+  }
   if (backend === "tensorflow" || backend === "webgpu") return 1;
   return Math.max(1, navigator.hardwareConcurrency ?? 1);
 }

@@ -11,6 +11,7 @@
 import { gunzipSync } from "node:zlib";
 import { join } from "node:path";
 import type { CaptionedImages, ImageBatch } from "./image_batch.ts";
+import { CorruptFileError } from "../io/errors.ts";
 
 /** Where `dataset-fashion-mnist` puts the files. */
 export const FASHION_MNIST_DEFAULT_DIR = "/usr/share/datasets/fashion-mnist";
@@ -84,6 +85,7 @@ export interface IdxArray {
  * @param expect `rank` (1 for labels, 3 for images) and optionally `dims` (null entries: any).
  * @param name The file's name, for error messages.
  * @returns `{ dims, data }` (data is a view into `bytes`).
+ * @throws {CorruptFileError} A short or truncated file, another type or rank, other dimensions.
  * @example
  * ```ts
  * import { parseIdx } from "./fashion_mnist.ts";
@@ -94,37 +96,35 @@ export interface IdxArray {
 export function parseIdx(
   bytes: Uint8Array,
   expect: { rank: number; dims?: (number | null)[] },
-  name = "IDX file",
+  name = "IDX data",
 ): IdxArray {
-  if (bytes.length < 4) {
-    throw new RangeError(`${name}: ${bytes.length} bytes is too short for an IDX header`);
-  }
+  const fail = (reason: string): never => {
+    throw new CorruptFileError(name, reason, { format: "IDX file" });
+  };
+  if (bytes.length < 4) fail(`${bytes.length} bytes is too short for an IDX header`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const magic = view.getUint32(0, false);
   const expectedMagic = 0x0800 | expect.rank;
   if (magic !== expectedMagic) {
-    throw new RangeError(
-      `${name}: magic number 0x${magic.toString(16).padStart(8, "0")}, expected ` +
-        `0x${
-          expectedMagic.toString(16).padStart(8, "0")
-        } (unsigned bytes, ${expect.rank} dimension(s))`,
+    const hex = (n: number) => `0x${n.toString(16).padStart(8, "0")}`;
+    fail(
+      `magic number ${hex(magic)}, expected ${hex(expectedMagic)} (unsigned bytes, ` +
+        `${expect.rank} dimension(s))`,
     );
   }
   const headerBytes = 4 + 4 * expect.rank;
   if (bytes.length < headerBytes) {
-    throw new RangeError(`${name}: truncated header (${bytes.length} of ${headerBytes} bytes)`);
+    fail(`truncated header (${bytes.length} of ${headerBytes} bytes)`);
   }
   const dims = Array.from({ length: expect.rank }, (_, i) => view.getUint32(4 + 4 * i, false));
   expect.dims?.forEach((want, i) => {
-    if (want !== null && dims[i] !== want) {
-      throw new RangeError(`${name}: dimension ${i} is ${dims[i]}, expected ${want}`);
-    }
+    if (want !== null && dims[i] !== want) fail(`dimension ${i} is ${dims[i]}, expected ${want}`);
   });
   const size = dims.reduce((a, b) => a * b, 1);
   const have = bytes.length - headerBytes;
   if (have !== size) {
-    throw new RangeError(
-      `${name}: header says ${dims.join("×")} = ${size} bytes of data, the file has ${have}` +
+    fail(
+      `header says ${dims.join("×")} = ${size} bytes of data, the file has ${have}` +
         (have < size ? " (truncated)" : " (trailing bytes)"),
     );
   }
@@ -184,15 +184,21 @@ async function readIdxGz(
   try {
     raw = gunzipSync(gz);
   } catch (err) {
-    throw new Error(
-      `Fashion-MNIST file ${path} is not a complete gzip file (${(err as Error).message}); ` +
-        `it may be truncated: ${howToInstall(dir)}`,
+    throw new CorruptFileError(
+      path,
+      `not a complete gzip stream (${(err as Error).message}); it may be truncated: ` +
+        howToInstall(dir),
+      { format: "Fashion-MNIST .gz file", cause: err },
     );
   }
   try {
     return parseIdx(raw, expect, path);
   } catch (err) {
-    throw new RangeError(`${(err as Error).message}; ${howToInstall(dir)}`);
+    if (!(err instanceof CorruptFileError)) throw err;
+    throw new CorruptFileError(path, `${err.reason}; ${howToInstall(dir)}`, {
+      format: err.format,
+      cause: err,
+    });
   }
 }
 
@@ -201,8 +207,9 @@ async function readIdxGz(
  *
  * @param options See `FashionMnistOptions`.
  * @returns `{ images, labels, captions }`, images N×28×28×1.
- * @throws {Error} When a file is missing, truncated or has a wrong header: the message names the
- *   file and how to install the dataset.
+ * @throws {Error} When a file is missing: the message names it and how to install the dataset.
+ * @throws {CorruptFileError} When a file is truncated, corrupt or has a wrong header, or the
+ *   labels do not fit the images: the message names the file and how to reinstall.
  * @example
  * ```ts
  * import { loadFashionMnist } from "./fashion_mnist.ts";
@@ -218,16 +225,20 @@ export async function loadFashionMnist(options: FashionMnistOptions = {}): Promi
   const images = await readIdxGz(dir, files.images, { rank: 3, dims: [null, 28, 28] });
   const labels = await readIdxGz(dir, files.labels, { rank: 1 });
   const n = images.dims[0];
+  const labelsPath = join(dir, files.labels);
   if (labels.dims[0] !== n) {
-    throw new RangeError(
-      `Fashion-MNIST ${split}: ${n} images in ${files.images} but ${labels.dims[0]} labels in ` +
-        `${files.labels} (${dir})`,
+    throw new CorruptFileError(
+      labelsPath,
+      `${labels.dims[0]} labels but ${n} images in ${files.images}; ${howToInstall(dir)}`,
+      { format: `label file for Fashion-MNIST ${split}` },
     );
   }
   const bad = labels.data.findIndex((label) => label > 9);
   if (bad >= 0) {
-    throw new RangeError(
-      `${join(dir, files.labels)}: label ${labels.data[bad]} at ${bad}, expected 0…9`,
+    throw new CorruptFileError(
+      labelsPath,
+      `label ${labels.data[bad]} at ${bad}, expected 0…9; ${howToInstall(dir)}`,
+      { format: "Fashion-MNIST label file" },
     );
   }
   const count = options.limit === undefined ? n : Math.max(0, Math.min(n, options.limit));

@@ -10,6 +10,7 @@ import {
   loadFashionMnist,
   parseIdx,
 } from "./fashion_mnist.ts";
+import { CorruptFileError } from "../io/errors.ts";
 
 const installed = existsSync(join(FASHION_MNIST_DEFAULT_DIR, FASHION_MNIST_FILES.test.images));
 
@@ -68,7 +69,7 @@ Deno.test("fashion-mnist: IDX headers are parsed and checked", () => {
   // images where labels were expected: magic 0x803 vs 0x801
   assert.throws(
     () => parseIdx(idx([1, 1, 1], Uint8Array.of(0)), { rank: 1 }, "x.idx"),
-    /x\.idx: magic number 0x00000803, expected 0x00000801/,
+    /x\.idx is not a valid IDX file: magic number 0x00000803, expected 0x00000801/,
   );
   // float data (type byte 0x0d) is not unsigned bytes
   const floats = idx([1], Uint8Array.of(0, 0, 0, 0));
@@ -83,6 +84,7 @@ Deno.test("fashion-mnist: IDX headers are parsed and checked", () => {
     /3 bytes of data, the file has 2 \(truncated\)/,
   );
   assert.throws(() => parseIdx(Uint8Array.of(0, 0, 8, 3, 0, 0), { rank: 3 }), /truncated header/);
+  assert.throws(() => parseIdx(Uint8Array.of(0, 0), { rank: 1 }, "y.idx"), CorruptFileError);
 });
 
 Deno.test("fashion-mnist: dir option, then the environment variable, pick the folder", async () => {
@@ -127,7 +129,10 @@ Deno.test("fashion-mnist: missing and truncated files name the file and how to i
     await Deno.writeFile(imagesPath, gzipSync(idx([19, 28, 28], new Uint8Array(19 * 784))));
     await assert.rejects(
       () => loadFashionMnist({ split: "test", dir }),
-      /19 images .* but 20 labels/,
+      (err: Error) =>
+        err instanceof CorruptFileError &&
+        err.path === join(dir, FASHION_MNIST_FILES.test.labels) &&
+        /20 labels but 19 images/.test(err.message),
     );
     // the training files are not there at all
     await assert.rejects(() => loadFashionMnist({ split: "train", dir }), (err: Error) => {

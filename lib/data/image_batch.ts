@@ -284,6 +284,13 @@ export async function resizeImages(
  */
 export function imagesToTensor(batch: ImageBatch, indices?: readonly number[]): tf.Tensor4D {
   const n = imageBytes(batch);
+  if (batch.data.length !== batch.count * n) {
+    // A hand-built batch whose bytes do not match its shape would read as NaN pixels.
+    throw new RangeError(
+      `ImageBatch of ${batch.count} images of ${batch.height}×${batch.width}×${batch.channels} ` +
+        `needs ${batch.count * n} bytes, holds ${batch.data.length}`,
+    );
+  }
   const count = indices ? indices.length : batch.count;
   const values = new Float32Array(count * n);
   for (let k = 0; k < count; k++) {

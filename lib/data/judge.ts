@@ -52,7 +52,8 @@ import {
   type Size,
   SIZES,
 } from "./captions.ts";
-import { type ImageBatch, imagesToTensor, tensorToImages } from "./image_batch.ts";
+import { imageAt, type ImageBatch, imagesToTensor } from "./image_batch.ts";
+import { judgeInput } from "./_judge_input.ts";
 import { makeShapes, PALETTE_MIN_CHANNEL, SHAPES_GENERATOR_VERSION } from "./shapes.ts";
 import { batches } from "./batches.ts";
 
@@ -298,6 +299,8 @@ export class ShapesJudge {
    *
    * @param images 32×32 RGB images (bytes or a `[n, 32, 32, 3]` tensor in [0, 1], not disposed).
    * @returns One scene per image.
+   * @throws {RangeError | TypeError} Images of another size, rank, dtype or value range, checked
+   *   before any is read (`the judge reads 32×32×3 images, got 28×28×1`).
    * @example
    * ```ts
    * import { createShapesJudge } from "./judge.ts";
@@ -309,12 +312,7 @@ export class ShapesJudge {
    * ```
    */
   predict(images: ImageBatch | tf.Tensor): Scene[] {
-    const batch = images instanceof tf.Tensor ? tensorToImages(images) : images;
-    if (batch.height !== 32 || batch.width !== 32 || batch.channels !== 3) {
-      throw new RangeError(
-        `the judge reads 32×32×3 images, got ${batch.height}×${batch.width}×${batch.channels}`,
-      );
-    }
+    const batch = judgeInput(images);
     const scenes: Scene[] = [];
     const chunk = 256;
     for (let start = 0; start < batch.count; start += chunk) {
@@ -367,7 +365,9 @@ export class ShapesJudge {
    */
   agrees(caption: string, image: ImageBatch | tf.Tensor): boolean {
     const meaning = parseCaption(caption);
-    return sceneMatches(meaning, this.predict(image)[0]);
+    const batch = judgeInput(image);
+    if (batch.count < 1) throw new RangeError("agrees needs an image, got an empty batch");
+    return sceneMatches(meaning, this.predict(imageAt(batch, 0))[0]);
   }
 
   /**
@@ -388,10 +388,8 @@ export class ShapesJudge {
    */
   agreesAll(captions: readonly string[], images: ImageBatch | tf.Tensor): boolean[] {
     const meanings = captions.map(parseCaption);
-    const scenes = this.predict(images);
-    if (scenes.length !== captions.length) {
-      throw new RangeError(`agreesAll got ${captions.length} captions for ${scenes.length} images`);
-    }
+    const batch = pairedImages("agreesAll", captions.length, images);
+    const scenes = this.predict(batch);
     return meanings.map((m, i) => sceneMatches(m, scenes[i]));
   }
 
@@ -416,7 +414,11 @@ export class ShapesJudge {
     captions: readonly string[],
     images: ImageBatch | tf.Tensor,
   ): AttributeAgreement {
-    return attributeAgreement(captions.map(parseCaption), this.predict(images));
+    const meanings = captions.map(parseCaption);
+    return attributeAgreement(
+      meanings,
+      this.predict(pairedImages("attributeAgreement", captions.length, images)),
+    );
   }
 
   /**
@@ -437,7 +439,8 @@ export class ShapesJudge {
    */
   accuracy(images: ImageBatch | tf.Tensor, scenes: readonly Scene[]): JudgeAccuracy {
     // A scene is a caption that names every size, so the caption matcher scores it.
-    const { pairs, ...rates } = attributeAgreement(scenes, this.predict(images));
+    const batch = pairedImages("accuracy", scenes.length, images, "scenes");
+    const { pairs, ...rates } = attributeAgreement(scenes, this.predict(batch));
     return {
       ...rates,
       images: pairs,
@@ -449,6 +452,20 @@ export class ShapesJudge {
   dispose(): void {
     this.#net.dispose();
   }
+}
+
+/** The images of caption–image pairs, checked to be one per caption before any is judged. */
+function pairedImages(
+  method: string,
+  pairs: number,
+  images: ImageBatch | tf.Tensor,
+  what = "captions",
+): ImageBatch {
+  const batch = judgeInput(images);
+  if (batch.count !== pairs) {
+    throw new RangeError(`${method} got ${pairs} ${what} for ${batch.count} images`);
+  }
+  return batch;
 }
 
 /** Options for `createShapesJudge`. */

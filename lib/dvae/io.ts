@@ -6,7 +6,8 @@
  */
 import { ensureBackend } from "../backend/mod.ts";
 import { decodeSafetensors, loadCheckpoint, loadWeights, saveWeights } from "../nn/mod.ts";
-import { createDvae, type Dvae, type DvaeConfig } from "./model.ts";
+import { CorruptFileError } from "../io/errors.ts";
+import { createDvae, type Dvae } from "./model.ts";
 
 /** The metadata key holding the JSON model configuration. */
 export const DVAE_CONFIG_KEY = "dvae_config";
@@ -44,6 +45,7 @@ export async function saveDvae(
  *
  * @param path The `.safetensors` file.
  * @returns The model with its weights (caller disposes) and, on `metadata`, the file's metadata.
+ * @throws {CorruptFileError} A truncated or corrupt file, or one without a usable configuration.
  * @example
  * ```ts
  * import { loadDvae } from "./mod.ts";
@@ -66,16 +68,23 @@ export async function loadDvae(path: string): Promise<Dvae & { metadata: Record<
     throw err;
   }
   const { metadata } = decodeSafetensors(bytes, path);
-  let config: Partial<DvaeConfig>;
   const isCheckpoint = metadata.format === "dalle-lab/checkpoint@1";
-  if (isCheckpoint) {
-    config = (JSON.parse(metadata.config ?? "{}") as { model?: Partial<DvaeConfig> }).model ?? {};
-  } else if (metadata[DVAE_CONFIG_KEY]) {
-    config = JSON.parse(metadata[DVAE_CONFIG_KEY]);
-  } else {
-    throw new Error(`${path} has no "${DVAE_CONFIG_KEY}" metadata: was it saved with saveDvae?`);
+  const json = isCheckpoint ? metadata.config : metadata[DVAE_CONFIG_KEY];
+  const unusable = (reason: string, cause?: unknown): never => {
+    throw new CorruptFileError(path, reason, { format: "dVAE file", cause });
+  };
+  if (json === undefined) {
+    const key = isCheckpoint ? "config" : DVAE_CONFIG_KEY;
+    unusable(`it has no "${key}" metadata: was it saved with saveDvae?`);
   }
-  const model = createDvae(config);
+  let model: Dvae;
+  try {
+    const parsed = JSON.parse(json!);
+    // A trainer's checkpoint keeps the model's configuration under `model`.
+    model = createDvae(isCheckpoint ? parsed?.model ?? {} : parsed);
+  } catch (err) {
+    return unusable(`its stored configuration is not usable (${(err as Error).message})`, err);
+  }
   try {
     if (isCheckpoint) await loadCheckpoint(path, { model });
     else await loadWeights(path, model);

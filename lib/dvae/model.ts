@@ -14,6 +14,7 @@
 import { tf } from "../backend/mod.ts";
 import { Conv2d, Module, seedStream } from "../nn/mod.ts";
 import { mapPixels, unmapPixels } from "./objective.ts";
+import { checkImages, checkTokens } from "./_checks.ts";
 
 /** How the decoder models pixels. */
 export type Reconstruction = "logit-laplace" | "mse";
@@ -236,11 +237,15 @@ export class Dvae extends Module {
   /**
    * Code logits of images.
    *
-   * @param images `(B, S, S, C)` in [0, 1] (mapped into [ε, 1 − ε] here, as the official code).
+   * @param images `(B, S, S, C)` float32 in [0, 1] (mapped into [ε, 1 − ε] here, as the official
+   *   code).
    * @returns `(B, g, g, K)` logits.
+   * @throws {RangeError} Another size or channel count (`dVAE expects images of 32×32×3, got
+   *   28×28×1`), another rank, no images, or values outside [0, 1].
+   * @throws {TypeError} Not a float32 tensor.
    */
   logits(images: tf.Tensor4D): tf.Tensor4D {
-    this.#checkImages(images);
+    checkImages(images, this.config);
     return tf.tidy(() => this.encoder.apply(mapPixels(images) as tf.Tensor4D));
   }
 
@@ -252,7 +257,10 @@ export class Dvae extends Module {
    */
   decodeCodes(codes: tf.Tensor4D): tf.Tensor4D {
     const [, g1, g2, k] = codes.shape;
-    if (g1 !== this.gridSize || g2 !== this.gridSize || k !== this.config.vocabSize) {
+    if (
+      codes.rank !== 4 || g1 !== this.gridSize || g2 !== this.gridSize ||
+      k !== this.config.vocabSize
+    ) {
       throw new RangeError(
         `codes must be (B, ${this.gridSize}, ${this.gridSize}, ${this.config.vocabSize}), got [${codes.shape}]`,
       );
@@ -276,11 +284,11 @@ export class Dvae extends Module {
    *
    * @param tokens int32 `(B, g, g)`, each in [0, K).
    * @returns `(B, S, S, C)` in [0, 1].
+   * @throws {RangeError} Another grid, or an id outside [0, K) (named with its row and cell).
+   * @throws {TypeError} Tokens that are not int32.
    */
   decode(tokens: tf.Tensor3D): tf.Tensor4D {
-    if (tokens.dtype !== "int32") {
-      throw new TypeError(`decode expects int32 tokens, got ${tokens.dtype}`);
-    }
+    checkTokens(tokens, this.gridSize, this.config.vocabSize);
     return tf.tidy(() => {
       const codes = tf.oneHot(tokens, this.config.vocabSize) // (B, g, g, K)
         .toFloat() as tf.Tensor4D;
@@ -331,7 +339,7 @@ export class Dvae extends Module {
    * ```
    */
   initOutputBias(images: tf.Tensor4D): void {
-    this.#checkImages(images);
+    checkImages(images, this.config);
     const bias = this.decoder.output.bias!;
     tf.tidy(() => {
       const c = this.config.channels;
@@ -345,15 +353,6 @@ export class Dvae extends Module {
         bias.assign(tf.concat([mu, logB]).reshape([2 * c]));
       }
     });
-  }
-
-  #checkImages(images: tf.Tensor4D): void {
-    const { imageSize: s, channels: c } = this.config;
-    if (
-      images.rank !== 4 || images.shape[1] !== s || images.shape[2] !== s || images.shape[3] !== c
-    ) {
-      throw new RangeError(`images must be (B, ${s}, ${s}, ${c}), got [${images.shape}]`);
-    }
   }
 }
 

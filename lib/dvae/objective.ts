@@ -12,6 +12,7 @@
  */
 import { tf } from "../backend/mod.ts";
 import type { Dvae } from "./model.ts";
+import { checkImages } from "./_checks.ts";
 
 /** The paper's ε: pixels are mapped into [ε, 1 − ε] so their logits stay finite. */
 export const PIXEL_EPS = 0.1;
@@ -286,9 +287,13 @@ export interface DvaeObjectiveOptions {
  * plus β·KL(q ‖ uniform), both per pixel dimension as the paper normalises it.
  *
  * @param model The dVAE.
- * @param images `(B, S, S, C)` in [0, 1].
+ * @param images `(B, S, S, C)` float32 in [0, 1].
  * @param options See {@link DvaeObjectiveOptions}.
  * @returns The loss and its parts (caller disposes).
+ * @throws {RangeError} Images of another size or channel count (`dVAE expects images of
+ *   32×32×3, got 28×28×1`), values outside [0, 1] (NaN passes: it makes a non-finite loss, which
+ *   trainers skip and count), negative or non-finite weights.
+ * @throws {TypeError} Images that are not float32.
  * @example
  * ```ts
  * import { createDvae, dvaeObjective } from "./mod.ts";
@@ -311,15 +316,16 @@ export function dvaeObjective(
   const seed = options.seed ?? 0;
   const marginalKlWeight = options.marginalKlWeight ?? 0;
   const infoWeight = options.infoWeight ?? 0;
-  for (
-    const [name, value] of [["marginalKlWeight", marginalKlWeight], ["infoWeight", infoWeight]]
-  ) {
-    if (!Number.isFinite(value as number) || (value as number) < 0) {
-      throw new RangeError(`${name} must be a finite number ≥ 0, got ${value}`);
+  for (const [name, value] of Object.entries({ beta, marginalKlWeight, infoWeight })) {
+    if (!Number.isFinite(value) || value < 0) {
+      throw new RangeError(`dVAE objective: ${name} must be a finite number ≥ 0, got ${value}`);
     }
   }
+  // NaN pixels pass here (everything else is checked as by `logits`): in training they make a
+  // non-finite loss, which a trainer's guard skips, counts and stops on, like any other.
+  checkImages(images, model.config, { allowNaN: true });
   return tf.tidy(() => {
-    const logits = model.logits(images); // (B, g, g, K)
+    const logits = model.encoder.apply(mapPixels(images)); // (B, g, g, K)
     let codes: tf.Tensor;
     if (options.hard) {
       const noisy = logits.add(gumbelNoise(logits.shape, seed));
@@ -367,8 +373,19 @@ export function reconstructionNll(
   images: tf.Tensor4D,
   output: tf.Tensor4D,
 ): tf.Tensor4D {
+  const { imageSize: size, channels: c, reconstruction } = model.config;
+  const outC = reconstruction === "logit-laplace" ? 2 * c : c;
+  const [b] = images.shape;
+  const fits = (t: tf.Tensor, channels: number) =>
+    t.rank === 4 && t.shape[0] === b && t.shape[1] === size && t.shape[2] === size &&
+    t.shape[3] === channels;
+  if (!fits(images, c) || !fits(output, outC)) {
+    throw new RangeError(
+      `reconstructionNll expects images (B, ${size}, ${size}, ${c}) and decoder output ` +
+        `(B, ${size}, ${size}, ${outC}), got [${images.shape}] and [${output.shape}]`,
+    );
+  }
   return tf.tidy(() => {
-    const c = model.config.channels;
     const y = mapPixels(images);
     switch (model.config.reconstruction) {
       case "logit-laplace": {

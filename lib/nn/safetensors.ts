@@ -10,6 +10,7 @@ import { tf } from "../backend/mod.ts";
 import type { Module } from "./module.ts";
 import type { AdamW } from "./optim.ts";
 import { writeFileAtomic } from "../io/mod.ts";
+import { CheckpointMismatchError, CorruptFileError, type TensorMismatch } from "../io/errors.ts";
 
 /** A tensor as stored: dtype, shape and its values. */
 export interface StoredTensor {
@@ -71,7 +72,7 @@ export function encodeSafetensors(
 
 /**
  * Decodes safetensors bytes, checking the header against the file: a corrupt or truncated file
- * is an error that says what is wrong.
+ * is a {@link CorruptFileError} that names `source` and says what is wrong.
  *
  * @param bytes The file's bytes.
  * @param source Name used in error messages. @default "safetensors data"
@@ -86,25 +87,30 @@ export function decodeSafetensors(
   bytes: Uint8Array,
   source = "safetensors data",
 ): { tensors: Map<string, StoredTensor>; metadata: Record<string, string> } {
-  const fail = (why: string): never => {
-    throw new Error(`${source} is not a valid safetensors file: ${why}`);
+  const fail = (why: string, cause?: unknown): never => {
+    throw new CorruptFileError(source, why, { format: "safetensors file", cause });
   };
   if (bytes.length < 8) fail(`only ${bytes.length} bytes, shorter than the 8-byte header length`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const headerLen = Number(view.getBigUint64(0, true));
-  if (headerLen > bytes.length - 8) {
-    fail(`header claims ${headerLen} bytes but the file has ${bytes.length - 8} after the length`);
+  // Compared as a bigint: a garbage length above 2^53 would lose its low bits as a number.
+  const claimed = view.getBigUint64(0, true);
+  if (claimed > BigInt(bytes.length - 8)) {
+    fail(
+      `header claims ${claimed} bytes but the file has ${bytes.length - 8} after the length ` +
+        `(truncated?)`,
+    );
   }
-  let header: Record<string, unknown>;
+  const headerLen = Number(claimed);
+  let header: unknown;
   try {
     header = JSON.parse(
       new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(8, 8 + headerLen)),
     );
   } catch (err) {
-    return fail(`header is not JSON (${(err as Error).message})`);
+    return fail(`header is not JSON (${(err as Error).message})`, err);
   }
   if (typeof header !== "object" || header === null || Array.isArray(header)) {
-    fail("header is not an object");
+    return fail("header is not an object");
   }
   const dataStart = 8 + headerLen;
   const dataLen = bytes.length - dataStart;
@@ -112,19 +118,19 @@ export function decodeSafetensors(
   let metadata: Record<string, string> = {};
   for (const [name, entry] of Object.entries(header)) {
     if (name === "__metadata__") {
-      metadata = (entry ?? {}) as Record<string, string>;
+      metadata = checkMetadata(entry ?? {}, fail);
       continue;
     }
-    const e = entry as { dtype?: string; shape?: number[]; data_offsets?: [number, number] };
+    const e = (entry ?? {}) as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
     if (e.dtype !== "F32" && e.dtype !== "I32") {
       fail(`tensor "${name}" has unsupported dtype ${e.dtype}`);
     }
-    if (!Array.isArray(e.shape) || !Array.isArray(e.data_offsets)) {
-      fail(`tensor "${name}" lacks shape or offsets`);
+    if (!isIntArray(e.shape) || !isIntArray(e.data_offsets) || e.data_offsets.length !== 2) {
+      return fail(`tensor "${name}" lacks shape or offsets (or they are not whole numbers)`);
     }
-    const [begin, end] = e.data_offsets!;
-    const size = e.shape!.reduce((a, b) => a * b, 1);
-    if (!(begin >= 0 && end >= begin && end <= dataLen)) {
+    const [begin, end] = e.data_offsets;
+    const size = e.shape.reduce((a, b) => a * b, 1);
+    if (!(end >= begin && end <= dataLen)) {
       fail(
         `tensor "${name}" spans bytes [${begin}, ${end}) but the data section has ${dataLen} (truncated?)`,
       );
@@ -135,11 +141,27 @@ export function decodeSafetensors(
     const copy = bytes.slice(dataStart + begin, dataStart + end).buffer;
     tensors.set(name, {
       dtype: e.dtype as "F32" | "I32",
-      shape: e.shape!,
+      shape: e.shape,
       data: e.dtype === "F32" ? new Float32Array(copy) : new Int32Array(copy),
     });
   }
   return { tensors, metadata };
+}
+
+/** Non-negative integers only: shapes and offsets. */
+function isIntArray(value: unknown): value is number[] {
+  return Array.isArray(value) && value.every((v) => Number.isInteger(v) && v >= 0);
+}
+
+/** `__metadata__` maps names to strings (the format says so; callers JSON.parse some values). */
+function checkMetadata(entry: unknown, fail: (why: string) => never): Record<string, string> {
+  if (typeof entry !== "object" || entry === null || Array.isArray(entry)) {
+    return fail("__metadata__ is not an object");
+  }
+  for (const [key, value] of Object.entries(entry)) {
+    if (typeof value !== "string") fail(`__metadata__ "${key}" is not a string`);
+  }
+  return entry as Record<string, string>;
 }
 
 /**
@@ -172,7 +194,9 @@ export async function saveWeights(
 
 /**
  * Loads weights saved by {@link saveWeights} into a module. Names and shapes must match exactly
- * (unless `strict` is false, when only the tensors present in both are loaded).
+ * (unless `strict` is false, when only the tensors present in both are loaded): a file of another
+ * configuration is a {@link CheckpointMismatchError} naming each tensor and both shapes, and
+ * leaves the module unchanged; a damaged file is a {@link CorruptFileError}.
  *
  * @param path The file.
  * @param target The module to fill.
@@ -212,7 +236,7 @@ function assignNamed(
   prefix: string,
   strict: boolean,
 ): void {
-  const problems: string[] = [];
+  const mismatches: TensorMismatch[] = [];
   const wanted = new Set<string>();
   const assignments: [tf.Variable, StoredTensor][] = [];
   for (const [name, v] of named) {
@@ -220,26 +244,30 @@ function assignNamed(
     wanted.add(key);
     const t = tensors.get(key);
     if (!t) {
-      if (strict) problems.push(`missing "${key}"`);
+      if (strict) mismatches.push({ name: key, file: null, model: v.shape });
       continue;
     }
     if (t.shape.length !== v.shape.length || t.shape.some((d, i) => d !== v.shape[i])) {
-      problems.push(`"${key}" has shape [${t.shape}] but the model expects [${v.shape}]`);
+      mismatches.push({ name: key, file: t.shape, model: v.shape });
       continue;
+    }
+    if (t.dtype !== DTYPE_OF[v.dtype]) {
+      throw new CorruptFileError(
+        source,
+        `tensor "${key}" is ${t.dtype} but the model holds ${v.dtype}`,
+        { format: "weights file for this model" },
+      );
     }
     assignments.push([v, t]);
   }
   if (strict) {
-    for (const key of tensors.keys()) {
-      if (key.startsWith(prefix) && !wanted.has(key)) problems.push(`unexpected "${key}"`);
+    for (const [key, t] of tensors) {
+      if (key.startsWith(prefix) && !wanted.has(key)) {
+        mismatches.push({ name: key, file: t.shape, model: null });
+      }
     }
   }
-  if (problems.length > 0) {
-    throw new Error(
-      `${source} does not match the model: ${problems.slice(0, 8).join("; ")}` +
-        (problems.length > 8 ? ` (and ${problems.length - 8} more)` : ""),
-    );
-  }
+  if (mismatches.length > 0) throw new CheckpointMismatchError(source, mismatches);
   // Only after every check passed, so a mismatched file leaves the model untouched.
   tf.tidy(() => {
     for (const [v, t] of assignments) v.assign(tf.tensor(t.data, t.shape, v.dtype));

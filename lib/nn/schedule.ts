@@ -15,20 +15,26 @@ export interface Schedule {
   readonly label: string;
 }
 
-function check(from: number, to: number, steps: number, start: number): void {
+/**
+ * A ramp's arguments, checked before any step runs: a horizon ≤ 0 or a non-finite value would
+ * otherwise give a schedule that silently jumps to its end (or returns NaN) at step 0.
+ */
+function check(kind: string, from: number, to: number, steps: number, start: number): void {
   if (!Number.isFinite(from) || !Number.isFinite(to)) {
-    throw new RangeError(`schedule endpoints must be finite, got ${from} → ${to}`);
+    throw new RangeError(`${kind} schedule: endpoints must be finite, got ${from} → ${to}`);
   }
-  if (!(steps >= 0) || !(start >= 0)) {
+  if (!(steps > 0) || !Number.isFinite(steps)) {
     throw new RangeError(
-      `schedule steps and start must be ≥ 0, got steps=${steps}, start=${start}`,
+      `${kind} schedule: the horizon (steps) must be a finite number > 0, got ${steps}`,
     );
+  }
+  if (!(start >= 0) || !Number.isFinite(start)) {
+    throw new RangeError(`${kind} schedule: start must be a finite number ≥ 0, got ${start}`);
   }
 }
 
 function progress(step: number, steps: number, start: number): number {
   if (step <= start) return 0;
-  if (steps === 0) return 1;
   return Math.min(1, (step - start) / steps);
 }
 
@@ -44,7 +50,9 @@ function progress(step: number, steps: number, start: number): number {
  * ```
  */
 export function constant(value: number): Schedule {
-  check(value, value, 0, 0);
+  if (!Number.isFinite(value)) {
+    throw new RangeError(`constant schedule: the value must be finite, got ${value}`);
+  }
   return { at: () => value, label: `constant ${value}` };
 }
 
@@ -53,9 +61,10 @@ export function constant(value: number): Schedule {
  *
  * @param from Value at `start`.
  * @param to Value from `start + steps` on.
- * @param steps Length of the ramp.
+ * @param steps Length of the ramp, > 0.
  * @param start First step of the ramp. @default 0
  * @returns The schedule.
+ * @throws {RangeError} When `steps` ≤ 0, `start` < 0 or any argument is not finite.
  * @example
  * ```ts
  * import { linear } from "./schedule.ts";
@@ -63,7 +72,7 @@ export function constant(value: number): Schedule {
  * ```
  */
 export function linear(from: number, to: number, steps: number, start = 0): Schedule {
-  check(from, to, steps, start);
+  check("linear", from, to, steps, start);
   return {
     at: (step) => from + (to - from) * progress(step, steps, start),
     label: `linear ${from}→${to} over ${steps}`,
@@ -75,9 +84,10 @@ export function linear(from: number, to: number, steps: number, start = 0): Sche
  *
  * @param from Value at `start`.
  * @param to Value from `start + steps` on.
- * @param steps Length of the ramp.
+ * @param steps Length of the ramp, > 0.
  * @param start First step of the ramp. @default 0
  * @returns The schedule.
+ * @throws {RangeError} When `steps` ≤ 0, `start` < 0 or any argument is not finite.
  * @example
  * ```ts
  * import { cosine } from "./schedule.ts";
@@ -85,7 +95,7 @@ export function linear(from: number, to: number, steps: number, start = 0): Sche
  * ```
  */
 export function cosine(from: number, to: number, steps: number, start = 0): Schedule {
-  check(from, to, steps, start);
+  check("cosine", from, to, steps, start);
   return {
     at: (step) => to + (from - to) * 0.5 * (1 + Math.cos(Math.PI * progress(step, steps, start))),
     label: `cosine ${from}→${to} over ${steps}`,
@@ -97,10 +107,11 @@ export function cosine(from: number, to: number, steps: number, start = 0): Sche
  * (the GPT / DALL-E prior learning-rate shape).
  *
  * @param peak Value at the end of warm-up.
- * @param warmup Warm-up steps.
- * @param total Step at which the decay ends.
+ * @param warmup Warm-up steps, in [0, total].
+ * @param total Step at which the decay ends, > 0.
  * @param final Value after `total`. @default 0.1·peak
  * @returns The schedule.
+ * @throws {RangeError} When `total` ≤ 0, `warmup` < 0 or > `total`, or a value is not finite.
  * @example
  * ```ts
  * import { warmupCosine } from "./schedule.ts";
@@ -114,8 +125,14 @@ export function warmupCosine(
   total: number,
   final = 0.1 * peak,
 ): Schedule {
-  check(peak, final, total, 0);
-  const decay = cosine(peak, final, Math.max(0, total - warmup), warmup);
+  check("warmupCosine", peak, final, total, 0);
+  if (!(warmup >= 0 && warmup <= total)) {
+    throw new RangeError(
+      `warmupCosine schedule: warm-up must be in [0, total = ${total}], got ${warmup}`,
+    );
+  }
+  // A run that is all warm-up holds `final` from `total` on, like any other.
+  const decay = warmup < total ? cosine(peak, final, total - warmup, warmup) : constant(final);
   return {
     at: (step) => (warmup > 0 && step < warmup ? (peak * step) / warmup : decay.at(step)),
     label: `warmup ${warmup} then cosine ${peak}→${final} by ${total}`,
@@ -130,6 +147,7 @@ export function warmupCosine(
  * @param paperTotal The paper's total updates.
  * @param runTotal This run's total steps.
  * @returns The scaled horizon, at least 1.
+ * @throws {RangeError} When any argument is not a finite number > 0.
  * @example
  * ```ts
  * import { scaleSteps } from "./schedule.ts";
@@ -137,8 +155,10 @@ export function warmupCosine(
  * ```
  */
 export function scaleSteps(paperSteps: number, paperTotal: number, runTotal: number): number {
-  if (!(paperTotal > 0) || !(runTotal > 0)) {
-    throw new RangeError(`scaleSteps needs positive totals, got ${paperTotal} and ${runTotal}`);
+  for (const [name, value] of Object.entries({ paperSteps, paperTotal, runTotal })) {
+    if (!(value > 0) || !Number.isFinite(value)) {
+      throw new RangeError(`scaleSteps: ${name} must be a finite number > 0, got ${value}`);
+    }
   }
   return Math.max(1, Math.round((paperSteps / paperTotal) * runTotal));
 }

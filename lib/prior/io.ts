@@ -5,6 +5,7 @@
  * @module
  */
 import { decodeSafetensors, loadWeights, saveWeights } from "../nn/mod.ts";
+import { CorruptFileError } from "../io/errors.ts";
 import type { PriorConfig } from "./config.ts";
 import { createPrior, type Prior } from "./model.ts";
 
@@ -46,16 +47,42 @@ export async function savePrior(
  *
  * @param path The file.
  * @returns The model (caller disposes) and the file's metadata.
+ * @throws {CorruptFileError} A truncated or corrupt file, or one without a usable configuration.
+ * @example
+ * ```ts
+ * import { loadPrior } from "./mod.ts";
+ * try {
+ *   const { prior } = await loadPrior("data/cache/prior_shapes.safetensors");
+ *   prior.dispose();
+ * } catch (e) { console.log((e as Error).message); }
+ * ```
  */
 export async function loadPrior(
   path: string,
 ): Promise<{ prior: Prior; metadata: Record<string, string> }> {
-  const { metadata } = decodeSafetensors(await Deno.readFile(path), path);
+  let bytes: Uint8Array;
+  try {
+    bytes = await Deno.readFile(path);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) {
+      throw new Error(`no prior at ${path}: train one with experiments/prior_shapes.ts`);
+    }
+    throw err;
+  }
+  const { metadata } = decodeSafetensors(bytes, path);
+  const unusable = (reason: string, cause?: unknown): never => {
+    throw new CorruptFileError(path, reason, { format: "prior file", cause });
+  };
   const json = metadata[CONFIG_KEY];
   if (json === undefined) {
-    throw new Error(`${path} holds no prior configuration (metadata "${CONFIG_KEY}" is missing)`);
+    unusable(`it holds no prior configuration (metadata "${CONFIG_KEY}" is missing)`);
   }
-  const prior = createPrior(JSON.parse(json) as PriorConfig);
+  let prior: Prior;
+  try {
+    prior = createPrior(JSON.parse(json) as PriorConfig);
+  } catch (err) {
+    return unusable(`its stored configuration is not usable (${(err as Error).message})`, err);
+  }
   try {
     await loadWeights(path, prior);
   } catch (err) {

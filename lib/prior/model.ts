@@ -44,6 +44,7 @@ import {
   resolvePriorConfig,
 } from "./config.ts";
 import { KvCache } from "./kv_cache.ts";
+import { checkTokenIds, checkTokenShape } from "./_check.ts";
 import { type SampleOptions, samplePrior, type SampleResult } from "./sample.ts";
 
 /** Options of a full forward pass. */
@@ -86,15 +87,6 @@ function maskOf(kind: PriorLayerMask, T: number, n: number, kernel: number): Uin
       const unknown: never = kind;
       throw new TypeError(`unknown layer mask kind ${unknown}`);
     }
-  }
-}
-
-function checkTokens(name: string, t: tf.Tensor, shape: number[]): void {
-  if (t.dtype !== "int32") throw new TypeError(`${name} must be int32, got ${t.dtype}`);
-  if (t.rank !== shape.length || shape.some((d, i) => d >= 0 && t.shape[i] !== d)) {
-    throw new RangeError(
-      `${name} must have shape [${shape.map((d) => (d < 0 ? "B" : d))}], got [${t.shape}]`,
-    );
   }
 }
 
@@ -217,11 +209,15 @@ export class Prior extends Module {
    * Text embeddings: the token's embedding, or position t's pad embedding where the token is
    * the pad id, plus position t's embedding.
    *
-   * @param text int32 (B, T).
+   * @param text int32 (B, T), ids in [0, textVocab).
    * @returns (B, T, dModel).
    */
   embedText(text: tf.Tensor2D): tf.Tensor3D {
-    checkTokens("text", text, [-1, this.config.textLen]);
+    this.#checkText(text, -1);
+    return this.#embedText(text);
+  }
+
+  #embedText(text: tf.Tensor2D): tf.Tensor3D {
     return tf.tidy(() => {
       const isPad = text.equal(this.config.padId).cast("float32").expandDims(-1); // (B, T, 1)
       const tokens = this.textEmbedding.apply(text); // (B, T, d)
@@ -233,21 +229,38 @@ export class Prior extends Module {
   /**
    * Image embeddings: the token's embedding plus its row's and its column's embedding.
    *
-   * @param image int32 (B, k): image tokens at raster indices start … start + k − 1.
+   * @param image int32 (B, k), ids in [0, imageVocab): image tokens at raster indices
+   *   start … start + k − 1.
    * @param start Raster index of the first token. @default 0
    * @returns (B, k, dModel).
    */
   embedImage(image: tf.Tensor2D, start = 0): tf.Tensor3D {
-    const n = this.config.imageGrid;
-    checkTokens("image", image, [-1, -1]);
-    const k = image.shape[1];
-    if (!Number.isInteger(start) || start < 0 || start + k > n * n) {
+    this.#checkImage(image, -1, -1, start);
+    return this.#embedImage(image, start);
+  }
+
+  /** Text ids of shape (B, T) (B = −1: any) in [0, textVocab). */
+  #checkText(text: tf.Tensor2D, batch: number): void {
+    checkTokenShape("text", text, [batch, this.config.textLen]);
+    checkTokenIds("text", text, this.config.textVocab);
+  }
+
+  /** Image ids of shape (B, k) (−1: any) at raster indices start … start + k − 1 of [0, n²). */
+  #checkImage(image: tf.Tensor2D, batch: number, k: number, start: number): void {
+    const cells = this.config.imageGrid ** 2;
+    checkTokenShape("image", image, [batch, k]);
+    const last = start + image.shape[1] - 1;
+    if (!Number.isInteger(start) || start < 0 || last >= cells) {
       throw new RangeError(
-        `image tokens must cover raster indices within [0, ${n * n}), got ${start} … ${
-          start + k - 1
-        }`,
+        `prior: image tokens must cover raster indices within [0, ${cells}), got ${start} … ${last}`,
       );
     }
+    checkTokenIds("image", image, this.config.imageVocab, start);
+  }
+
+  #embedImage(image: tf.Tensor2D, start: number): tf.Tensor3D {
+    const n = this.config.imageGrid;
+    const k = image.shape[1];
     return tf.tidy(() => {
       const d = this.config.dModel;
       const grid = this.rowPosition.expandDims(1).add(this.columnPosition.expandDims(0)); // (n, n, d)
@@ -259,17 +272,21 @@ export class Prior extends Module {
   /**
    * Next-token logits over the whole stream (teacher forcing).
    *
-   * @param text int32 (B, T).
-   * @param image int32 (B, n²), raster order.
+   * @param text int32 (B, T), ids in [0, textVocab).
+   * @param image int32 (B, n²), raster order, ids in [0, imageVocab).
    * @param options Dropout switch and seed.
    * @returns Text and image logits (caller disposes).
+   * @throws {TypeError} Ids that are not int32 tensors.
+   * @throws {RangeError} Other shapes, or an id outside its vocabulary (`prior: image token id
+   *   9000 at batch row 3, position 17 is outside [0, 8192)`).
    */
   forward(text: tf.Tensor2D, image: tf.Tensor2D, options: ForwardOptions = {}): PriorLogits {
     const { textLen: T, imageGrid: n, dModel: d, dropout } = this.config;
-    checkTokens("image", image, [text.shape[0], n * n]);
+    this.#checkText(text, -1);
+    this.#checkImage(image, text.shape[0], n * n, 0);
     return tidyObject(() => {
       const B = text.shape[0];
-      let x = tf.concat([this.embedText(text), this.embedImage(image)], 1); // (B, L, d)
+      let x = tf.concat([this.#embedText(text), this.#embedImage(image, 0)], 1); // (B, L, d)
       const useDropout = (options.training ?? false) && dropout > 0;
       const seeds = seedStream(options.seed ?? 0);
       this.blocks.forEach((block, l) => {
@@ -289,10 +306,11 @@ export class Prior extends Module {
    * The training loss: cross-entropy of next-token prediction, text and image parts each
    * averaged over their own targets, weighted by `lossWeights` (1/8 text, 7/8 image).
    *
-   * @param text int32 (B, T).
-   * @param image int32 (B, n²).
+   * @param text int32 (B, T), ids in [0, textVocab).
+   * @param image int32 (B, n²), ids in [0, imageVocab).
    * @param options Dropout switch and seed.
    * @returns `{ loss, textLoss, imageLoss }` scalars (caller disposes).
+   * @throws {TypeError | RangeError} As {@link forward}, before any work.
    */
   loss(text: tf.Tensor2D, image: tf.Tensor2D, options: ForwardOptions = {}): PriorLoss {
     const { textLen: T, textVocab, imageVocab, padId, countPadTargets, lossWeights } = this.config;
@@ -343,10 +361,15 @@ export class Prior extends Module {
    * @param cache The streams so far (from {@link emptyCache}).
    * @param tokens `{ text?: int32 (B, T), image?: int32 (B, k) }`: text only on the first call.
    * @returns Logits (B, imageVocab) of the next image token (caller disposes).
+   * @throws {TypeError | RangeError} As {@link forward}; also a caption fed to a non-empty cache
+   *   or tokens that would fill the stream.
    */
   extend(cache: KvCache, tokens: { text?: tf.Tensor2D; image?: tf.Tensor2D }): tf.Tensor2D {
     const { textLen: T, dModel: d } = this.config;
     const start = cache.length;
+    for (const [name, t] of [["text", tokens.text], ["image", tokens.image]] as const) {
+      if (t !== undefined) checkTokenShape(name, t, [-1, name === "text" ? T : -1]);
+    }
     if ((start === 0) !== (tokens.text !== undefined)) {
       throw new RangeError(
         start === 0
@@ -365,14 +388,17 @@ export class Prior extends Module {
     for (const t of [tokens.text, tokens.image]) {
       if (t && t.shape[0] !== cache.batch) {
         throw new RangeError(
-          `tokens must have ${cache.batch} rows (the cache's), got ${t.shape[0]}`,
+          `prior: tokens must have ${cache.batch} rows (the cache's), got ${t.shape[0]}`,
         );
       }
     }
+    const imageStart = Math.max(0, start - T);
+    if (tokens.text) this.#checkText(tokens.text, cache.batch);
+    if (tokens.image) this.#checkImage(tokens.image, cache.batch, -1, imageStart);
     const { logits, layers } = tidyObject(() => {
       const parts: tf.Tensor3D[] = [];
-      if (tokens.text) parts.push(this.embedText(tokens.text));
-      if (tokens.image) parts.push(this.embedImage(tokens.image, Math.max(0, start - T)));
+      if (tokens.text) parts.push(this.#embedText(tokens.text));
+      if (tokens.image) parts.push(this.#embedImage(tokens.image, imageStart));
       let x = parts.length === 1 ? parts[0] : tf.concat(parts, 1); // (B, fed, d)
       const keys = cache.mode === "concat" ? start + fed : this.streamLength;
       const rows = new Map<tf.Tensor2D, tf.Tensor2D>(); // one slice per distinct mask

@@ -231,13 +231,15 @@ function asRows(name: string, value: Int32Array | Int32Array[]): Int32Array[] {
 }
 
 function checkRange(name: string, rows: Int32Array[], vocab: number): void {
-  for (const row of rows) {
-    for (const id of row) {
-      if (!(id >= 0 && id < vocab)) {
-        throw new RangeError(`${name} ids must be in [0, ${vocab}), got ${id}`);
-      }
+  rows.forEach((row, r) => {
+    const at = row.findIndex((id) => !(id >= 0 && id < vocab));
+    if (at >= 0) {
+      throw new RangeError(
+        `prior.sample: ${name} id at caption ${r}, position ${at} must be in [0, ${vocab}), ` +
+          `got ${row[at]}`,
+      );
     }
-  }
+  });
 }
 
 /**
@@ -266,11 +268,13 @@ export async function samplePrior(prior: Prior, options: SampleOptions): Promise
   const { textLen: T, textVocab, imageGrid: n, imageVocab } = prior.config;
   const imageTokens = n * n;
   const texts = asRows("text", options.text);
-  for (const t of texts) {
+  texts.forEach((t, r) => {
     if (t.length !== T) {
-      throw new RangeError(`each caption must hold textLen = ${T} ids, got ${t.length}`);
+      throw new RangeError(
+        `prior.sample: each caption must hold textLen = ${T} ids, got ${t.length} (caption ${r})`,
+      );
     }
-  }
+  });
   checkRange("text", texts, textVocab);
   const captions = texts.length;
   const count = options.count ?? 1;

@@ -15,6 +15,15 @@
 import { learnMerges, MAX_VOCAB_SIZE, type Merge } from "./_train.ts";
 import { Mulberry32, writeFileAtomic } from "../io/mod.ts";
 import { escapeBytes, utf8Bytes } from "./_utf8.ts";
+import { CorruptFileError } from "../io/errors.ts";
+import {
+  checkCaptions,
+  readTokenizerJson,
+  type TruncatedCaption,
+  warnTruncated,
+} from "./_input.ts";
+
+export type { TruncatedCaption } from "./_input.ts";
 
 /**
  * How text is pre-split into words; merges never cross a word boundary. GPT-2's pattern with
@@ -69,6 +78,16 @@ export interface EncodeBatchOptions extends EncodeOptions {
   textLen?: number;
   /** Append `<|eot|>` after each text (before truncation). @default false */
   appendEot?: boolean;
+  /**
+   * Called once per batch in which captions longer than `textLen` were cut, with each of them.
+   * @default one `console.warn` naming how many were cut and the first in full
+   */
+  onTruncate?: (truncated: TruncatedCaption[]) => void;
+  /**
+   * Accept blank captions, which encode to a row of pads. @default false: a blank caption
+   * throws a RangeError naming its row
+   */
+  allowEmpty?: boolean;
 }
 
 /** A batch of texts as fixed-length rows. */
@@ -77,6 +96,8 @@ export interface EncodedBatch {
   ids: Int32Array;
   /** Tokens per row before padding (≤ textLen). */
   lengths: Int32Array;
+  /** Rows whose caption was cut to `textLen` (also reported through `onTruncate`). */
+  truncated: number[];
 }
 
 /** The JSON a tokenizer saves to (see `toJSON`). */
@@ -280,13 +301,17 @@ export class BpeTokenizer {
 
   /**
    * Encodes texts into fixed-length rows: truncated to `textLen`, then padded with `padId`.
+   * Truncation is never silent: the cut rows are listed in `truncated` and reported through
+   * `onTruncate` (by default a warning); a blank caption is an error unless `allowEmpty`.
    *
    * With dropout, one seeded stream runs through the batch in order, so the same call gives the
    * same batch.
    *
    * @param texts The texts, one per row.
    * @param options Row length, dropout and its seed, whether to append `<|eot|>`.
-   * @returns `{ ids, lengths }` with `ids` of length texts.length × textLen.
+   * @returns `{ ids, lengths, truncated }` with `ids` of length texts.length × textLen.
+   * @throws {RangeError} A blank caption (unless `allowEmpty`), or `textLen` < 1.
+   * @throws {TypeError} A caption that is not a string.
    * @example
    * ```ts
    * import { BpeTokenizer } from "./bpe.ts";
@@ -300,9 +325,11 @@ export class BpeTokenizer {
     if (!Number.isInteger(textLen) || textLen < 1) {
       throw new RangeError(`textLen must be a positive integer, got ${textLen}`);
     }
+    checkCaptions(texts, options.allowEmpty ?? false);
     const rng = this.#dropoutRng(options);
     const ids = new Int32Array(texts.length * textLen).fill(this.padId); // (n, textLen)
     const lengths = new Int32Array(texts.length);
+    const cut: TruncatedCaption[] = [];
     const row: number[] = [];
     texts.forEach((text, i) => {
       row.length = 0;
@@ -311,8 +338,10 @@ export class BpeTokenizer {
       const length = Math.min(row.length, textLen);
       for (let t = 0; t < length; t++) ids[i * textLen + t] = row[t];
       lengths[i] = length;
+      if (row.length > textLen) cut.push({ row: i, text, tokens: row.length, kept: textLen });
     });
-    return { ids, lengths };
+    if (cut.length > 0) (options.onTruncate ?? ((c) => warnTruncated(c, texts.length)))(cut);
+    return { ids, lengths, truncated: cut.map((c) => c.row) };
   }
 
   /**
@@ -321,6 +350,7 @@ export class BpeTokenizer {
    * @param ids Token ids in [0, vocabSize).
    * @param options `showSpecial`: write special tokens as their names. @default false
    * @returns The text; bytes that do not form valid UTF-8 become U+FFFD.
+   * @throws {RangeError} An id that is not an integer in [0, vocabSize), named with its position.
    * @example
    * ```ts
    * import { BpeTokenizer } from "./bpe.ts";
@@ -336,7 +366,10 @@ export class BpeTokenizer {
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i];
       if (!(id >= 0 && id < vocabSize && Number.isInteger(id))) {
-        throw new RangeError(`token id must be an integer in [0, ${vocabSize}), got ${id}`);
+        throw new RangeError(
+          `tokenizer: token id ${id} at position ${i} is not an id of this vocabulary: ` +
+            `expected an integer in [0, ${vocabSize})`,
+        );
       }
       total += start[id + 1] - start[id];
     }
@@ -491,6 +524,9 @@ export class BpeTokenizer {
    *
    * @param path The JSON file.
    * @returns The tokenizer.
+   * @throws {CorruptFileError} A truncated or corrupt file (not JSON, bad merges, missing fields).
+   * @throws {TypeError | RangeError} Another format, or a version this build does not read (the
+   *   message starts with the path).
    * @example
    * ```ts
    * import { BpeTokenizer } from "./bpe.ts";
@@ -500,11 +536,19 @@ export class BpeTokenizer {
    * ```
    */
   static async load(path: string): Promise<BpeTokenizer> {
-    const text = await Deno.readTextFile(path);
+    const json = await readTokenizerJson(path);
+    const record = json as Record<string, unknown> | null;
+    // Another format or version is a different file, not a damaged one: it keeps its own type.
+    const foreign = typeof record === "object" && record !== null && !Array.isArray(record) &&
+      (record.format !== TOKENIZER_FORMAT || record.version !== TOKENIZER_FORMAT_VERSION);
     try {
-      return BpeTokenizer.fromJSON(parseJson(text, path));
+      return BpeTokenizer.fromJSON(json);
     } catch (error) {
-      if (error instanceof Error) error.message = `${path}: ${error.message}`;
+      if (!(error instanceof Error)) throw error;
+      if (!foreign) {
+        throw new CorruptFileError(path, error.message, { format: "tokenizer file", cause: error });
+      }
+      error.message = `${path}: ${error.message}`;
       throw error;
     }
   }

@@ -4,10 +4,12 @@ import {
   SPLIT_PATTERN,
   TOKENIZER_FORMAT_VERSION,
   type TokenizerJson,
+  type TruncatedCaption,
 } from "./mod.ts";
 import { learnMerges, type Merge } from "./_train.ts";
 import { escapeBytes, utf8Bytes } from "./_utf8.ts";
 import { captionsOfSize, shapeCaptions, variedText } from "./testdata/_captions.ts";
+import { CorruptFileError } from "../io/errors.ts";
 import { Mulberry32 } from "../io/mod.ts";
 
 const utf8 = new TextEncoder();
@@ -208,7 +210,19 @@ Deno.test("dropout 0 is deterministic; dropout 1 gives bytes only; seeded dropou
 Deno.test("encodeBatch: n × textLen rows, truncation, pad after the end, lengths, eot", () => {
   const texts = ["a red circle", "", "there is a small red circle above a large blue square"];
   const textLen = 6;
-  const { ids, lengths } = TOKENIZER.encodeBatch(texts, { textLen });
+  const reported: TruncatedCaption[][] = [];
+  const { ids, lengths, truncated } = TOKENIZER.encodeBatch(texts, {
+    textLen,
+    allowEmpty: true,
+    onTruncate: (cut) => reported.push(cut),
+  });
+  assert.deepEqual(truncated, [2]);
+  assert.deepEqual(reported, [[{
+    row: 2,
+    text: texts[2],
+    tokens: TOKENIZER.encode(texts[2]).length,
+    kept: textLen,
+  }]]);
   assert.ok(ids instanceof Int32Array && lengths instanceof Int32Array);
   assert.equal(ids.length, texts.length * textLen);
   texts.forEach((text, i) => {
@@ -220,7 +234,7 @@ Deno.test("encodeBatch: n × textLen rows, truncation, pad after the end, length
   });
   assert.ok(lengths[2] === textLen, "the long caption is truncated");
   assert.deepEqual(
-    Array.from(TOKENIZER.encodeBatch([""], { textLen: 3 }).ids),
+    Array.from(TOKENIZER.encodeBatch([""], { textLen: 3, allowEmpty: true }).ids),
     Array(3).fill(TOKENIZER.padId),
   );
 
@@ -228,12 +242,36 @@ Deno.test("encodeBatch: n × textLen rows, truncation, pad after the end, length
   const n = TOKENIZER.encode("a red circle").length;
   assert.equal(withEot.lengths[0], n + 1);
   assert.equal(withEot.ids[n], TOKENIZER.eotId);
-  assert.equal(TOKENIZER.encodeBatch(texts).ids.length, texts.length * 256); // default textLen
+  const nonEmpty = [texts[0], texts[2]];
+  assert.equal(TOKENIZER.encodeBatch(nonEmpty).ids.length, 2 * 256); // default textLen
 
-  const d1 = TOKENIZER.encodeBatch(texts, { dropout: 0.1, seed: 3 });
-  const d2 = TOKENIZER.encodeBatch(texts, { dropout: 0.1, seed: 3 });
+  const d1 = TOKENIZER.encodeBatch(nonEmpty, { dropout: 0.1, seed: 3 });
+  const d2 = TOKENIZER.encodeBatch(nonEmpty, { dropout: 0.1, seed: 3 });
   assert.deepEqual(d1, d2);
-  assert.throws(() => TOKENIZER.encodeBatch(texts, { textLen: 0 }), RangeError);
+  assert.throws(() => TOKENIZER.encodeBatch(nonEmpty, { textLen: 0 }), RangeError);
+});
+
+Deno.test("encodeBatch: a blank caption is an error, a cut one a warning unless handled", () => {
+  assert.throws(
+    () => TOKENIZER.encodeBatch(["a red star", " "], { textLen: 8 }),
+    (e: Error) => e instanceof RangeError && /caption 1 is empty \(" "\)/.test(e.message),
+  );
+  assert.throws(() => TOKENIZER.encodeBatch([7 as unknown as string]), TypeError);
+  const warnings: string[] = [];
+  const warn = console.warn;
+  console.warn = (message: string) => warnings.push(message);
+  try {
+    const long = "a small red circle above a large blue square";
+    const { truncated } = TOKENIZER.encodeBatch(["a", long, long], { textLen: 3 });
+    assert.deepEqual(truncated, [1, 2]);
+    assert.equal(warnings.length, 1, "one warning per batch");
+    assert.match(warnings[0], /2 of 3 captions were truncated to textLen 3 tokens; caption 1/);
+    assert.ok(warnings[0].includes(long));
+    assert.deepEqual(TOKENIZER.encodeBatch(["a"], { textLen: 3 }).truncated, []);
+    assert.equal(warnings.length, 1, "nothing cut, nothing said");
+  } finally {
+    console.warn = warn;
+  }
 });
 
 Deno.test("save → load gives identical encodings; other versions and corrupt files are clear errors", async () => {
@@ -266,8 +304,16 @@ Deno.test("save → load gives identical encodings; other versions and corrupt f
     await Deno.writeTextFile(path, JSON.stringify(json).slice(0, 100)); // truncated
     await assert.rejects(
       () => BpeTokenizer.load(path),
-      (e: Error) => e instanceof SyntaxError && /not valid JSON/.test(e.message),
+      (e: Error) =>
+        e instanceof CorruptFileError && e.path === path && /not valid JSON/.test(e.message),
     );
+    await Deno.writeTextFile(path, JSON.stringify({ ...json, merges: [97, 9999] }));
+    await assert.rejects(
+      () => BpeTokenizer.load(path),
+      (e: Error) => e instanceof CorruptFileError && /merge 0 must join/.test(e.message),
+    );
+    await Deno.writeFile(path, Uint8Array.of(0x7b, 0xff, 0xfe)); // not UTF-8
+    await assert.rejects(() => BpeTokenizer.load(path), CorruptFileError);
     assert.throws(() => BpeTokenizer.fromJSON({ ...json, format: "tiktoken" }), TypeError);
     assert.throws(() => BpeTokenizer.fromJSON({ ...json, merges: [97, 256] }), RangeError); // 256 does not exist yet
     assert.throws(() => BpeTokenizer.fromJSON({ ...json, merges: [97] }), TypeError);

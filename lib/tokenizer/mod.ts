@@ -25,4 +25,5 @@ export {
   TOKENIZER_FORMAT_VERSION,
   type TokenizerJson,
   type TrainOptions,
+  type TruncatedCaption,
 } from "./bpe.ts";

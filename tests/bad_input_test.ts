@@ -27,6 +27,9 @@ import { dvaeObjective, loadDvae, trainDvae } from "../lib/dvae/mod.ts";
 import { createPrior, loadPrior } from "../lib/prior/mod.ts";
 import { BpeTokenizer } from "../lib/tokenizer/mod.ts";
 import { loadFashionMnist, parseCaption } from "../lib/data/mod.ts";
+import { parseFlags, RunLog, RunMismatchError } from "../lib/log/mod.ts";
+// plan.ts alone: the rank check, without the reducer's worker machinery.
+import { checkRank } from "../lib/powersgd/plan.ts";
 import {
   type Fixtures,
   makeFixtures,
@@ -395,6 +398,33 @@ const ROWS: Row[] = [
     run: () => defaultWorkers("gpu"),
     error: RangeError,
     message: /^unknown backend "gpu": expected one of tensorflow, webgpu, wasm, cpu$/,
+  },
+  {
+    name: "flags: an unknown flag name",
+    run: () => parseFlags({ steps: 100, lr: 1e-3 }, ["--stpes=5"]),
+    error: TypeError,
+    message: /^unknown flag --stpes; known: steps, lr, backend$/,
+  },
+  // --- Rows of other pieces (lib/log, lib/powersgd) -------------------------------------------
+  {
+    name: "--resume at a run of another experiment",
+    setup: async (input) => {
+      const run = await RunLog.create({ experiment: "prior_shapes", root: input, printEvery: 0 });
+      await run.flush();
+    },
+    run: async (c) => {
+      const [dir] = await listing(join(c.input, "prior_shapes"));
+      return RunLog.resume(dir, { experiment: "dvae_train", fromStep: 0 });
+    },
+    error: RunMismatchError,
+    message: /^--resume=.*prior_shapes\/[^/]+ is a run of "prior_shapes", not of "dvae_train"$/,
+  },
+  {
+    name: "powerSgd: a rank larger than the gradient matrices allow",
+    run: () => checkRank(32, [[64, 64], [64]], ["w", "b"]),
+    error: RangeError,
+    message:
+      /^powerSgd rank 32 is larger than the gradients allow: the largest rank at which a matrix is compressed is 15, by "w" \(64 × 64 matrix view, minCompressionRate 2\)$/,
   },
 ];
 

@@ -121,13 +121,14 @@ function trainSecondsPerStep(prior: Prior, batch: number, warmup: number, steps:
 /** Median tokens/s of trainPrior's steps with each batch split over `workers` processes. */
 async function trainerTokensPerSec(batch: number, workers: number, warmup: number, steps: number) {
   const prior = createPrior(BENCH_PRIOR_CONFIG);
-  const rows = await trainPrior(prior, [benchInputs(batch)], {
+  const run = await trainPrior(prior, [benchInputs(batch)], {
     steps: warmup + steps,
     lr: 3e-4,
     workers,
   });
+  run.dispose();
   prior.dispose();
-  return median(rows.slice(warmup).map((r) => r.tokens_per_sec as number));
+  return median(run.rows.slice(warmup).map((r) => r.tokens_per_sec as number));
 }
 
 /**

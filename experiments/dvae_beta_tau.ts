@@ -101,10 +101,12 @@
  *
  * @module
  */
-import { defaultWorkers, initBackend } from "../lib/backend/mod.ts";
+import { defaultWorkers, initBackend, tf } from "../lib/backend/mod.ts";
 import {
   batches,
+  batchIndicesAt,
   type CaptionedImages,
+  imagesToTensor,
   loadFashionMnist,
   makeShapes,
   toRgb32,
@@ -213,12 +215,15 @@ if (import.meta.main) {
           const dvae = createDvae({ hidden: cfg.hidden, vocabSize: cfg.vocab, seed: cfg.seed });
           const result = await trainDvae(
             dvae,
-            batches(train, {
-              batchSize: cfg.batchSize,
-              seed: cfg.seed,
-              epochs: 100,
-              dropLast: true,
-            }),
+            (step) =>
+              imagesToTensor(
+                train.images,
+                batchIndicesAt(
+                  train.images.count,
+                  { batchSize: cfg.batchSize, seed: cfg.seed },
+                  step,
+                ),
+              ) as tf.Tensor4D,
             {
               steps: cfg.steps,
               lr: cosine(cfg.lr, cfg.lr / 10, cfg.steps),

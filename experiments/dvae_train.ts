@@ -4,6 +4,8 @@
  * Fashion-MNIST after a training run that fits in about ten minutes on a 2-core CPU?
  *
  * Command: `deno run -A experiments/dvae_train.ts [--dataset=fashion|shapes] [--steps=950]`
+ *   (`--resume=data/runs/dvae_train/<run>` continues a stopped run from its last checkpoint,
+ *   exactly as if it had not stopped)
  *   (every key of DEFAULTS is a flag, e.g. `--lr=1e-4 --beta=6.6 --marginalKl=0 --workers=1`;
  *   `--dataset=shapes` applies SHAPES_RECIPE under the flags given; `--backend=wasm` or
  *   $DALLE_LAB_BACKEND picks the backend, else `auto`, and config.json records it).
@@ -53,6 +55,7 @@
 import { defaultWorkers, initBackend, tf } from "../lib/backend/mod.ts";
 import {
   batches,
+  batchIndicesAt,
   type CaptionedImages,
   imageGrid,
   imagesToTensor,
@@ -62,9 +65,16 @@ import {
   toRgb32,
 } from "../lib/data/mod.ts";
 import { createDvae, evaluateDvae, saveDvae, trainDvae } from "../lib/dvae/mod.ts";
-import { type Flags, parseFlags, RunLog } from "../lib/log/mod.ts";
+import { type Flags, parseFlags } from "../lib/log/mod.ts";
 import { writeFileAtomic } from "../lib/io/mod.ts";
-import { cosine, paramCount, scaleSteps, warmupCosine } from "../lib/nn/mod.ts";
+import {
+  cosine,
+  openRunLog,
+  paramCount,
+  resumableFlags,
+  scaleSteps,
+  warmupCosine,
+} from "../lib/nn/mod.ts";
 
 /** Every flag with its default. */
 export const DEFAULTS = {
@@ -116,6 +126,11 @@ export const DEFAULTS = {
   tag: "",
   /** Also write the grid to data/figures/dvae_<dataset>_recon.png. */
   figures: true,
+  /**
+   * A run folder of this experiment to continue from its last checkpoint ("" = a new run); its
+   * config.json supplies every flag not given now.
+   */
+  resume: "",
 };
 
 /**
@@ -135,9 +150,13 @@ export const SHAPES_RECIPE: Partial<typeof DEFAULTS> = {
   infoFrac: 0.4,
 };
 
-/** Flags with the dataset's recipe applied under the explicit ones (and `--backend`, if given). */
-export function resolveConfig(args: string[] = Deno.args): Flags<typeof DEFAULTS> {
+/**
+ * Flags with the dataset's recipe applied under the explicit ones (and `--backend`, if given);
+ * with `--resume`, the resumed run's own flags under the explicit ones.
+ */
+export async function resolveConfig(args: string[] = Deno.args): Promise<Flags<typeof DEFAULTS>> {
   const flags = parseFlags(DEFAULTS, args);
+  if (flags.resume) return await resumableFlags("dvae_train", DEFAULTS, args);
   if (flags.dataset !== "shapes") return flags;
   const explicit = new Set(
     args.map((a) =>
@@ -171,7 +190,7 @@ async function loadData(
 }
 
 if (import.meta.main) {
-  const asked = resolveConfig();
+  const asked = await resolveConfig();
   await initBackend(asked.backend);
   // The number used, not 0, goes to config.json: results depend on it.
   const cfg = { ...asked, workers: asked.workers === 0 ? defaultWorkers() : asked.workers };
@@ -180,12 +199,13 @@ if (import.meta.main) {
     seed: cfg.seed,
     reconstruction: cfg.reconstruction as "logit-laplace" | "mse",
   });
-  const run = await RunLog.create({
+  const run = await openRunLog({
     experiment: "dvae_train",
     tag: cfg.tag || cfg.dataset,
     config: { ...cfg, model: dvae.config, parameters: paramCount(dvae) },
     totalSteps: cfg.steps,
     printEvery: 10,
+    resume: cfg.resume,
   });
   console.log(`dVAE ${paramCount(dvae)} parameters; ${train.images.count} training images`);
   if (cfg.initBias) {
@@ -196,7 +216,11 @@ if (import.meta.main) {
   const tauSteps = Math.max(1, Math.round(cfg.tauFrac * cfg.steps));
   const result = await trainDvae(
     dvae,
-    batches(train, { batchSize: cfg.batchSize, seed: cfg.seed, epochs: 1000, dropLast: true }),
+    (step) =>
+      imagesToTensor(
+        train.images,
+        batchIndicesAt(train.images.count, { batchSize: cfg.batchSize, seed: cfg.seed }, step),
+      ) as tf.Tensor4D,
     {
       steps: cfg.steps,
       lr: cfg.warmup > 0
@@ -213,8 +237,8 @@ if (import.meta.main) {
       dequantize: cfg.dequantize,
       seed: cfg.seed,
       log: run,
-      checkpointPath: `${run.dir}/checkpoint.safetensors`,
       checkpointEvery: 100,
+      resume: true,
     },
   );
 

@@ -360,7 +360,7 @@ function batchAt(step: number) {
   return { text: ids, image };
 }
 if (!saved) {
-  await trainPrior(prior, batchAt, {
+  const trained = await trainPrior(prior, batchAt, {
     steps: cfg.steps,
     lr: cfg.lr,
     warmupSteps: cfg.warmupSteps,
@@ -371,6 +371,7 @@ if (!saved) {
     checkpointEvery: 100,
     runConfig,
   });
+  trained.dispose();
   await run.flush();
   const tokenizerPath = cfg.out.replace(/\.safetensors$/, "") + "_tokenizer.json";
   await tokenizer.save(tokenizerPath);

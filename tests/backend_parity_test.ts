@@ -1,7 +1,7 @@
 /**
  * Backend parity of one training step: the dVAE's and the prior's loss and gradients, computed by
- * the very functions their trainers call (`shardGradients` of lib/dvae/_grad_task.ts and of
- * lib/prior/_grad_task.ts), must agree between `wasm` and `tensorflow` to a relative 1e-4 per
+ * the very functions their trainers call (the gradient tasks lib/dvae/_grad_task.ts and
+ * lib/prior/_grad_task.ts, as one shard holding the whole batch), must agree between `wasm` and `tensorflow` to a relative 1e-4 per
  * tensor (max |a − b| / max |b|, b from tensorflow).
  *
  * Both backends start from the same weights (copied value by value from the first model built) and
@@ -20,10 +20,10 @@ import { initBackend, tf } from "../lib/backend/mod.ts";
 import { Rng } from "../lib/io/mod.ts";
 import type { Module } from "../lib/nn/mod.ts";
 import { createDvae, type DvaeConfig } from "../lib/dvae/model.ts";
-import { shardGradients as dvaeGradients, type ShardOptions } from "../lib/dvae/_grad_task.ts";
+import * as dvaeTask from "../lib/dvae/_grad_task.ts";
 import { createPrior } from "../lib/prior/model.ts";
 import type { PriorConfig } from "../lib/prior/config.ts";
-import { shardGradients as priorGradients, type TokenShard } from "../lib/prior/_grad_task.ts";
+import * as priorTask from "../lib/prior/_grad_task.ts";
 
 /** Where tensorflow cannot start, why (the test that needs it is ignored and says so). */
 const tensorflowMissing: string | null = await initBackend("tensorflow").then(
@@ -193,19 +193,22 @@ Deno.test({
     const rng = new Rng(5);
     const shape: [number, number, number, number] = [4, 32, 32, 3];
     const pixels = Float32Array.from({ length: 4 * 32 * 32 * 3 }, () => rng.next());
-    const options: ShardOptions = {
+    const shard: dvaeTask.ImageShard = { images: pixels, shape };
+    const options = {
       beta: 6.6,
       tau: 1,
       seed: 1234,
       straightThrough: false,
       marginalKlWeight: 0.1,
       infoWeight: 0.1,
+      dequantize: false,
+      shard: 0,
+      shards: 1,
+      totals: dvaeTask.targets(shard),
     };
     await checkParity("dVAE", () => createDvae(DVAE), (model) => {
-      const images = tf.tensor4d(pixels, shape);
-      const { grads, parts } = dvaeGradients(model, model.parameters(), images, options);
-      images.dispose();
-      return { grads, parts };
+      const { grads, values } = dvaeTask.gradients(model, model.parameters(), shard, options);
+      return { grads, parts: values.parts as Float32Array };
     }, "on-failure"); // cpu convs take ~30 s here: only to referee a disagreement
   },
 });
@@ -236,12 +239,19 @@ Deno.test({
       (_, i) => (i % T < 3 + Math.floor(i / T) * 2 ? rng.int(pad) : pad),
     );
     const image = Int32Array.from({ length: rows * n2 }, () => rng.int(PRIOR.imageVocab));
-    const shard: TokenShard = { text, image, rows };
-    await checkParity(
-      "prior",
-      () => createPrior(PRIOR),
-      (prior) => priorGradients(prior, prior.parameters(), shard, 321),
-      "always",
-    );
+    const shard: priorTask.TokenShard = {
+      text,
+      image,
+      rows,
+      textLen: T,
+      imageTokens: n2,
+      padId: pad,
+      countPadTargets: true,
+    };
+    const options = { seed: 321, shard: 0, shards: 1, totals: priorTask.targets(shard) };
+    await checkParity("prior", () => createPrior(PRIOR), (prior) => {
+      const { grads, values } = priorTask.gradients(prior, prior.parameters(), shard, options);
+      return { grads, parts: values.parts as Float32Array };
+    }, "always");
   },
 });

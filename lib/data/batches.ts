@@ -9,7 +9,7 @@
  * @module
  */
 import { tf } from "../backend/mod.ts";
-import { Mulberry32 } from "../io/mod.ts";
+import { Mulberry32, Rng } from "../io/mod.ts";
 import { type CaptionedImages, imagesToTensor } from "./image_batch.ts";
 
 /** Options for `batches`. */
@@ -122,4 +122,55 @@ export function* batches(dataset: CaptionedImages, options: BatchOptions): Gener
   } finally {
     current?.dispose();
   }
+}
+
+/** Options of {@link batchIndicesAt}. */
+export interface BatchAtOptions {
+  /** Examples per batch. */
+  batchSize: number;
+  /** Seed of the epochs' shuffles. @default 0 */
+  seed?: number;
+}
+
+let lastEpoch: { key: string; order: Int32Array } | null = null;
+
+/**
+ * The dataset indices of training step `step`: epochs of ⌊count / batchSize⌋ full batches, each
+ * epoch a permutation drawn from its own seeded stream. A pure function of (count, batchSize,
+ * seed, step), so a resumed run draws the batches an uninterrupted one would.
+ *
+ * @param count Examples in the dataset.
+ * @param options `batchSize` and `seed`.
+ * @param step The training step.
+ * @returns `batchSize` indices.
+ * @example
+ * ```ts
+ * import { batchIndicesAt } from "./batches.ts";
+ * const a = batchIndicesAt(10, { batchSize: 4, seed: 1 }, 0);
+ * const b = batchIndicesAt(10, { batchSize: 4, seed: 1 }, 1);
+ * console.log(a.length, new Set([...a, ...b]).size); // 4 8: one epoch never repeats an example
+ * ```
+ */
+export function batchIndicesAt(count: number, options: BatchAtOptions, step: number): number[] {
+  const { batchSize, seed = 0 } = options;
+  if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > count) {
+    throw new RangeError(`batchSize must be an integer in [1, ${count}], got ${batchSize}`);
+  }
+  if (!Number.isInteger(step) || step < 0) {
+    throw new RangeError(`step must be an integer ≥ 0, got ${step}`);
+  }
+  const perEpoch = Math.floor(count / batchSize);
+  const epoch = Math.floor(step / perEpoch);
+  const key = `${count}/${seed}/${epoch}`;
+  if (lastEpoch?.key !== key) {
+    const rng = Rng.stream("data/epoch", seed, epoch);
+    const order = Int32Array.from({ length: count }, (_, i) => i);
+    for (let i = count - 1; i > 0; i--) {
+      const j = rng.int(i + 1);
+      [order[i], order[j]] = [order[j], order[i]];
+    }
+    lastEpoch = { key, order };
+  }
+  const start = (step % perEpoch) * batchSize;
+  return Array.from(lastEpoch.order.subarray(start, start + batchSize));
 }

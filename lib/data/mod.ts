@@ -99,7 +99,14 @@ export {
   showImageGrid,
   wrapLabel,
 } from "./image_io.ts";
-export { type Batch, batches, type BatchOptions, epochOrders } from "./batches.ts";
+export {
+  type Batch,
+  type BatchAtOptions,
+  batches,
+  batchIndicesAt,
+  type BatchOptions,
+  epochOrders,
+} from "./batches.ts";
 export {
   createShapesJudge,
   DEFAULT_JUDGE_CONFIG,

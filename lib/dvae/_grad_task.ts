@@ -1,81 +1,75 @@
 /**
  * The dVAE's gradient task (see lib/nn's `parallel.ts`): one shard's gradients of the objective,
- * computed the same way in this process (`shardGradients`) and in a gradient worker
- * (`createModel` + `gradients`, loaded by URL there).
+ * computed through this module in the trainer's process (shard 0) and in every gradient worker.
  *
  * @module
  */
 import { tf } from "../backend/mod.ts";
-import { type TaskGradients, valueAndGrads } from "../nn/mod.ts";
+import { type ShardContext, shardSeed, type TaskGradients, valueAndGrads } from "../nn/mod.ts";
 import { createDvae, type Dvae, type DvaeConfig } from "./model.ts";
-import { dvaeObjective } from "./objective.ts";
+import { dequantize, dvaeObjective } from "./objective.ts";
 
-/** What one shard's objective needs besides the images. */
-export interface ShardOptions {
+/** What one step's objective needs besides the images (schedule values and switches). */
+export interface DvaeStepOptions {
   beta: number;
   tau: number;
-  seed: number;
   straightThrough: boolean;
   marginalKlWeight: number;
   infoWeight: number;
+  dequantize: boolean;
 }
 
-/** One shard's gradients (in `params` order) and figures. */
-export interface ShardResult {
-  grads: tf.Tensor[];
-  /** loss, elb_bits_per_dim, recon_nll, kl, marginal_kl of the shard. */
-  parts: Float32Array;
-  /** The shard's argmax tokens, flattened. */
-  tokens: Int32Array;
-}
-
-/** A shard as a worker receives it. */
+/** A shard as the task receives it: images `(b, S, S, C)` row-major. */
 export interface ImageShard {
   images: Float32Array;
   shape: [number, number, number, number];
 }
 
-/** Gradients of the dVAE objective on one shard (the caller disposes `grads`). */
-export function shardGradients(
-  model: Dvae,
-  params: tf.Variable[],
-  images: tf.Tensor4D,
-  options: ShardOptions,
-): ShardResult {
-  let parts: tf.Tensor | null = null;
-  let tokens: tf.Tensor | null = null;
-  const { loss, grads } = valueAndGrads(params, () => {
-    const out = dvaeObjective(model, images, options);
-    // Side outputs survive the gradient tape's tidy for one read-back after the step.
-    parts = tf.keep(
-      tf.stack([out.loss, out.elbBitsPerDim, out.reconNll, out.kl, out.marginalKl]),
-    );
-    tokens = tf.keep(out.logits.argMax(-1));
-    return out.loss;
-  });
-  const partValues = (parts as unknown as tf.Tensor).dataSync() as Float32Array;
-  const tokenValues = (tokens as unknown as tf.Tensor).dataSync() as Int32Array;
-  tf.dispose([loss, parts!, tokens!]);
-  return { grads, parts: partValues, tokens: tokenValues };
+/** Targets of a shard: its images (the objective is a mean over images). */
+export function targets(shard: ImageShard): Record<string, number> {
+  return { images: shard.shape[0] };
 }
 
-/** Worker side: the replica. */
+/** The replica. */
 export function createModel(config: DvaeConfig): Dvae {
   return createDvae(config);
 }
 
-/** Worker side: one shard's gradients, parts and tokens. */
+/**
+ * One shard's gradients, weighted by its share of the batch's images, and its values: `parts`
+ * (loss, elb_bits_per_dim, recon_nll, kl, marginal_kl, weighted the same way, so shards add up)
+ * and `tokens` (the shard's argmax tokens).
+ */
 export function gradients(
   model: Dvae,
   params: tf.Variable[],
-  batch: ImageShard,
-  options: ShardOptions,
+  shard: ImageShard,
+  options: DvaeStepOptions & ShardContext,
 ): TaskGradients {
-  const images = tf.tensor4d(batch.images, batch.shape);
+  const weight = shard.shape[0] / options.totals.images;
+  const images = tf.tidy(() => {
+    const raw = tf.tensor4d(shard.images, shard.shape);
+    return options.dequantize ? dequantize(raw, shardSeed(options.seed, 1 << 20)) : raw;
+  });
+  let parts: tf.Tensor | null = null;
+  let tokens: tf.Tensor | null = null;
   try {
-    const result = shardGradients(model, params, images, options);
-    return { grads: result.grads, values: { parts: result.parts, tokens: result.tokens } };
+    const { loss, grads } = valueAndGrads(params, () => {
+      const out = dvaeObjective(model, images, { ...options, seed: options.seed });
+      // Side outputs survive the gradient tape's tidy for one read-back after the step.
+      parts = tf.keep(
+        tf.stack([out.loss, out.elbBitsPerDim, out.reconNll, out.kl, out.marginalKl]).mul(weight),
+      );
+      tokens = tf.keep(out.logits.argMax(-1));
+      return out.loss.mul(weight) as tf.Scalar;
+    });
+    loss.dispose();
+    const values = {
+      parts: (parts as unknown as tf.Tensor).dataSync() as Float32Array,
+      tokens: (tokens as unknown as tf.Tensor).dataSync() as Int32Array,
+    };
+    return { grads, values };
   } finally {
-    images.dispose();
+    tf.dispose([images, ...(parts ? [parts] : []), ...(tokens ? [tokens] : [])]);
   }
 }

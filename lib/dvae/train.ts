@@ -1,52 +1,44 @@
 /**
- * The dVAE training loop: AdamW with an EMA of the weights, β/τ/step-size schedules, one metrics row
- * per step (to a lib/log `RunLog`), non-finite steps skipped and counted, checkpoints and resume.
+ * Training the dVAE: the paper's β/τ/step-size schedules and AdamW with an EMA of the weights,
+ * through lib/nn's one trainer (`train`): any number of workers, any gradient reducer, non-finite
+ * steps skipped and counted, checkpoints and exact resume.
  *
  * @module
  */
-import { defaultWorkers, ensureBackend, tf } from "../backend/mod.ts";
+import { tf } from "../backend/mod.ts";
+import { Rng } from "../io/mod.ts";
 import { RunLog } from "../log/mod.ts";
 import type { MetricsRow } from "../log/mod.ts";
 import {
-  AdamW,
-  clipScale,
   constant,
-  GradientWorkers,
-  loadCheckpoint,
-  meanGradients,
-  readWeights,
-  Rng,
-  saveCheckpoint,
+  type PoolTimeouts,
+  type ReducerSpec,
   type Schedule,
   shardSizes,
+  train,
+  type TrainResult,
+  type TrainSpec,
 } from "../nn/mod.ts";
 import { codebookUsage } from "./codebook.ts";
 import type { Dvae } from "./model.ts";
-import { dequantize } from "./objective.ts";
-import {
-  type ImageShard,
-  shardGradients,
-  type ShardOptions,
-  type ShardResult,
-} from "./_grad_task.ts";
+import type { DvaeStepOptions, ImageShard } from "./_grad_task.ts";
 import { paperDvaeSchedules } from "./schedules.ts";
 
 /**
- * Training images: a tensor holding the whole set `(N, S, S, C)` in [0, 1] (the trainer draws
- * seeded random batches of `batchSize`), or an iterable / async iterable of batches, each a tensor
- * or an object with an `images` tensor, such as lib/data's `batches(...)`. Yielded tensors stay the
- * iterator's (lib/data disposes each when it advances); a finished iterable is started again.
+ * Training images: a tensor holding the whole set `(N, S, S, C)` in [0, 1] (step s draws a batch
+ * of `batchSize` with a generator seeded by the run's seed and s), or a function giving the batch
+ * of a step (a new tensor the trainer frees), such as `(step) => imagesToTensor(images,
+ * batchIndicesAt(...))` with lib/data. Either way a resumed run sees the same batches.
  */
 export type DvaeData =
   | tf.Tensor4D
-  | Iterable<tf.Tensor4D | { images: tf.Tensor4D }>
-  | AsyncIterable<tf.Tensor4D | { images: tf.Tensor4D }>;
+  | ((step: number) => tf.Tensor4D | Promise<tf.Tensor4D>);
 
 /** Options of {@link trainDvae}. */
 export interface TrainDvaeOptions {
   /** Total optimiser steps of the run (a resumed run continues up to this). */
   steps: number;
-  /** Images per step when `data` is a tensor (with iterables the batches decide). @default 32 */
+  /** Images per step when `data` is a tensor. @default 32 */
   batchSize?: number;
   /** KL weight β, a number or a schedule. @default the paper's, scaled: cosine 0 → 6.6 over steps·5000/3e6 */
   beta?: number | Schedule;
@@ -78,48 +70,39 @@ export interface TrainDvaeOptions {
   straightThrough?: boolean;
   /**
    * Processes computing gradients: the batch is split into this many shards, one computed here
-   * and the others in Deno Workers, then averaged (each wasm backend uses one core, so 2 on a
-   * 2-core machine nearly doubles images/s). Shards draw their own Gumbel noise and compute the
-   * marginal KL over their own cells, so runs with different worker counts differ slightly.
+   * and the others in Deno Workers. Shards draw their own Gumbel noise and compute the marginal
+   * KL over their own cells, so runs with different worker counts differ slightly.
    * @default defaultWorkers(): 1 on tensorflow, one per core on wasm
    */
   workers?: number;
+  /** How the shards' gradients combine (lib/nn `meanReducer`, lib/powersgd `powerSgd`…). @default mean */
+  reducer?: ReducerSpec;
   /** Train on dequantised pixels (see `dequantize`): the bound then ignores exact repeats. @default false */
   dequantize?: boolean;
   /** Seed of batch draws and Gumbel noise (each step derives its own from it). @default 0 */
   seed?: number;
-  /** Log a metrics row every this many steps. @default 1 */
-  logEvery?: number;
   /** Where rows go; a quiet in-memory log when omitted. */
   log?: RunLog;
   /** Print a progress line every this many steps (only for the log made here). @default 50 */
   printEvery?: number;
-  /** Checkpoint file; written every `checkpointEvery` steps and at the end. */
+  /** Checkpoint file. @default `<log.dir>/checkpoint.safetensors` when the log writes */
   checkpointPath?: string;
   /** Steps between checkpoints (0: only at the end). @default 0 */
   checkpointEvery?: number;
-  /** Resume from `checkpointPath` when the file exists. @default false */
+  /** Resume from the checkpoint when the file exists. @default false */
   resume?: boolean;
-  /** Called with each logged row (e.g. to update a live plot). */
+  /** Stop after this many consecutive skipped steps. @default 20 */
+  maxConsecutiveSkips?: number;
+  /** Time limits of the gradient workers. */
+  timeouts?: PoolTimeouts;
+  /** Called with each row (e.g. to update a live plot). */
   onLog?: (row: MetricsRow) => void;
 }
 
-/** What {@link trainDvae} hands back. */
-export interface DvaeTrainResult {
-  /** The logged rows (also in `log`). */
-  rows: MetricsRow[];
+/** What {@link trainDvae} hands back: the trainer's result and the log the rows went to. */
+export interface DvaeTrainResult extends TrainResult {
   /** The log the rows went to. */
   log: RunLog;
-  /** Steps whose loss or gradients were not finite (no update was made). */
-  skippedSteps: number;
-  /** The step the run started from (0, or the checkpoint's). */
-  startStep: number;
-  /** The optimiser, with the EMA weights (caller disposes via `dispose`). */
-  optimizer: AdamW;
-  /** Runs `fn` with the EMA weights swapped into the model. */
-  withEma<T>(fn: () => T | Promise<T>): Promise<T>;
-  /** Frees the optimiser state (not the model). */
-  dispose(): void;
 }
 
 function asSchedule(value: number | Schedule | undefined, fallback: Schedule): Schedule {
@@ -127,51 +110,43 @@ function asSchedule(value: number | Schedule | undefined, fallback: Schedule): S
   return typeof value === "number" ? constant(value) : value;
 }
 
-/** A per-step seed source, the same for a step whether or not the run was resumed. */
-function stepRng(seed: number, step: number): Rng {
-  return new Rng((Math.imul(seed | 0, 0x9e3779b1) ^ Math.imul(step + 1, 0x85ebca6b)) >>> 0);
+/** The batch of `step` from a tensor dataset: `batchSize` images drawn with replacement. */
+function drawBatch(data: tf.Tensor4D, batchSize: number, seed: number, step: number): tf.Tensor4D {
+  const n = data.shape[0];
+  if (batchSize >= n) return data.clone();
+  const rng = Rng.stream("dvae/batch", seed, step);
+  const indices = Array.from({ length: batchSize }, () => rng.int(n));
+  return tf.tidy(() => tf.gather(data, indices));
 }
 
-/** Pulls batches out of any {@link DvaeData}. */
-class BatchSource {
-  #iterator: Iterator<unknown> | AsyncIterator<unknown> | null = null;
-
-  constructor(
-    readonly data: DvaeData,
-    readonly batchSize: number,
-  ) {}
-
-  /** The batch for `step`; `owned` says whether the caller must dispose it. */
-  async next(rng: Rng): Promise<{ images: tf.Tensor4D; owned: boolean }> {
-    if (this.data instanceof tf.Tensor) {
-      const n = this.data.shape[0];
-      if (this.batchSize >= n) return { images: this.data, owned: false };
-      const indices = Array.from({ length: this.batchSize }, () => rng.int(n));
-      const images = tf.tidy(() => tf.gather(this.data as tf.Tensor4D, indices));
-      return { images, owned: true };
-    }
-    for (let attempt = 0; attempt < 2; attempt++) {
-      this.#iterator ??= Symbol.asyncIterator in this.data
-        ? (this.data as AsyncIterable<unknown>)[Symbol.asyncIterator]()
-        : (this.data as Iterable<unknown>)[Symbol.iterator]();
-      const item = await this.#iterator.next();
-      if (!item.done) {
-        const value = item.value as tf.Tensor4D | { images: tf.Tensor4D };
-        const images = value instanceof tf.Tensor ? value : value.images;
-        if (!(images instanceof tf.Tensor) || images.rank !== 4) {
-          throw new TypeError("dVAE data must yield (B, S, S, C) tensors or { images } batches");
-        }
-        return { images, owned: false };
-      }
-      this.#iterator = null; // an epoch ended: start the iterable again
-    }
-    throw new RangeError("dVAE data yielded no batches (an exhausted iterator cannot restart)");
+/** Images the model cannot take are an error before any step (and any file) is made. */
+function checkImages(model: Dvae, images: tf.Tensor, what: string): void {
+  const { imageSize: size, channels } = model.config;
+  const [, h, w, c] = images.shape;
+  if (images.rank !== 4 || h !== size || w !== size || c !== channels) {
+    throw new RangeError(
+      `dVAE ${what}: expected images (N, ${size}, ${size}, ${channels}), got (${images.shape})`,
+    );
   }
-
-  async close(): Promise<void> {
-    await this.#iterator?.return?.();
-    this.#iterator = null;
+  if (images.dtype !== "float32") {
+    throw new TypeError(`dVAE ${what}: expected float32 images in [0, 1], got ${images.dtype}`);
   }
+}
+
+/** Splits a batch into image shards (what the task receives, here and in workers). */
+function splitImages(images: tf.Tensor4D, count: number): ImageShard[] {
+  const values = images.dataSync() as Float32Array;
+  const [b, h, w, c] = images.shape;
+  const per = h * w * c;
+  let start = 0;
+  return shardSizes(b, count).map((size) => {
+    const shard: ImageShard = {
+      images: values.slice(start * per, (start + size) * per),
+      shape: [size, h, w, c],
+    };
+    start += size;
+    return shard;
+  });
 }
 
 /**
@@ -179,7 +154,8 @@ class BatchSource {
  * relaxation at temperature τ (plus the optional marginal-KL and information terms), and takes an
  * AdamW step (with an EMA of the weights); it logs step, loss, elb_bits_per_dim, recon_nll, kl,
  * marginal_kl, beta, tau, lr, marginal_kl_weight, info_weight, codebook_perplexity,
- * codes_used_frac, images_per_sec and skipped_steps. `elb_bits_per_dim` is the relaxed bound on
+ * codes_used_frac, and the trainer's lr, grad_norm, skipped, skipped_steps, bytes_sent,
+ * images_per_sec and step_ms. `elb_bits_per_dim` is the relaxed bound on
  * the training batch with β = 1 (nats → bits per pixel dimension); `recon_nll` is nats per pixel
  * dimension, `kl` and `marginal_kl` nats per grid cell; codebook figures are of the batch's
  * argmax tokens.
@@ -205,7 +181,6 @@ export async function trainDvae(
   data: DvaeData,
   options: TrainDvaeOptions,
 ): Promise<DvaeTrainResult> {
-  await ensureBackend();
   const { steps } = options;
   if (!Number.isInteger(steps) || steps < 0) {
     throw new RangeError(`steps must be a non-negative integer, got ${steps}`);
@@ -214,6 +189,7 @@ export async function trainDvae(
   if (!Number.isInteger(batchSize) || batchSize < 1) {
     throw new RangeError(`batchSize must be a positive integer, got ${batchSize}`);
   }
+  if (data instanceof tf.Tensor) checkImages(model, data, "data");
   const paper = paperDvaeSchedules(Math.max(1, steps));
   const beta = asSchedule(options.beta, paper.beta);
   const tau = asSchedule(options.tau, paper.tau);
@@ -221,21 +197,10 @@ export async function trainDvae(
   const marginalKlWeight = asSchedule(options.marginalKlWeight, constant(0));
   const infoWeight = asSchedule(options.infoWeight, constant(0));
   const seed = options.seed ?? 0;
-  const workers = options.workers ?? defaultWorkers();
-  if (!Number.isInteger(workers) || workers < 1) {
-    throw new RangeError(`workers must be a positive integer, got ${workers}`);
-  }
-  const logEvery = options.logEvery ?? 1;
-  const maxGradNorm = options.maxGradNorm ?? Infinity;
   const emaDecay = options.emaDecay ?? Math.max(0, Math.min(0.999, 1 - 10 / Math.max(1, steps)));
-  const optimizer = new AdamW({
-    lr: lr.at(0),
-    beta1: 0.9,
-    beta2: 0.999,
-    eps: 1e-8,
-    weightDecay: options.weightDecay ?? 1e-4,
-    emaDecay,
-  });
+  const weightDecay = options.weightDecay ?? 1e-4;
+  const straightThrough = options.straightThrough ?? false;
+  const dequantize = options.dequantize ?? false;
   const log = options.log ??
     await RunLog.create({
       experiment: "dvae",
@@ -243,166 +208,87 @@ export async function trainDvae(
       printEvery: options.printEvery ?? 50,
       totalSteps: steps,
     });
-  const params = model.parameters();
-  const runConfig = {
-    model: model.config,
-    train: {
-      steps,
-      batchSize,
-      beta: beta.label,
-      tau: tau.label,
-      lr: lr.label,
-      marginalKlWeight: marginalKlWeight.label,
-      infoWeight: infoWeight.label,
-      weightDecay: optimizer.weightDecay,
-      emaDecay,
-      maxGradNorm: String(maxGradNorm),
-      straightThrough: options.straightThrough ?? false,
-      dequantize: options.dequantize ?? false,
-      workers,
-      seed,
+
+  const spec: TrainSpec<tf.Tensor4D, ImageShard> = {
+    name: "dVAE",
+    model,
+    taskUrl: new URL("./_grad_task.ts", import.meta.url).href,
+    config: model.config,
+    async batchAt(step) {
+      if (data instanceof tf.Tensor) return drawBatch(data, batchSize, seed, step);
+      const images = await data(step);
+      if (!(images instanceof tf.Tensor)) {
+        throw new TypeError(`dVAE data for step ${step} is not a tensor`);
+      }
+      checkImages(model, images, `data for step ${step}`);
+      return images;
+    },
+    split: splitImages,
+    unit: "images",
+    size: (images) => images.shape[0],
+    release: (images) => images.dispose(),
+    stepOptions: (step): DvaeStepOptions => ({
+      beta: beta.at(step),
+      tau: tau.at(step),
+      marginalKlWeight: marginalKlWeight.at(step),
+      infoWeight: infoWeight.at(step),
+      straightThrough,
+      dequantize,
+    }),
+    metrics(values, step) {
+      const parts = new Float32Array(5);
+      for (const v of values) (v.parts as Float32Array).forEach((x, k) => (parts[k] += x));
+      const tokens = new Int32Array(values.reduce((n, v) => n + v.tokens.length, 0));
+      values.reduce((offset, v) => (tokens.set(v.tokens, offset), offset + v.tokens.length), 0);
+      const usage = codebookUsage(tokens, model.config.vocabSize);
+      const [loss, elb, recon, kl, marginalKl] = parts;
+      return {
+        loss,
+        elb_bits_per_dim: elb,
+        recon_nll: recon,
+        kl,
+        marginal_kl: marginalKl,
+        beta: beta.at(step),
+        tau: tau.at(step),
+        marginal_kl_weight: marginalKlWeight.at(step),
+        info_weight: infoWeight.at(step),
+        codebook_perplexity: usage.perplexity,
+        codes_used_frac: usage.usedFraction,
+      };
     },
   };
-
-  let startStep = 0;
-  if (options.resume && options.checkpointPath && await exists(options.checkpointPath)) {
-    startStep = (await loadCheckpoint(options.checkpointPath, { model, optimizer })).step;
-  }
-  const checkpoint = async (step: number) => {
-    if (options.checkpointPath) {
-      await saveCheckpoint(options.checkpointPath, { model, optimizer, step, config: runConfig });
-    }
-  };
-
-  const source = new BatchSource(data, batchSize);
-  let skippedSteps = 0;
-  const pool = workers > 1
-    ? await GradientWorkers.start(workers - 1, {
-      taskUrl: new URL("./_grad_task.ts", import.meta.url).href,
-      config: model.config,
-      backend: await ensureBackend(),
-    })
-    : null;
-  try {
-    for (let step = startStep; step < steps; step++) {
-      const started = performance.now();
-      const rng = stepRng(seed, step);
-      const drawn = await source.next(rng);
-      const dequantSeed = rng.nextSeed();
-      const images = options.dequantize ? dequantize(drawn.images, dequantSeed) : drawn.images;
-      const betaNow = beta.at(step);
-      const tauNow = tau.at(step);
-      const lrNow = lr.at(step);
-      const marginalKlWeightNow = marginalKlWeight.at(step);
-      const infoWeightNow = infoWeight.at(step);
-      const noiseSeed = rng.nextSeed();
-      const shardOptions = {
-        beta: betaNow,
-        tau: tauNow,
-        seed: noiseSeed,
-        straightThrough: options.straightThrough ?? false,
-        marginalKlWeight: marginalKlWeightNow,
-        infoWeight: infoWeightNow,
-      };
-      const { grads, parts, tokens } = pool
-        ? await parallelGradients(model, params, images, shardOptions, pool)
-        : shardGradients(model, params, images, shardOptions);
-      const clip = clipScale(grads, maxGradNorm);
-      const [lossValue, elb, recon, kl, marginalKl] = parts;
-      const finite = clip.finite && Number.isFinite(lossValue);
-      if (finite) optimizer.step(params, grads, lrNow, clip.scale);
-      else skippedSteps++;
-      tf.dispose(grads);
-      if (drawn.owned) drawn.images.dispose();
-      if (options.dequantize) images.dispose();
-      const batchImages = images.shape[0];
-      if (step % logEvery === 0 || step === steps - 1) {
-        const usage = codebookUsage(tokens, model.config.vocabSize);
-        const row: MetricsRow = {
-          step,
-          loss: lossValue,
-          elb_bits_per_dim: elb,
-          recon_nll: recon,
-          kl,
-          marginal_kl: marginalKl,
-          beta: betaNow,
-          tau: tauNow,
-          lr: lrNow,
-          marginal_kl_weight: marginalKlWeightNow,
-          info_weight: infoWeightNow,
-          codebook_perplexity: usage.perplexity,
-          codes_used_frac: usage.usedFraction,
-          images_per_sec: batchImages / ((performance.now() - started) / 1000),
-          skipped_steps: skippedSteps,
-        };
-        log.log(row);
-        options.onLog?.(row);
-      }
-      if (options.checkpointEvery && (step + 1) % options.checkpointEvery === 0) {
-        await checkpoint(step + 1);
-      }
-    }
-  } finally {
-    pool?.close();
-    await source.close();
-  }
-  if (steps > startStep) await checkpoint(steps);
-  await log.flush();
-
-  return {
-    rows: log.rows,
+  const result = await train(spec, {
+    steps,
+    seed,
+    lr,
+    adamw: { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay, emaDecay },
+    clipNorm: options.maxGradNorm,
+    maxConsecutiveSkips: options.maxConsecutiveSkips,
+    workers: options.workers,
+    reducer: options.reducer,
+    timeouts: options.timeouts,
     log,
-    skippedSteps,
-    startStep,
-    optimizer,
-    withEma: (fn) => optimizer.withEma(params, fn),
-    dispose: () => optimizer.dispose(),
-  };
-}
-
-/** One step's gradients over shards: the first here, the rest in the pool, size-weighted means. */
-async function parallelGradients(
-  model: Dvae,
-  params: tf.Variable[],
-  images: tf.Tensor4D,
-  options: ShardOptions,
-  pool: GradientWorkers,
-): Promise<{ grads: tf.Tensor[]; parts: Float32Array; tokens: Int32Array }> {
-  const sizes = shardSizes(images.shape[0], pool.size + 1);
-  const shards = tf.split(images, sizes, 0) as tf.Tensor4D[];
-  const weights = readWeights(params);
-  const remote = shards.slice(1).map((shard, i) => {
-    const batch: ImageShard = { images: shard.dataSync() as Float32Array, shape: shard.shape };
-    return pool.gradients(i, weights, batch, { ...options, seed: options.seed + i + 1 });
+    checkpointPath: options.checkpointPath,
+    checkpointEvery: options.checkpointEvery,
+    resume: options.resume,
+    runConfig: {
+      train: {
+        steps,
+        batchSize,
+        beta: beta.label,
+        tau: tau.label,
+        lr: lr.label,
+        marginalKlWeight: marginalKlWeight.label,
+        infoWeight: infoWeight.label,
+        weightDecay,
+        emaDecay,
+        maxGradNorm: String(options.maxGradNorm ?? Infinity),
+        straightThrough,
+        dequantize,
+        seed,
+      },
+    },
+    onStep: options.onLog,
   });
-  let local: ShardResult;
-  try {
-    local = shardGradients(model, params, shards[0], options);
-  } finally {
-    tf.dispose(shards); // the remote requests hold copies
-  }
-  const replies = await Promise.all(remote).catch((err) => {
-    tf.dispose(local.grads);
-    throw err;
-  });
-  const grads = meanGradients(params, local.grads, replies.map((r) => r.grads), sizes);
-  tf.dispose(local.grads);
-  const n = images.shape[0];
-  const shardParts = [local.parts, ...replies.map((r) => r.values.parts as Float32Array)];
-  const parts = new Float32Array(local.parts.length);
-  shardParts.forEach((p, i) => p.forEach((v, k) => (parts[k] += (v * sizes[i]) / n)));
-  const shardTokens = [local.tokens, ...replies.map((r) => r.values.tokens as Int32Array)];
-  const tokens = new Int32Array(shardTokens.reduce((t, a) => t + a.length, 0));
-  shardTokens.reduce((offset, a) => (tokens.set(a, offset), offset + a.length), 0);
-  return { grads, parts, tokens };
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return false;
-    throw err;
-  }
+  return { ...result, log };
 }

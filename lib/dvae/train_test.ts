@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { initBackend, tf } from "../backend/mod.ts";
-import { cosine, GradientWorkers, readWeights, Rng, warmupCosine } from "../nn/mod.ts";
+import { Rng } from "../io/mod.ts";
+import { cosine, GradientWorkers, meanReducer, warmupCosine } from "../nn/mod.ts";
 import { createDvae, evaluateDvae, loadDvae, saveDvae, trainDvae } from "./mod.ts";
-import { shardGradients } from "./_grad_task.ts";
+import { gradients } from "./_grad_task.ts";
 
 await initBackend();
 // These tests train in this process (`workers: 1`) unless they are about workers: the trainers'
@@ -78,13 +79,17 @@ Deno.test("trainDvae logs every column, keeps the tensor count flat and is seede
       "marginal_kl",
       "beta",
       "tau",
-      "lr",
       "marginal_kl_weight",
       "info_weight",
       "codebook_perplexity",
       "codes_used_frac",
-      "images_per_sec",
+      "lr",
+      "grad_norm",
+      "skipped",
       "skipped_steps",
+      "bytes_sent",
+      "images_per_sec",
+      "step_ms",
     ]);
     assert.deepEqual(run.rows.map((r) => r.step), [0, 1, 2, 3, 4, 5]);
     // Step 0 creates the optimiser's slots; after that nothing may accumulate.
@@ -94,6 +99,25 @@ Deno.test("trainDvae logs every column, keeps the tensor count flat and is seede
     dvae.dispose();
   }
   assert.deepEqual(losses[0], losses[1], "same seed, same losses");
+  images.dispose();
+});
+
+Deno.test("trainDvae: tensor count flat over 200 steps and back where it started", async () => {
+  const images = tf.randomUniform([8, 8, 8, 3], 0, 1, "float32", 13) as tf.Tensor4D;
+  const dvae = createDvae(TINY);
+  const before = tf.memory().numTensors;
+  const counts: number[] = [];
+  const run = await trainDvae(dvae, images, {
+    steps: 200,
+    batchSize: 2,
+    lr: 1e-3,
+    workers: 1,
+    onLog: () => counts.push(tf.memory().numTensors),
+  });
+  run.dispose();
+  assert.ok(counts.every((c) => c === counts[0]), `tensor counts ${counts.slice(0, 5)}…`);
+  assert.equal(tf.memory().numTensors, before);
+  dvae.dispose();
   images.dispose();
 });
 
@@ -142,8 +166,7 @@ Deno.test("a run resumed from its checkpoint ends where an uninterrupted one doe
   assert.deepEqual(rest.rows.map((r) => r.step), [3, 4, 5]);
   const named = straight.namedParameters();
   second.parameters().forEach((p, i) => {
-    const diff = tf.tidy(() => tf.sub(p, named[i][1]).abs().max().dataSync()[0]);
-    assert.ok(diff < 1e-6, `${named[i][0]} differs by ${diff}`);
+    assert.deepEqual(p.dataSync(), named[i][1].dataSync(), `${named[i][0]} differs`);
   });
   // EMA state came back too.
   const emaDiff = await rest.withEma(() =>
@@ -157,27 +180,24 @@ Deno.test("a run resumed from its checkpoint ends where an uninterrupted one doe
   await Deno.remove(dir, { recursive: true });
 });
 
-Deno.test("trainDvae takes lib/data-style batch iterables and restarts them", async () => {
+Deno.test("trainDvae takes a function of the step as data, and frees what it returns", async () => {
   const images = tf.randomUniform([6, 8, 8, 3], 0, 1, "float32", 2) as tf.Tensor4D;
-  let epochs = 0;
-  const data = {
-    *[Symbol.iterator]() {
-      epochs++;
-      for (let i = 0; i < 6; i += 3) {
-        const batch = images.slice(i, 3);
-        try {
-          yield { images: batch as tf.Tensor4D };
-        } finally {
-          batch.dispose(); // the iterator owns its tensors, as lib/data's batches does
-        }
-      }
-    },
+  const asked: number[] = [];
+  const data = (step: number) => {
+    asked.push(step);
+    return images.slice((step % 2) * 3, 3) as tf.Tensor4D;
   };
   const dvae = createDvae(TINY);
+  const before = tf.memory().numTensors;
   const run = await trainDvae(dvae, data, { steps: 5, lr: 1e-3, workers: 1 });
   assert.equal(run.rows.length, 5);
-  assert.equal(epochs, 3, "2 batches per pass → 3 passes for 5 steps");
+  assert.deepEqual(asked, [0, 1, 2, 3, 4]);
   run.dispose();
+  assert.equal(tf.memory().numTensors, before, "batches and optimiser freed");
+  await assert.rejects(
+    () => trainDvae(dvae, () => tf.zeros([2, 16, 16, 3]) as tf.Tensor4D, { steps: 1, workers: 1 }),
+    /dVAE data for step 0: expected images \(N, 8, 8, 3\), got \(2,16,16,3\)/,
+  );
   dvae.dispose();
   images.dispose();
 });
@@ -219,27 +239,31 @@ Deno.test("a gradient worker computes exactly the gradients this process does", 
     straightThrough: false,
     marginalKlWeight: 2,
     infoWeight: 1,
+    dequantize: true,
+    shard: 1,
+    shards: 2,
+    totals: { images: 5 },
   };
+  const named = dvae.namedParameters();
   const pool = await GradientWorkers.start(1, {
     taskUrl: new URL("./_grad_task.ts", import.meta.url).href,
     config: dvae.config,
     backend: tf.getBackend(), // the worker must run this process's kernels for exact equality
+    reducer: meanReducer(),
+    context: { shapes: named.map(([, p]) => p.shape), names: named.map(([n]) => n), shards: 2 },
   });
   try {
-    const weights = readWeights(params);
+    const weights = params.map((p) => p.dataSync() as Float32Array);
     const shard = { images: images.dataSync() as Float32Array, shape: images.shape };
-    const remote = await pool.gradients(0, weights, shard, options);
-    const local = shardGradients(dvae, params, images, options);
-    assert.deepEqual(Array.from(remote.values.parts), Array.from(local.parts));
-    assert.deepEqual(Array.from(remote.values.tokens), Array.from(local.tokens));
-    local.grads.forEach((g, i) => assert.deepEqual(remote.grads[i], g.dataSync(), `grad ${i}`));
+    const remote = await pool.step(0, weights, shard, options);
+    const local = gradients(dvae, params, shard, options);
+    assert.deepEqual(Array.from(remote.values.parts), Array.from(local.values.parts));
+    assert.deepEqual(Array.from(remote.values.tokens), Array.from(local.values.tokens));
+    local.grads.forEach((g, i) => assert.deepEqual(remote.payload[i], g.dataSync(), `grad ${i}`));
     tf.dispose(local.grads);
     // A bad request is an error on this side, and the worker keeps serving.
-    await assert.rejects(
-      () => pool.gradients(0, weights.slice(1), shard, options),
-      /weight arrays/,
-    );
-    assert.equal((await pool.gradients(0, weights, shard, options)).grads.length, params.length);
+    await assert.rejects(() => pool.step(0, weights.slice(1), shard, options), /weight arrays/);
+    assert.equal((await pool.step(0, weights, shard, options)).payload.length, params.length);
   } finally {
     pool.close();
   }

@@ -32,3 +32,5 @@ export type { LatestRunOptions, RunRecord } from "./runs.ts";
 export { drawInt, mixSeed, Rng, streamSeed } from "./random.ts";
 export type { RandomSource } from "./random.ts";
 export { Mulberry32 } from "./mulberry32.ts";
+export { CheckpointMismatchError, CorruptFileError } from "./errors.ts";
+export type { CorruptFileErrorOptions, TensorMismatch } from "./errors.ts";

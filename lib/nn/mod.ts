@@ -35,13 +35,32 @@ export {
   saveWeights,
 } from "./safetensors.ts";
 export type { StoredTensor } from "./safetensors.ts";
-export { GradientWorkers, meanGradients, readWeights, shardSizes } from "./parallel.ts";
-export { WorkerFailure } from "./parallel.ts";
-export type { PoolSetup, PoolTimeouts, WorkerFailureReason } from "./parallel.ts";
+export { GradientWorkers, ShardedStep, shardSeed, shardSizes, WorkerFailure } from "./parallel.ts";
 export type {
   GradientReply,
   GradientRequest,
   GradientTask,
-  RemoteGradients,
+  PoolSetup,
+  PoolTimeouts,
+  RemotePayload,
+  ShardContext,
+  ShardedResult,
+  ShardedStepOptions,
   TaskGradients,
+  TaskValues,
+  WorkerFailureReason,
 } from "./parallel.ts";
+export { decodeValues, encodeValues, loadReducer, meanReducer, sumEntry } from "./reduce.ts";
+export type {
+  Combined,
+  Coordinator,
+  MeanReducerOptions,
+  Payload,
+  ReducerContext,
+  ReducerModule,
+  ReducerSpec,
+  ShardReducer,
+} from "./reduce.ts";
+export { checkpointStep, isTimingColumn, NonFiniteError, stepSeed, train } from "./trainer.ts";
+export type { TrainOptions, TrainResult, TrainSpec } from "./trainer.ts";
+export { checkpointOf, openRunLog, resumableFlags } from "./run.ts";

@@ -1,434 +1,340 @@
 /**
- * Data-parallel gradients across CPU cores. tfjs-wasm runs one thread per process (its threads
- * build does not start under Deno), so a trainer splits each batch into shards, computes the first
- * here and the others in Deno Workers, each with its own backend and a replica of the model whose
- * weights are overwritten from this process at every step (so replicas never drift), and averages
- * the gradients weighted by shard size.
+ * One sharded training step, the same for one process and for many: a batch is split into shards,
+ * shard 0 is computed in this process and shards 1… in Deno Workers (each with its own backend
+ * and a replica of the model whose weights are overwritten from here every step, so replicas never
+ * drift), all through the same task module; the shards' gradients are combined by a reducer
+ * (`reduce.ts`), which with one shard and the mean reducer is the plain gradient.
  *
- * What a worker computes is a **task**: a module, named by URL, exporting
- * `createModel(config)` (returning a {@link Module}) and `gradients(model, params, batch, options)`
- * (returning {@link TaskGradients}). Batches, options and the returned values must survive
- * `structuredClone` (numbers, strings, typed arrays).
+ * What a shard computes is a **task** ({@link GradientTask}): a module, named by URL, exporting
+ * `createModel(config)`, `targets(shard)` (its loss targets per term) and
+ * `gradients(model, params, shard, options)`. Each shard's loss is its sum over its targets
+ * divided by the whole batch's count of them, so the shards' gradients add up to the batch's
+ * gradient exactly, however unevenly padding falls. Shards, options and returned values must
+ * survive `structuredClone` (numbers, strings, typed arrays).
+ *
+ * Failures never hang a step: a worker that dies, throws, sends a malformed message or does not
+ * answer within its time limit ends the step with a {@link WorkerFailure} naming the worker and
+ * what happened, and the pool is closed.
  *
  * @module
  */
-import type { tf } from "../backend/mod.ts";
-import { tf as tfjs } from "../backend/mod.ts";
+import { ensureBackend, tf } from "../backend/mod.ts";
+import { streamSeed } from "../io/mod.ts";
 import type { Module } from "./module.ts";
+import {
+  type GradientTask,
+  GradientWorkers,
+  type PoolTimeouts,
+  type ShardContext,
+  type TaskValues,
+} from "./_pool.ts";
+import {
+  type Coordinator,
+  loadReducer,
+  meanReducer,
+  type Payload,
+  type ReducerSpec,
+  type ShardReducer,
+} from "./reduce.ts";
 
-/** What a task's `gradients` returns: gradients in `params` order, and anything else to send back. */
-export interface TaskGradients {
-  grads: tf.Tensor[];
-  values: Record<string, Float32Array | Int32Array>;
-}
+export {
+  type GradientReply,
+  type GradientRequest,
+  type GradientTask,
+  GradientWorkers,
+  type PoolSetup,
+  type PoolTimeouts,
+  type RemotePayload,
+  type ShardContext,
+  type TaskGradients,
+  type TaskValues,
+  WorkerFailure,
+  type WorkerFailureReason,
+} from "./_pool.ts";
 
-/** The shape of a task module (see the module docs). */
-export interface GradientTask<M extends Module = Module, B = unknown, O = unknown> {
-  createModel(config: unknown): M;
-  gradients(model: M, params: tf.Variable[], batch: B, options: O): TaskGradients;
-}
-
-/** Messages to a worker. */
-export type GradientRequest =
-  | { type: "init"; taskUrl: string; config: unknown; backend: string }
-  | { type: "step"; weights: Float32Array[]; batch: unknown; options: unknown };
-
-/** Messages from a worker. */
-export type GradientReply =
-  | { type: "ready" }
-  | { type: "grads"; grads: Float32Array[]; values: Record<string, Float32Array | Int32Array> }
-  | { type: "error"; message: string };
-
-/** A remote shard's result. */
-export interface RemoteGradients {
-  grads: Float32Array[];
-  values: Record<string, Float32Array | Int32Array>;
-}
-
-/**
- * How a gradient worker failed: `timeout` (no reply within the limit; a worker that died or hangs),
- * `error` (the worker reported an error, or an uncaught one escaped it), `messageerror` (a reply
- * that could not be deserialized), `malformed` (a reply of the wrong shape), `closed` (the pool was
- * closed, by {@link GradientWorkers.close} or after another failure).
- */
-export type WorkerFailureReason = "timeout" | "error" | "messageerror" | "malformed" | "closed";
-
-/** A gradient worker's failure: which worker, and what happened. */
-export class WorkerFailure extends Error {
-  /** The worker that failed (for `closed` after a failure: the worker whose failure closed it). */
-  readonly worker: number;
-  /** What happened. */
-  readonly reason: WorkerFailureReason;
-
-  /**
-   * @param worker The worker's index.
-   * @param reason What happened.
-   * @param message The full message.
-   * @param options `cause`: the failure that closed the pool, for `closed`.
-   */
-  constructor(
-    worker: number,
-    reason: WorkerFailureReason,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-    this.name = "WorkerFailure";
-    this.worker = worker;
-    this.reason = reason;
-  }
-}
-
-/**
- * Time limits of a pool. Every request has one: a worker that dies (Deno reports nothing when it
- * does) or hangs is a `timeout` failure, never a hang.
- */
-export interface PoolTimeouts {
-  /** Limit on each worker's start-up (backend, task import, model), ms. Default 120 000. */
-  startTimeoutMs?: number;
-  /** Limit on a worker's first step (compilation, warm-up), ms. Default: `startTimeoutMs`. */
-  firstStepTimeoutMs?: number;
-  /**
-   * A fixed limit on every later step, ms. Default: derived, `max(minStepTimeoutMs,
-   * stepTimeoutFactor × the slowest step seen)`.
-   */
-  stepTimeoutMs?: number;
-  /** Floor of the derived step limit, ms. Default 60 000. */
-  minStepTimeoutMs?: number;
-  /** Multiple of the slowest step seen in the derived step limit. Default 10. */
-  stepTimeoutFactor?: number;
-}
-
-/** Where a pool starts: the task module, its model config, the backend each worker starts. */
-export interface PoolSetup extends PoolTimeouts {
+/** Options of {@link ShardedStep.start}. */
+export interface ShardedStepOptions extends PoolTimeouts {
+  /** The task module's URL. */
   taskUrl: string;
+  /** The model's config (each worker builds its replica from it). */
   config: unknown;
-  backend: string;
+  /** Shards per step (1: everything in this process). */
+  shards: number;
+  /** How shards combine their gradients. @default meanReducer() */
+  reducer?: ReducerSpec;
 }
 
-interface Pending {
-  kind: GradientRequest["type"];
-  resolve: (reply: GradientReply) => void;
-  reject: (err: Error) => void;
-  timer: ReturnType<typeof setTimeout>;
-  started: number;
+/** What one step hands back. */
+export interface ShardedResult {
+  /** The combined gradients in parameter order (new tensors; the caller disposes them). */
+  grads: tf.Tensor[];
+  /** Each shard's task values, shard order. */
+  values: TaskValues[];
+  /** Why the reducer says the update must be skipped, or undefined. */
+  skip?: string;
+  /** The reducer's metrics. */
+  metrics: Record<string, number>;
+  /** Bytes each shard sent on average this step (the payloads' byte length). */
+  bytesSent: number;
+  /** Values each shard sent on average this step. */
+  elementsSent: number;
+  /** The batch's targets per loss term. */
+  totals: Record<string, number>;
 }
 
 /**
- * A pool of gradient workers, each holding a replica of one model.
+ * A derived seed for shard `shard` of a step, so no two shards share dropout masks or noise.
  *
- * A worker that reports an error (its task threw) rejects that request with a
- * {@link WorkerFailure} (`error`) and keeps serving. Any other failure — an uncaught error, a reply
- * that cannot be deserialized or has the wrong shape, no reply within the time limit (see
- * {@link PoolTimeouts}) — rejects every pending request with a {@link WorkerFailure} naming the
- * worker and what happened, terminates every worker, and makes every later request reject at
- * once (`closed`).
+ * @param stepSeed The step's seed.
+ * @param shard The shard.
+ * @returns An unsigned 32-bit seed.
+ * @example
+ * ```ts
+ * import { shardSeed } from "./parallel.ts";
+ * console.log(shardSeed(7, 0) === 7, shardSeed(7, 1) !== 7); // true true
+ * ```
+ */
+export function shardSeed(stepSeed: number, shard: number): number {
+  return shard === 0 ? stepSeed >>> 0 : streamSeed("trainer/shard", stepSeed, shard);
+}
+
+/**
+ * The sharded step of a model (see the module docs).
  *
  * @example
  * ```ts
- * import { GradientWorkers, readWeights } from "./parallel.ts";
- * import { ensureBackend } from "../backend/mod.ts";
- * // my_task.ts exports createModel(config) and gradients(model, params, batch, options).
- * const pool = await GradientWorkers.start(1, {
- *   taskUrl: new URL("./my_task.ts", import.meta.url).href,
- *   config: { width: 8 },
- *   backend: await ensureBackend(), // the workers run what this process runs
- * });
- * // const { grads, values } = await pool.gradients(0, readWeights(params), batch, options);
- * pool.close();
+ * import { ShardedStep } from "./parallel.ts";
+ * import { initBackend, tf } from "../backend/mod.ts";
+ * await initBackend();
+ * const taskUrl = new URL("./testdata/faulty_task.ts", import.meta.url).href;
+ * const task = await import(taskUrl);
+ * const model = task.createModel({});
+ * const step = await ShardedStep.start(model, { taskUrl, config: {}, shards: 1 });
+ * const { grads } = await step.run([new Float32Array([1, 2])], { mode: "ok" }, 0);
+ * console.log(Array.from(grads[0].dataSync())); // [1, 2]
+ * tf.dispose(grads); step.close(); model.dispose();
  * ```
  */
-export class GradientWorkers {
-  readonly #workers: Worker[];
-  readonly #pending: (Pending | null)[];
-  readonly #stepsDone: boolean[];
-  readonly #timeouts: Required<Omit<PoolTimeouts, "stepTimeoutMs">> & { stepTimeoutMs?: number };
-  #slowestStepMs = 0;
-  #closed: WorkerFailure | null = null;
+export class ShardedStep {
+  readonly #model: Module;
+  readonly #params: tf.Variable[];
+  readonly #task: GradientTask;
+  readonly #local: ShardReducer;
+  readonly #coordinator: Coordinator;
+  readonly #pool: GradientWorkers | null;
+  /** Shards per step. */
+  readonly shards: number;
+  /** The reducer's label. */
+  readonly reducer: string;
 
-  private constructor(workers: Worker[], timeouts: PoolTimeouts) {
-    const startTimeoutMs = timeouts.startTimeoutMs ?? 120_000;
-    this.#timeouts = {
-      startTimeoutMs,
-      firstStepTimeoutMs: timeouts.firstStepTimeoutMs ?? startTimeoutMs,
-      stepTimeoutMs: timeouts.stepTimeoutMs,
-      minStepTimeoutMs: timeouts.minStepTimeoutMs ?? 60_000,
-      stepTimeoutFactor: timeouts.stepTimeoutFactor ?? 10,
-    };
-    for (const [name, value] of Object.entries(this.#timeouts)) {
-      if (value !== undefined && !(value > 0)) {
-        throw new RangeError(`${name} must be positive, got ${value}`);
+  private constructor(
+    model: Module,
+    task: GradientTask,
+    local: ShardReducer,
+    coordinator: Coordinator,
+    pool: GradientWorkers | null,
+    shards: number,
+    reducer: string,
+  ) {
+    this.#model = model;
+    this.#params = model.parameters();
+    this.#task = task;
+    this.#local = local;
+    this.#coordinator = coordinator;
+    this.#pool = pool;
+    this.shards = shards;
+    this.reducer = reducer;
+  }
+
+  /**
+   * Loads the task and reducer and starts `shards − 1` workers on the backend in use.
+   *
+   * @param model The model trained in place (shard 0 computes on it).
+   * @param options See {@link ShardedStepOptions}.
+   * @returns The step, ready.
+   */
+  static async start(model: Module, options: ShardedStepOptions): Promise<ShardedStep> {
+    const { shards } = options;
+    if (!Number.isInteger(shards) || shards < 1) {
+      throw new RangeError(`workers must be a positive integer, got ${shards}`);
+    }
+    const spec = options.reducer ?? meanReducer();
+    const task = await import(options.taskUrl) as Partial<GradientTask>;
+    for (const name of ["createModel", "targets", "gradients"] as const) {
+      if (typeof task[name] !== "function") {
+        throw new TypeError(`${options.taskUrl} is not a gradient task: it has no ${name}()`);
       }
     }
-    this.#workers = workers;
-    this.#pending = workers.map(() => null);
-    this.#stepsDone = workers.map(() => false);
-    workers.forEach((worker, i) => {
-      worker.onmessage = (event: MessageEvent<unknown>) => this.#receive(i, event.data);
-      worker.onmessageerror = () => {
-        this.#fail(i, "messageerror", "sent a reply that could not be deserialized");
-      };
-      worker.onerror = (event: ErrorEvent) => {
-        event.preventDefault();
-        this.#fail(i, "error", `died of an uncaught error: ${event.message}`);
-      };
-    });
+    const named = model.namedParameters();
+    const context = { shapes: named.map(([, p]) => p.shape), names: named.map(([n]) => n), shards };
+    const module = await loadReducer(spec);
+    const local = await module.createShardReducer(spec.config, { ...context, shard: 0 });
+    const coordinator = await module.createCoordinator(spec.config, { ...context, shard: -1 });
+    let pool: GradientWorkers | null = null;
+    if (shards > 1) {
+      try {
+        pool = await GradientWorkers.start(shards - 1, {
+          ...options,
+          backend: await ensureBackend(),
+          reducer: spec,
+          context,
+        });
+      } catch (err) {
+        local.dispose();
+        coordinator.dispose();
+        throw err;
+      }
+    }
+    return new ShardedStep(
+      model,
+      task as GradientTask,
+      local,
+      coordinator,
+      pool,
+      shards,
+      spec.label,
+    );
   }
 
   /**
-   * Starts `count` workers, each building a replica from `config` with the task's `createModel`.
+   * One step: every shard's gradients, combined by the reducer.
    *
-   * @param count Workers to start (≥ 1).
-   * @param setup `taskUrl` (the task module), `config`, the `backend` each worker starts, and
-   *   the pool's time limits ({@link PoolTimeouts}).
-   * @returns The pool, ready (a failing start is an error, and stops every worker).
+   * @param shards The batch's shards (as many as {@link shards}).
+   * @param options The task's options for this step (each shard gets them with its
+   *   {@link ShardContext}).
+   * @param seed The step's seed (shard s gets {@link shardSeed}(seed, s)).
+   * @returns The combined gradients and what else the step produced.
+   * @throws {WorkerFailure} When a worker fails; the pool is then closed.
    */
-  static async start(count: number, setup: PoolSetup): Promise<GradientWorkers> {
-    if (!Number.isInteger(count) || count < 1) {
-      throw new RangeError(`a gradient pool needs ≥ 1 workers, got ${count}`);
+  async run(shards: unknown[], options: object, seed: number): Promise<ShardedResult> {
+    if (shards.length !== this.shards) {
+      throw new RangeError(`expected ${this.shards} shards, got ${shards.length}`);
     }
-    const { taskUrl, config, backend } = setup;
-    const url = new URL("./_gradient_worker.ts", import.meta.url).href;
-    const workers = Array.from({ length: count }, () => new Worker(url, { type: "module" }));
-    let pool: GradientWorkers;
+    const counts = shards.map((s) => this.#task.targets(s));
+    const totals: Record<string, number> = {};
+    for (const c of counts) {
+      for (const [k, v] of Object.entries(c)) totals[k] = (totals[k] ?? 0) + v;
+    }
+    const shardOptions = (s: number): ShardContext =>
+      ({
+        ...options,
+        seed: shardSeed(seed, s),
+        shard: s,
+        shards: this.shards,
+        totals,
+      }) as ShardContext;
+    const info = this.#coordinator.info();
+    const weights = this.#pool ? this.#params.map((p) => p.dataSync() as Float32Array) : [];
+    const remote = this.#pool
+      ? shards.slice(1).map((s, i) => this.#pool!.step(i, weights, s, shardOptions(i + 1), info))
+      : [];
+    let sent = 0, elements = 0;
+    const count = (payloads: Payload[]) => {
+      for (const p of payloads) {
+        for (const a of p) {
+          sent += a.byteLength;
+          elements += a.length;
+        }
+      }
+    };
     try {
-      pool = new GradientWorkers(workers, setup);
+      const local = this.#task.gradients(this.#model, this.#params, shards[0], shardOptions(0));
+      let first: Payload;
+      try {
+        first = this.#local.begin(local.grads, info);
+      } finally {
+        tf.dispose(local.grads);
+      }
+      const replies = await Promise.all(remote);
+      let payloads = [first, ...replies.map((r) => r.payload)];
+      const values = [local.values, ...replies.map((r) => r.values)];
+      for (let k = 0;; k++) {
+        count(payloads);
+        const combined = this.#coordinator.combine(k, payloads);
+        if (!("broadcast" in combined)) {
+          return {
+            grads: combined.grads,
+            values,
+            skip: combined.skip,
+            metrics: combined.metrics ?? {},
+            bytesSent: sent / this.shards,
+            elementsSent: elements / this.shards,
+            totals,
+          };
+        }
+        const { broadcast } = combined;
+        const next = this.#pool
+          ? shards.slice(1).map((_, i) => this.#pool!.round(i, k + 1, broadcast))
+          : [];
+        payloads = [this.#local.round(k + 1, broadcast), ...await Promise.all(next)];
+      }
     } catch (err) {
-      workers.forEach((w) => w.terminate());
+      // A step that failed anywhere leaves no worker mid-request behind.
+      this.#pool?.close();
       throw err;
     }
-    try {
-      await Promise.all(
-        pool.#workers.map((_, i) => pool.#request(i, { type: "init", taskUrl, config, backend })),
-      );
-    } catch (err) {
-      pool.close();
-      throw err;
-    }
-    return pool;
-  }
-
-  /** Number of workers. */
-  get size(): number {
-    return this.#workers.length;
-  }
-
-  /** Whether the pool is closed (by {@link close}, or after a worker failed). */
-  get closed(): boolean {
-    return this.#closed !== null;
-  }
-
-  /** The limit on worker `index`'s next step, ms (see {@link PoolTimeouts}). */
-  stepTimeoutMs(index = 0): number {
-    const t = this.#timeouts;
-    if (!this.#stepsDone[index]) return t.firstStepTimeoutMs;
-    if (t.stepTimeoutMs !== undefined) return t.stepTimeoutMs;
-    return Math.max(t.minStepTimeoutMs, t.stepTimeoutFactor * this.#slowestStepMs);
   }
 
   /**
-   * The task's gradients of one shard on worker `index`, with the model's current weights.
+   * The reducers' state (coordinator and every shard), for a checkpoint.
    *
-   * @param index Which worker.
-   * @param weights The weights in parameter order (see {@link readWeights}).
-   * @param batch The shard (structured-cloneable).
-   * @param options The task's options for this step.
-   * @returns The gradients as arrays, and the task's other values.
-   * @throws {WorkerFailure} When the worker fails (see the class docs).
+   * @returns Arrays by name: `coordinator.<name>`, `shard<i>.<name>`.
    */
-  async gradients(
-    index: number,
-    weights: Float32Array[],
-    batch: unknown,
-    options: unknown,
-  ): Promise<RemoteGradients> {
-    const reply = await this.#request(index, { type: "step", weights, batch, options });
-    if (reply.type !== "grads") throw new Error(`gradient worker ${index} replied ${reply.type}`);
-    return reply;
+  async state(): Promise<Record<string, Float32Array>> {
+    const out: Record<string, Float32Array> = {};
+    const add = (prefix: string, state: Record<string, Float32Array>) => {
+      for (const [k, v] of Object.entries(state)) out[`${prefix}.${k}`] = v;
+    };
+    add("coordinator", this.#coordinator.state());
+    add("shard0", this.#local.state());
+    for (let i = 0; i < (this.#pool?.size ?? 0); i++) {
+      add(`shard${i + 1}`, await this.#pool!.state(i));
+    }
+    return out;
   }
 
-  #receive(index: number, data: unknown): void {
-    const pending = this.#pending[index];
-    if (!pending) {
-      if (!this.#closed) this.#fail(index, "malformed", `sent ${describe(data)} unasked`);
-      return;
-    }
-    const problem = malformed(pending.kind, data);
-    if (problem) {
-      this.#fail(index, "malformed", `replied to "${pending.kind}" with ${problem}`);
-      return;
-    }
-    const reply = data as GradientReply;
-    this.#pending[index] = null;
-    clearTimeout(pending.timer);
-    if (reply.type === "error") {
-      pending.reject(
-        new WorkerFailure(index, "error", `gradient worker ${index} failed: ${reply.message}`),
+  /**
+   * Restores {@link state}'s output (from a run with the same number of shards).
+   *
+   * @param state Arrays by name.
+   */
+  async restore(state: Record<string, Float32Array>): Promise<void> {
+    const part = (prefix: string) =>
+      Object.fromEntries(
+        Object.entries(state).filter(([k]) => k.startsWith(prefix + ".")).map((
+          [k, v],
+        ) => [k.slice(prefix.length + 1), v]),
       );
-      return;
-    }
-    if (pending.kind === "step") {
-      this.#stepsDone[index] = true;
-      this.#slowestStepMs = Math.max(this.#slowestStepMs, performance.now() - pending.started);
-    }
-    pending.resolve(reply);
-  }
-
-  #request(index: number, request: GradientRequest): Promise<GradientReply> {
-    if (!Number.isInteger(index) || index < 0 || index >= this.#workers.length) {
-      return Promise.reject(
-        new RangeError(`no gradient worker ${index} in a pool of ${this.#workers.length}`),
-      );
-    }
-    if (this.#closed) return Promise.reject(this.#closedError(index));
-    if (this.#pending[index]) {
-      return Promise.reject(new Error(`gradient worker ${index} is busy`));
-    }
-    const limit = request.type === "init"
-      ? this.#timeouts.startTimeoutMs
-      : this.stepTimeoutMs(index);
-    const promise = new Promise<GradientReply>((resolve, reject) => {
-      const started = performance.now();
-      const timer = setTimeout(() => {
-        const waited = Math.round(performance.now() - started);
-        const rule = request.type === "init"
-          ? "the start-up limit"
-          : !this.#stepsDone[index]
-          ? "the first-step limit"
-          : this.#timeouts.stepTimeoutMs !== undefined
-          ? "the fixed step limit"
-          : `max(${this.#timeouts.minStepTimeoutMs} ms, ${this.#timeouts.stepTimeoutFactor} × ` +
-            `slowest step ${Math.round(this.#slowestStepMs)} ms)`;
-        this.#fail(
-          index,
-          "timeout",
-          `did not answer "${request.type}" within ${Math.round(limit)} ms (${rule}; ` +
-            `waited ${waited} ms): it died or hangs`,
-        );
-      }, limit);
-      this.#pending[index] = { kind: request.type, resolve, reject, timer, started };
+    const foreign = Object.keys(state).find((k) => {
+      const m = /^shard(\d+)\./.exec(k);
+      return m !== null && Number(m[1]) >= this.shards;
     });
-    // Rejections reach whoever awaits this; one left unawaited (its step failed elsewhere, and
-    // the pool was closed) is no unhandled rejection.
-    promise.catch(() => {});
-    try {
-      this.#workers[index].postMessage(request);
-    } catch (err) {
-      this.#fail(index, "error", `could not be sent a request: ${(err as Error).message}`);
-    }
-    return promise;
-  }
-
-  /** Worker `index` failed: reject everything pending, stop every worker. */
-  #fail(index: number, reason: WorkerFailureReason, what: string): void {
-    if (this.#closed) return;
-    const failure = new WorkerFailure(
-      index,
-      reason,
-      `gradient worker ${index} ${reasonWords[reason]}: ${what}; the pool is closed`,
-    );
-    this.#shutDown(failure);
-  }
-
-  #closedError(index: number): WorkerFailure {
-    const why = this.#closed!;
-    if (why.reason === "closed") {
-      return new WorkerFailure(index, "closed", `gradient worker ${index}: the pool is closed`);
-    }
-    return new WorkerFailure(
-      why.worker,
-      "closed",
-      `gradient pool closed after worker ${why.worker} failed: ${why.message}`,
-      { cause: why },
-    );
-  }
-
-  #shutDown(failure: WorkerFailure): void {
-    this.#closed = failure;
-    for (const worker of this.#workers) worker.terminate();
-    // The failed worker's request first, so Promise.all over a step reports the failure itself.
-    const order = this.#pending.map((_, i) => i).sort((a, b) =>
-      (b === failure.worker ? 1 : 0) - (a === failure.worker ? 1 : 0)
-    );
-    for (const i of order) {
-      const pending = this.#pending[i];
-      if (!pending) continue;
-      this.#pending[i] = null;
-      clearTimeout(pending.timer);
-      pending.reject(
-        failure.reason === "closed" || i === failure.worker ? failure : this.#closedError(i),
+    if (foreign) {
+      throw new RangeError(
+        `the checkpoint's reducer state has "${foreign}", but this run has ${this.shards} ` +
+          `shards: resume with the same number of workers`,
       );
     }
+    this.#coordinator.restore(part("coordinator"));
+    this.#local.restore(part("shard0"));
+    for (let i = 0; i < (this.#pool?.size ?? 0); i++) {
+      await this.#pool!.restore(i, part(`shard${i + 1}`));
+    }
   }
 
-  /** Stops every worker; pending requests reject (`closed`). Calling it again does nothing. */
+  /** Stops the workers and frees the reducers. */
   close(): void {
-    if (this.#closed) return;
-    this.#shutDown(new WorkerFailure(-1, "closed", "the gradient pool is closed"));
+    this.#pool?.close();
+    this.#local.dispose();
+    this.#coordinator.dispose();
   }
-}
-
-const reasonWords: Record<WorkerFailureReason, string> = {
-  timeout: "timed out",
-  error: "failed",
-  messageerror: "sent an unreadable reply",
-  malformed: "sent a malformed reply",
-  closed: "was closed",
-};
-
-/** Why `data` is not a reply to a `kind` request, or null. */
-function malformed(kind: GradientRequest["type"], data: unknown): string | null {
-  if (typeof data !== "object" || data === null) return describe(data);
-  const reply = data as Record<string, unknown>;
-  if (reply.type === "error") {
-    return typeof reply.message === "string" ? null : "an error without a message";
-  }
-  if (kind === "init") return reply.type === "ready" ? null : describe(data);
-  if (reply.type !== "grads") return describe(data);
-  if (!Array.isArray(reply.grads) || !reply.grads.every((g) => g instanceof Float32Array)) {
-    return "gradients that are not Float32Arrays";
-  }
-  const values = reply.values;
-  if (
-    typeof values !== "object" || values === null ||
-    !Object.values(values).every((v) => v instanceof Float32Array || v instanceof Int32Array)
-  ) {
-    return "values that are not typed arrays";
-  }
-  return null;
-}
-
-function describe(data: unknown): string {
-  if (typeof data === "object" && data !== null && "type" in data) {
-    return `a message of type ${JSON.stringify(String((data as { type: unknown }).type))}`;
-  }
-  const text = typeof data === "string" ? JSON.stringify(data) : String(data);
-  return `${typeof data} ${text.length > 40 ? text.slice(0, 40) + "…" : text}`;
 }
 
 /**
- * The current weights as arrays, in `params` order (what {@link GradientWorkers.gradients} sends).
- *
- * @param params Parameters.
- * @returns One array per parameter.
- * @example
- * ```ts
- * import { readWeights } from "./parallel.ts";
- * import { Linear } from "./module.ts";
- * const fc = new Linear(2, 3, { seed: 0 });
- * console.log(readWeights(fc.parameters()).map((w) => w.length)); // [6, 3]
- * fc.dispose();
- * ```
- */
-export function readWeights(params: tf.Variable[]): Float32Array[] {
-  return params.map((p) => p.dataSync() as Float32Array);
-}
-
-/**
- * Splits `n` examples over `count` processes as evenly as possible (the first ones get the extra).
+ * Splits `n` examples over `count` shards as evenly as possible (the first ones get the extra).
  *
  * @param n Examples in the batch.
- * @param count Processes.
+ * @param count Shards.
  * @returns The shard sizes.
  * @example
  * ```ts
@@ -438,43 +344,7 @@ export function readWeights(params: tf.Variable[]): Float32Array[] {
  */
 export function shardSizes(n: number, count: number): number[] {
   if (!Number.isInteger(n) || !Number.isInteger(count) || count < 1 || n < count) {
-    throw new RangeError(`a batch of ${n} cannot be split over ${count} processes`);
+    throw new RangeError(`a batch of ${n} cannot be split over ${count} shards`);
   }
   return Array.from({ length: count }, (_, i) => Math.floor(n / count) + (i < n % count ? 1 : 0));
-}
-
-/**
- * The size-weighted mean of the local shard's gradients and the remote ones.
- *
- * @param params Parameters (for shapes).
- * @param local Gradients of shard 0 (not disposed here).
- * @param remote Gradients of shards 1…, as arrays.
- * @param sizes Shard sizes, local first.
- * @returns New gradient tensors (the caller disposes them).
- * @example
- * ```ts
- * import { meanGradients } from "./parallel.ts";
- * import { tf } from "../backend/mod.ts";
- * const p = tf.variable(tf.zeros([2]));
- * const g = tf.tensor1d([1, 1]);
- * const [mean] = meanGradients([p], [g], [[new Float32Array([4, 4])]], [1, 2]); // [3, 3]
- * tf.dispose([p, g, mean]);
- * ```
- */
-export function meanGradients(
-  params: tf.Variable[],
-  local: tf.Tensor[],
-  remote: Float32Array[][],
-  sizes: number[],
-): tf.Tensor[] {
-  const n = sizes.reduce((a, b) => a + b, 0);
-  return tfjs.tidy(() =>
-    params.map((p, j) => {
-      let sum = local[j].mul(sizes[0] / n);
-      remote.forEach((grads, i) => {
-        sum = sum.add(tfjs.tensor(grads[j], p.shape).mul(sizes[i + 1] / n));
-      });
-      return sum;
-    })
-  );
 }

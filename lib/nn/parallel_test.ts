@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { GradientWorkers, WorkerFailure } from "./mod.ts";
+import { GradientWorkers, meanReducer, WorkerFailure } from "./mod.ts";
 import type { PoolTimeouts } from "./mod.ts";
 import type { FaultOptions } from "./testdata/faulty_task.ts";
 
@@ -9,11 +9,18 @@ const X = new Float32Array([1, 2]);
 
 /** A pool running the faulty task on cpu (each worker starts in well under a second). */
 function start(count: number, timeouts: PoolTimeouts = {}): Promise<GradientWorkers> {
-  return GradientWorkers.start(count, { taskUrl: TASK, config: {}, backend: "cpu", ...timeouts });
+  return GradientWorkers.start(count, {
+    taskUrl: TASK,
+    config: {},
+    backend: "cpu",
+    reducer: meanReducer(),
+    context: { shapes: [[2]], names: ["w"], shards: count + 1 },
+    ...timeouts,
+  });
 }
 
 function step(pool: GradientWorkers, index: number, options: FaultOptions) {
-  return pool.gradients(index, W, X, options);
+  return pool.step(index, W, X, options);
 }
 
 /** The WorkerFailure `promise` rejects with, and how long that took. */
@@ -31,7 +38,7 @@ async function failure(promise: Promise<unknown>): Promise<{ err: WorkerFailure;
 Deno.test("a task that throws: a named error, and the worker keeps serving; close() rejects what is pending", async () => {
   const pool = await start(1);
   try {
-    assert.deepEqual(Array.from((await step(pool, 0, { mode: "ok" })).grads[0]), [1, 2]);
+    assert.deepEqual(Array.from((await step(pool, 0, { mode: "ok" })).payload[0]), [1, 2]);
     const { err } = await failure(step(pool, 0, { mode: "throw" }));
     assert.equal(err.worker, 0);
     assert.equal(err.reason, "error");
@@ -108,8 +115,8 @@ Deno.test("a malformed reply: the named error, and the pool is closed", async ()
     assert.equal(err.reason, "malformed");
     assert.equal(
       err.message,
-      'gradient worker 0 sent a malformed reply: replied to "step" with gradients that are not ' +
-        "Float32Arrays; the pool is closed",
+      'gradient worker 0 sent a malformed reply: replied to "step" with a payload that is not ' +
+        "typed arrays; the pool is closed",
     );
     assert.ok(pool.closed);
   } finally {

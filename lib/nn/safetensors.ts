@@ -292,12 +292,25 @@ function assignNamed(
  */
 export async function saveCheckpoint(
   path: string,
-  state: { model: Module; optimizer?: AdamW; step: number; config?: unknown },
+  state: {
+    model: Module;
+    optimizer?: AdamW;
+    step: number;
+    config?: unknown;
+    /** More arrays to keep (e.g. a reducer's state), stored as `extra.<name>`. */
+    extra?: Record<string, Float32Array>;
+    /** More JSON to keep (e.g. a trainer's counters), stored as metadata `trainer`. */
+    trainer?: unknown;
+  },
 ): Promise<void> {
   const named = state.model.namedParameters();
   const tensors: [string, tf.Tensor][] = named.map(([n, v]) => [`model.${n}`, v]);
   const optimizerState = state.optimizer?.stateTensors(named) ?? []; // new tensors: freed below
   for (const [n, t] of optimizerState) tensors.push([`optim.${n}`, t]);
+  const extra = Object.entries(state.extra ?? {}).map((
+    [n, a],
+  ): [string, tf.Tensor] => [`extra.${n}`, tf.tensor1d(a)]);
+  tensors.push(...extra);
   let bytes: Uint8Array;
   try {
     bytes = encodeSafetensors(tensors, {
@@ -305,9 +318,10 @@ export async function saveCheckpoint(
       step: String(state.step),
       optimizer_steps: String(state.optimizer?.stepCount ?? 0),
       config: JSON.stringify(state.config ?? {}),
+      trainer: JSON.stringify(state.trainer ?? null),
     });
   } finally {
-    tf.dispose(optimizerState.map(([, t]) => t));
+    tf.dispose([...optimizerState.map(([, t]) => t), ...extra.map(([, t]) => t)]);
   }
   await writeFileAtomic(path, bytes);
 }
@@ -322,7 +336,9 @@ export async function saveCheckpoint(
 export async function loadCheckpoint(
   path: string,
   state: { model: Module; optimizer?: AdamW },
-): Promise<{ step: number; config: unknown }> {
+): Promise<
+  { step: number; config: unknown; extra: Record<string, Float32Array>; trainer: unknown }
+> {
   const { tensors, metadata } = decodeSafetensors(await readFileClear(path), path);
   if (metadata.format !== "dalle-lab/checkpoint@1") {
     throw new Error(`${path} is not a dalle-lab checkpoint (format "${metadata.format}")`);
@@ -337,5 +353,16 @@ export async function loadCheckpoint(
     state.optimizer.loadState(named, optim, Number(metadata.optimizer_steps ?? 0));
     tf.dispose([...optim.values()]);
   }
-  return { step: Number(metadata.step ?? 0), config: JSON.parse(metadata.config ?? "{}") };
+  const extra: Record<string, Float32Array> = {};
+  for (const [key, t] of tensors) {
+    if (key.startsWith("extra.")) {
+      extra[key.slice(6)] = Float32Array.from(t.data as ArrayLike<number>);
+    }
+  }
+  return {
+    step: Number(metadata.step ?? 0),
+    config: JSON.parse(metadata.config ?? "{}"),
+    extra,
+    trainer: JSON.parse(metadata.trainer ?? "null"),
+  };
 }

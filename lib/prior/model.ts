@@ -55,6 +55,16 @@ export interface ForwardOptions {
   seed?: number;
 }
 
+/**
+ * Options of {@link Prior.loss}: a forward pass's, and the counts to divide by. With `totals`, each
+ * part is this batch's sum over its targets divided by the given count (the whole batch's, when
+ * this is one shard of it), so the shards' losses add up to the batch's exactly.
+ */
+export interface LossOptions extends ForwardOptions {
+  /** Targets to divide by per part. @default this batch's own: its mean */
+  totals?: { text: number; image: number };
+}
+
 /** Next-token logits of a full forward pass. */
 export interface PriorLogits {
   /** (B, T − 1, textVocab): position t predicts text token t + 1. */
@@ -304,15 +314,16 @@ export class Prior extends Module {
 
   /**
    * The training loss: cross-entropy of next-token prediction, text and image parts each
-   * averaged over their own targets, weighted by `lossWeights` (1/8 text, 7/8 image).
+   * averaged over their own targets (or divided by `options.totals`), weighted by `lossWeights`
+   * (1/8 text, 7/8 image).
    *
    * @param text int32 (B, T), ids in [0, textVocab).
    * @param image int32 (B, n²), ids in [0, imageVocab).
-   * @param options Dropout switch and seed.
+   * @param options Dropout switch and seed, and the target counts (see {@link LossOptions}).
    * @returns `{ loss, textLoss, imageLoss }` scalars (caller disposes).
    * @throws {TypeError | RangeError} As {@link forward}, before any work.
    */
-  loss(text: tf.Tensor2D, image: tf.Tensor2D, options: ForwardOptions = {}): PriorLoss {
+  loss(text: tf.Tensor2D, image: tf.Tensor2D, options: LossOptions = {}): PriorLoss {
     const { textLen: T, textVocab, imageVocab, padId, countPadTargets, lossWeights } = this.config;
     return tidyObject((): PriorLoss => {
       const { textLogits, imageLogits } = this.forward(text, image, options);
@@ -321,13 +332,14 @@ export class Prior extends Module {
         tf.logSoftmax(logits).mul(tf.oneHot(targets, vocab)).sum(-1).neg(); // (B, targets)
       const textTargets = text.slice([0, 1], [B, T - 1]); // (B, T − 1)
       const textNll = nll(textLogits, textTargets, textVocab);
-      let textLoss: tf.Scalar;
-      if (countPadTargets) textLoss = textNll.mean();
-      else {
-        const counted = textTargets.notEqual(padId).cast("float32");
-        textLoss = textNll.mul(counted).sum().div(tf.maximum(counted.sum(), 1));
-      }
-      const imageLoss = nll(imageLogits, image, imageVocab).mean() as tf.Scalar;
+      const counted = countPadTargets ? null : textTargets.notEqual(padId).cast("float32");
+      const textSum = counted ? textNll.mul(counted).sum() : textNll.sum();
+      const textCount = options.totals?.text ??
+        (counted ? tf.maximum(counted.sum(), 1) : B * (T - 1));
+      const textLoss = textSum.div(textCount) as tf.Scalar;
+      const imageNll = nll(imageLogits, image, imageVocab);
+      const imageLoss =
+        (options.totals ? imageNll.sum().div(options.totals.image) : imageNll.mean()) as tf.Scalar;
       const loss = textLoss.mul(lossWeights.text).add(imageLoss.mul(lossWeights.image));
       return { loss, textLoss, imageLoss } as PriorLoss;
     });

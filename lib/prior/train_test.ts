@@ -35,12 +35,13 @@ const BATCH: PriorBatch = {
 
 Deno.test("trainPrior: the loss falls, rows hold the metrics, lr follows warm-up + cosine", async () => {
   const prior = createPrior(CONFIG);
-  const rows = await trainPrior(prior, [BATCH], {
+  const run = await trainPrior(prior, [BATCH], {
     steps: 40,
     lr: 1e-2,
     warmupSteps: 4,
     workers: 1,
   });
+  const rows = run.rows;
   assert.equal(rows.length, 40);
   const first = rows[0], last = rows[39];
   assert.ok((last.loss as number) < 0.3 * (first.loss as number), `${first.loss} → ${last.loss}`);
@@ -57,20 +58,26 @@ Deno.test("trainPrior: the loss falls, rows hold the metrics, lr follows warm-up
     const weighted = (row.text_loss_nats as number) / 8 + (7 * (row.image_loss_nats as number)) / 8;
     assert.ok(Math.abs((row.loss as number) - weighted) < 1e-5);
   });
+  run.dispose();
   prior.dispose();
 });
 
-Deno.test("trainPrior: tensor count flat over training and back to the start afterwards", async () => {
+Deno.test("trainPrior: tensor count flat over 200 steps and back to the start afterwards", async () => {
   const prior = createPrior({ ...CONFIG, dropout: 0.1 });
   const before = tf.memory().numTensors;
   const counts: number[] = [];
-  await trainPrior(prior, (step) => ({ ...BATCH, image: BATCH.image.map((v) => (v + step) % 8) }), {
-    steps: 5,
+  const batchAt = (step: number) => ({
+    ...BATCH,
+    image: BATCH.image.map((v) => (v + step) % 8),
+  });
+  const run = await trainPrior(prior, batchAt, {
+    steps: 200,
     workers: 1,
     onStep: () => {
       counts.push(tf.memory().numTensors);
     },
   });
+  run.dispose();
   assert.ok(counts.every((c) => c === counts[0]), `counts ${counts}`);
   assert.equal(tf.memory().numTensors, before);
   prior.dispose();
@@ -79,16 +86,17 @@ Deno.test("trainPrior: tensor count flat over training and back to the start aft
 Deno.test("trainPrior writes a checkpoint; savePrior/loadPrior round-trip gives the same logits", async () => {
   const dir = await Deno.makeTempDir();
   const prior = createPrior(CONFIG);
-  await trainPrior(prior, [BATCH], {
+  const run = await trainPrior(prior, [BATCH], {
     steps: 3,
     lr: 1e-2,
     workers: 1,
     checkpointPath: `${dir}/ckpt.safetensors`,
   });
+  run.dispose();
   const resumed = createPrior(CONFIG);
   const { step, config } = await loadCheckpoint(`${dir}/ckpt.safetensors`, { model: resumed });
   assert.equal(step, 3);
-  assert.equal((config as { prior: { dModel: number } }).prior.dModel, 16);
+  assert.equal((config as { model: { dModel: number } }).model.dModel, 16);
   await savePrior(`${dir}/prior.safetensors`, prior, { tokenizer: "tok.json" });
   const { prior: loaded, metadata } = await loadPrior(`${dir}/prior.safetensors`);
   assert.equal(metadata.tokenizer, "tok.json");
@@ -112,29 +120,32 @@ Deno.test("trainPrior writes a checkpoint; savePrior/loadPrior round-trip gives 
   await Deno.remove(dir, { recursive: true });
 });
 
-Deno.test("trainPrior with 2 workers matches 1 worker (no dropout), and is seeded", async () => {
-  // Four rows: two shards of two, each shard's text and image means weigh the same as the batch's.
+Deno.test("trainPrior with 2 and 3 workers matches 1 worker (no dropout), pads unevenly spread", async () => {
+  // Five rows with 1, 3, 2, 3 and 1 text targets (pads not counted): shards of 3+2 or 2+2+1 hold
+  // different shares of the targets, and the step must still be the whole batch's.
+  const config = { ...CONFIG, countPadTargets: false, padId: 10 };
   const batch: PriorBatch = {
-    text: new Int32Array([...BATCH.text, ...BATCH.text.slice(T), ...BATCH.text.slice(0, T)]),
-    image: new Int32Array([
-      ...BATCH.image,
-      ...BATCH.image.slice(n * n),
-      ...BATCH.image.slice(0, n * n),
-    ]),
+    text: new Int32Array([1, 2, 10, 10, 3, 4, 5, 6, 3, 4, 5, 10, 1, 2, 3, 4, 7, 8, 10, 10]),
+    image: new Int32Array(Array.from({ length: 5 * n * n }, (_, i) => (i * 3) % 8)),
   };
   const losses: number[][] = [];
   const finals: Float32Array[][] = [];
-  for (const workers of [1, 2]) {
-    const prior = createPrior(CONFIG);
-    const rows = await trainPrior(prior, [batch], { steps: 6, lr: 1e-2, warmupSteps: 1, workers });
-    losses.push(rows.map((r) => r.loss as number));
+  for (const workers of [1, 2, 3]) {
+    const prior = createPrior(config);
+    const run = await trainPrior(prior, [batch], { steps: 6, lr: 1e-2, warmupSteps: 1, workers });
+    losses.push(run.rows.map((r) => r.loss as number));
     finals.push(prior.parameters().map((p) => p.dataSync() as Float32Array));
+    run.dispose();
     prior.dispose();
   }
-  losses[0].forEach((l, i) => assert.ok(Math.abs(l - losses[1][i]) < 1e-5, `step ${i}: ${losses}`));
-  finals[0].forEach((w, j) =>
-    w.forEach((v, k) => assert.ok(Math.abs(v - finals[1][j][k]) < 1e-4, `param ${j}[${k}]`))
-  );
+  for (const other of [1, 2]) {
+    losses[0].forEach((l, i) =>
+      assert.ok(Math.abs(l - losses[other][i]) < 1e-5, `step ${i}: ${losses}`)
+    );
+    finals[0].forEach((w, j) =>
+      w.forEach((v, k) => assert.ok(Math.abs(v - finals[other][j][k]) < 1e-4, `param ${j}[${k}]`))
+    );
+  }
   const prior = createPrior(CONFIG);
   await assert.rejects(
     () => trainPrior(prior, [BATCH], { steps: 1, workers: 3 }),

@@ -107,33 +107,43 @@ async function assertSameRun(resumed: string, straight: string): Promise<void> {
   assert.deepEqual(rowsA, rowsB, "metrics rows");
 }
 
-for (const model of ["dvae", "prior"]) {
-  Deno.test(`${model}: SIGKILL mid-run and inside a checkpoint write, resume, and the run is the uninterrupted one`, async () => {
+const CASES = [
+  { name: "dvae", flags: ["--model=dvae"] },
+  { name: "prior", flags: ["--model=prior"] },
+  // Two real workers and PowerSGD: the error feedback and warm Q kept in each worker come back.
+  {
+    name: "prior, 2 workers, powerSgd",
+    flags: ["--model=prior", "--workers=2", "--reducer=powersgd"],
+  },
+];
+
+for (const { name, flags } of CASES) {
+  Deno.test(`${name}: SIGKILL mid-run and inside a checkpoint write, resume, and the run is the uninterrupted one`, async () => {
     const root = await Deno.makeTempDir();
     try {
-      const straight = await run([`--model=${model}`, `--root=${root}/straight`]);
+      const straight = await run([...flags, `--root=${root}/straight`]);
 
       // 1. Killed between steps: after step 6's row, past the checkpoint of step 6.
       const killed = await run(
-        [`--model=${model}`, `--root=${root}/killed`],
+        [...flags, `--root=${root}/killed`],
         async (dir) => (await rowsOf(dir)) >= 7,
       );
       assert.equal(killed.signal, "SIGKILL");
       const atKill = await checkpointOf(killed.dir);
       assert.ok(atKill.step >= 6 && atKill.step < STEPS, `checkpoint at ${atKill.step}`);
-      await run([`--model=${model}`, `--resume=${killed.dir}`]);
+      await run([...flags, `--resume=${killed.dir}`]);
       await assertSameRun(killed.dir, straight.dir);
 
       // 2. Killed inside the write of step 8's checkpoint: the file written, not yet renamed.
       const paused = `${root}/paused_run`;
       await Deno.mkdir(paused);
       const mid = await run(
-        [`--model=${model}`, `--root=${paused}`, "--pauseRenameAt=8"],
+        [...flags, `--root=${paused}`, "--pauseRenameAt=8"],
         () => exists(`${paused}/paused`),
       );
       assert.equal(mid.signal, "SIGKILL");
       assert.equal((await checkpointOf(mid.dir)).step, 6, "the last whole checkpoint stands");
-      await run([`--model=${model}`, `--resume=${mid.dir}`]);
+      await run([...flags, `--resume=${mid.dir}`]);
       await assertSameRun(mid.dir, straight.dir);
     } finally {
       await Deno.remove(root, { recursive: true });

@@ -11,6 +11,7 @@ import { initBackend, tf } from "../../lib/backend/mod.ts";
 import { createDvae, trainDvae } from "../../lib/dvae/mod.ts";
 import { parseFlags, RunLog } from "../../lib/log/mod.ts";
 import { checkpointStep, cosine, Rng } from "../../lib/nn/mod.ts";
+import { powerSgd } from "../../lib/powersgd/mod.ts";
 import { createPrior, trainPrior } from "../../lib/prior/mod.ts";
 
 const cfg = parseFlags({
@@ -21,6 +22,8 @@ const cfg = parseFlags({
   resume: "",
   pauseRenameAt: -1,
   workers: 1,
+  /** "mean", or "powersgd" (rank 2, 16-bit: error feedback and warm Q live in the workers). */
+  reducer: "mean",
 });
 await initBackend(cfg.backend);
 
@@ -62,6 +65,9 @@ const common = {
   log,
   checkpointEvery: cfg.every,
   resume: true,
+  reducer: cfg.reducer === "powersgd"
+    ? powerSgd({ rank: 2, bits: 16, minCompressionRate: 1 })
+    : undefined,
 };
 
 if (cfg.model === "dvae") {

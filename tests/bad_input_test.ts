@@ -24,7 +24,8 @@ import {
   warmupCosine,
 } from "../lib/nn/mod.ts";
 import { dvaeObjective, loadDvae, trainDvae } from "../lib/dvae/mod.ts";
-import { createPrior, loadPrior } from "../lib/prior/mod.ts";
+import { createPrior, loadPrior, trainPrior } from "../lib/prior/mod.ts";
+import { powerSgd } from "../lib/powersgd/mod.ts";
 import { BpeTokenizer } from "../lib/tokenizer/mod.ts";
 import { loadFashionMnist, parseCaption } from "../lib/data/mod.ts";
 import { parseFlags, RunLog, RunMismatchError } from "../lib/log/mod.ts";
@@ -68,6 +69,15 @@ interface Row {
 
 const image = (shape: number[], value = 0.5, dtype: "float32" | "int32" = "float32") =>
   tf.fill<tf.Rank>(shape, value, dtype) as tf.Tensor4D;
+
+/** A prior batch of 4 rows for PRIOR, every id valid but `image[row, position] = id`. */
+function priorBatch(bad?: { image: [number, number, number] }) {
+  const rows = 4, n2 = PRIOR.imageGrid ** 2;
+  const text = Int32Array.from({ length: rows * PRIOR.textLen }, (_, i) => i % 20);
+  const image = Int32Array.from({ length: rows * n2 }, (_, i) => i % 100);
+  if (bad) image[bad.image[0] * n2 + bad.image[1]] = bad.image[2];
+  return { text, image };
+}
 
 /** Every parameter of the dVAE, copied: a failed load must leave them all as they were. */
 let dvaeBefore: Float32Array[] = [];
@@ -142,7 +152,53 @@ const ROWS: Row[] = [
         checkpointPath: join(c.out, "checkpoint.safetensors"),
       }),
     error: RangeError,
-    message: /32, 32, 3|32×32×3/,
+    message: /^dVAE data: expected images \(N, 32, 32, 3\), got \(8,28,28,1\)$/,
+  },
+  {
+    name: "trainPrior: an image token id outside the codebook, with a checkpoint path",
+    run: (c) =>
+      trainPrior(c.prior, [priorBatch({ image: [3, 17, 9000] })], {
+        steps: 2,
+        workers: 1,
+        checkpointPath: join(c.out, "checkpoint.safetensors"),
+      }),
+    error: RangeError,
+    message: /^prior: image token id 9000 at batch row 3, position 17 is outside \[0, 8192\)$/,
+  },
+  {
+    name: "trainPrior: a PowerSGD rank larger than the prior's matrices allow",
+    run: (c) =>
+      trainPrior(c.prior, [priorBatch()], {
+        steps: 2,
+        workers: 1,
+        reducer: powerSgd({ rank: 64 }),
+        checkpointPath: join(c.out, "checkpoint.safetensors"),
+      }),
+    error: RangeError,
+    message:
+      /^powerSgd rank 64 is larger than the gradients allow: the largest rank at which a matrix is compressed is 7, by "imageEmbedding.weight" \(8192 × 16 matrix view, minCompressionRate 2\)$/,
+  },
+  {
+    name: "trainPrior --resume: a checkpoint of a prior of another width",
+    setup: async (input) => {
+      const wide = createPrior({ ...PRIOR, dModel: 32 });
+      await saveCheckpoint(join(input, "checkpoint.safetensors"), {
+        model: wide,
+        step: 1,
+        config: { model: wide.config },
+      });
+      wide.dispose();
+    },
+    run: (c) =>
+      trainPrior(c.prior, [priorBatch()], {
+        steps: 2,
+        workers: 1,
+        checkpointPath: join(c.input, "checkpoint.safetensors"),
+        resume: true,
+      }),
+    error: CheckpointMismatchError,
+    message:
+      /checkpoint\.safetensors does not match the model \(saved from another configuration\?\): "model\.textPosition" is \[4,32\] in the file but the model expects \[4,16\]/,
   },
   // --- Token ids ----------------------------------------------------------------------------------
   {

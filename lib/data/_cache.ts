@@ -17,18 +17,3 @@ export function defaultCacheDir(): string {
   const url = new URL("../../data/cache/", import.meta.url);
   return url.protocol === "file:" ? fileURLToPath(url) : join("data", "cache");
 }
-
-/**
- * Reads a file, or returns null when it does not exist.
- *
- * @param path The file.
- * @returns Its bytes or null.
- */
-export async function readFileOrNull(path: string): Promise<Uint8Array | null> {
-  try {
-    return await Deno.readFile(path);
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return null;
-    throw err;
-  }
-}

@@ -26,7 +26,8 @@
 import { join } from "node:path";
 import { ensureBackend, tf } from "../backend/mod.ts";
 import { cosine, loadWeights, saveWeights, shardSizes, train, type TrainSpec } from "../nn/mod.ts";
-import { defaultCacheDir, readFileOrNull } from "./_cache.ts";
+import { defaultCacheDir } from "./_cache.ts";
+import { readFileOrNull } from "../io/mod.ts";
 import {
   type AttributeAgreement,
   attributeAgreement,

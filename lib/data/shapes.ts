@@ -15,8 +15,8 @@
  */
 import sharp from "sharp";
 import { join } from "node:path";
-import { mixSeed, Mulberry32, writeFileAtomic } from "../io/mod.ts";
-import { defaultCacheDir, readFileOrNull } from "./_cache.ts";
+import { mixSeed, Mulberry32, readFileOrNull, writeFileAtomic } from "../io/mod.ts";
+import { defaultCacheDir } from "./_cache.ts";
 import {
   captionFor,
   type Colour,
@@ -437,8 +437,11 @@ async function readCache(
   let meta: CacheMeta;
   try {
     meta = JSON.parse(new TextDecoder().decode(metaBytes));
-  } catch {
-    return null; // unreadable metadata: regenerate and overwrite
+  } catch (err) {
+    // A damaged cache is regenerated and overwritten (the set is a pure function of its key), and
+    // says so: a cache that keeps breaking points at the disk.
+    console.warn(`shapes: ${base}.json is unreadable (${(err as Error).message}); regenerating`);
+    return null;
   }
   const same = meta.version === SHAPES_GENERATOR_VERSION && meta.split === want.split &&
     meta.count === want.count && meta.seed === want.seed && meta.size === want.size &&
@@ -446,7 +449,13 @@ async function readCache(
     meta.captions?.length === want.count && meta.attributes?.length === want.count;
   if (!same) return null;
   const data = await readFileOrNull(`${base}.rgb`);
-  if (!data || data.length !== want.count * want.size * want.size * 3) return null;
+  if (!data || data.length !== want.count * want.size * want.size * 3) {
+    console.warn(
+      `shapes: ${base}.rgb holds ${data?.length ?? 0} bytes, not ` +
+        `${want.count * want.size * want.size * 3}; regenerating`,
+    );
+    return null;
+  }
   return {
     images: { data, count: want.count, height: want.size, width: want.size, channels: 3 },
     captions: meta.captions,

@@ -55,3 +55,40 @@ export function existsSync(path: string | URL): boolean {
     throw err;
   }
 }
+
+/**
+ * A file's bytes, or null when it is not found (any other failure is thrown, as for
+ * {@link exists}).
+ *
+ * @param path The file.
+ * @returns Its bytes, or null.
+ * @example
+ * ```ts
+ * import { readFileOrNull } from "./exists.ts";
+ * const dir = await Deno.makeTempDir();
+ * console.log(await readFileOrNull(`${dir}/nope`)); // null
+ * ```
+ */
+export async function readFileOrNull(path: string | URL): Promise<Uint8Array | null> {
+  try {
+    return await Deno.readFile(path);
+  } catch (err) {
+    if (notFound(err)) return null;
+    throw err;
+  }
+}
+
+/**
+ * A text file's content, or null when it is not found (any other failure is thrown).
+ *
+ * @param path The file.
+ * @returns Its text, or null.
+ */
+export async function readTextOrNull(path: string | URL): Promise<string | null> {
+  try {
+    return await Deno.readTextFile(path);
+  } catch (err) {
+    if (notFound(err)) return null;
+    throw err;
+  }
+}

@@ -17,7 +17,7 @@
  * @module
  */
 export { writeFileAtomic, writeFileAtomicSync } from "./atomic.ts";
-export { exists, existsSync } from "./exists.ts";
+export { exists, existsSync, readFileOrNull, readTextOrNull } from "./exists.ts";
 export { columnsOf, formatCsv, parseCsv } from "./csv.ts";
 export type { CsvRow, CsvValue } from "./csv.ts";
 export {

@@ -6,7 +6,7 @@
  * @module
  */
 import { type CsvRow, parseCsv } from "./csv.ts";
-import { exists } from "./exists.ts";
+import { exists, readTextOrNull } from "./exists.ts";
 
 /** A run folder's name: a UTC stamp `YYYYMMDDTHHMMSSZ`, `_`, a tag. */
 export const RUN_FOLDER_PATTERN: RegExp = /^(\d{8}T\d{6}Z)_(.+)$/;
@@ -66,15 +66,6 @@ export function runExperiment(dir: string, config: unknown): string | null {
   if (!RUN_FOLDER_PATTERN.test(baseName(trimmed))) return null;
   const parent = trimmed.replace(/[\\/]?[^\\/]+$/, "");
   return parent === "" ? null : baseName(parent) || null;
-}
-
-async function readTextOrNull(path: string): Promise<string | null> {
-  try {
-    return await Deno.readTextFile(path);
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return null;
-    throw err;
-  }
 }
 
 function parseJson(text: string, path: string): unknown {

@@ -12,6 +12,7 @@ import {
   formatCsv,
   parseCsv,
   readRunConfig,
+  readTextOrNull,
   RUN_FOLDER_PATTERN,
   runExperiment,
   runStamp,
@@ -86,15 +87,6 @@ const EXPERIMENT_NAME = /^[\w.-]+$/;
 function checkExperiment(experiment: string): void {
   if (!EXPERIMENT_NAME.test(experiment)) {
     throw new TypeError(`experiment name must be letters, digits, _ . -; got "${experiment}"`);
-  }
-}
-
-async function readTextOrNull(path: string): Promise<string | null> {
-  try {
-    return await Deno.readTextFile(path);
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return null;
-    throw err;
   }
 }
 

@@ -15,14 +15,8 @@
  * @module
  */
 import { initBackend, tf } from "../lib/backend/mod.ts";
-import {
-  batches,
-  createShapesJudge,
-  imageGrid,
-  loadFashionMnist,
-  makeShapes,
-  toRgb32,
-} from "../lib/data/mod.ts";
+import { batches, imageGrid, loadFashionMnist, makeShapes, toRgb32 } from "../lib/data/mod.ts";
+import { createShapesJudge, judgeAccuracy } from "../lib/judge/mod.ts";
 
 import type { BenchOptions, BenchRow } from "./_peer.ts";
 
@@ -106,9 +100,8 @@ export async function benchData(options: BenchOptions = {}): Promise<BenchRow[]>
     add("judge", "create (load cached weights, or train once)", +judgeS.toFixed(2), "s");
     for (const split of ["test", "zero-shot"] as const) {
       const fresh = await makeShapes({ count: judged, seed: 90210, split, cache: false });
-      const [accuracy, predictS] = await seconds(() =>
-        Promise.resolve(judge.accuracy(fresh.images, fresh.attributes))
-      );
+      const [read, readS] = await seconds(() => Promise.resolve(judge.read(fresh.images)));
+      const accuracy = judgeAccuracy(fresh.attributes, read);
       add(
         "judge",
         `${split}: attribute accuracy (${judged} fresh renders)`,
@@ -118,7 +111,7 @@ export async function benchData(options: BenchOptions = {}): Promise<BenchRow[]>
       add("judge", `${split}: scenes entirely right`, +(100 * accuracy.scenes).toFixed(2), "%");
       add("judge", `${split}: shape accuracy`, +(100 * accuracy.shape).toFixed(2), "%");
       add("judge", `${split}: colour accuracy`, +(100 * accuracy.colour).toFixed(2), "%");
-      add("judge", `${split}: predict`, Math.round(judged / predictS), "images/s");
+      add("judge", `${split}: read`, Math.round(judged / readS), "images/s");
     }
     judge.dispose();
   } finally {

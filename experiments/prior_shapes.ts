@@ -62,7 +62,6 @@
  */
 import { defaultWorkers, initBackend, tf } from "../lib/backend/mod.ts";
 import {
-  createShapesJudge,
   imageGrid,
   imagesToTensor,
   makeShapes,
@@ -71,6 +70,7 @@ import {
   type ShapesSplit,
 } from "../lib/data/mod.ts";
 import { loadDvae } from "../lib/dvae/mod.ts";
+import { agreement, captionAgreement, createShapesJudge } from "../lib/judge/mod.ts";
 import { type MetricsRow, parseFlags, RunLog, writeCsv } from "../lib/log/mod.ts";
 import { exists, Rng, writeFileAtomic } from "../lib/io/mod.ts";
 import { paramCount } from "../lib/nn/mod.ts";
@@ -263,7 +263,7 @@ async function chooseCodec(): Promise<ChosenCodec> {
       const chosen = await loadShapesDvae();
       const probe = trainImages.slice([0, 0, 0, 0], [64, -1, -1, -1]) as tf.Tensor4D;
       const recon = tf.tidy(() => chosen.codec.decode(chosen.codec.encode(probe)));
-      const kept = rate(judge.agreesAll(train.captions.slice(0, 64), recon));
+      const kept = rate(agreement(train.captions.slice(0, 64), judge.read(recon)));
       tf.dispose([probe, recon]);
       if (kept >= cfg.minDvaeAgreement) return chosen;
       chosen.codec.dispose();
@@ -463,6 +463,9 @@ for (const split of ["train", "test", "zero-shot"] as const) {
   // Mismatched baseline: each sample judged against the next caption of the list.
   const shifted = captions.map((_, i) => captions[(i + 1) % captions.length]);
   const shiftedCaptions = shifted.flatMap((c) => new Array<string>(S).fill(c));
+  // Each image set is read by the judge once and scored every way from what it read.
+  const realAgreement = rate(agreement(captions, judge.read(real)));
+  const reconAgreement = rate(agreement(captions, judge.read(recon)));
   for (const [t, temperature] of cfg.temperatures.entries()) {
     const sample = await prior.sample({
       text: captionRows(tokenizer, captions, textLen),
@@ -472,30 +475,31 @@ for (const split of ["train", "test", "zero-shot"] as const) {
       seed: cfg.seed + 101,
     });
     const samples = tokensToImages(codec, sample.tokens, grid);
-    const parts = judge.attributeAgreement(sampleCaptions, samples);
-    const agreement = parts.scenes;
+    const read = judge.read(samples);
+    const parts = captionAgreement(sampleCaptions, read);
+    const sceneAgreement = parts.scenes;
     summary.push({
       split,
       temperature,
       captions: captions.length,
       samples: captions.length * S,
       captions_seen_in_training: captions.filter((c) => trainCaptionSet.has(c)).length,
-      judge_agreement: agreement,
+      judge_agreement: sceneAgreement,
       colour_agreement: parts.colour,
       shape_agreement: parts.shape,
       size_agreement: parts.size,
       count_agreement: parts.count,
       relation_agreement: parts.relation,
-      mismatched_caption_agreement: rate(judge.agreesAll(shiftedCaptions, samples)),
-      real_image_agreement: rate(judge.agreesAll(captions, real)),
-      codec_reconstruction_agreement: rate(judge.agreesAll(captions, recon)),
+      mismatched_caption_agreement: rate(agreement(shiftedCaptions, read)),
+      real_image_agreement: realAgreement,
+      codec_reconstruction_agreement: reconAgreement,
       image_bits_per_token: heldOut.imageBitsPerToken,
       text_loss_nats: heldOut.textLossNats,
       sample_ms_per_token: sample.stepMs.reduce((a, b) => a + b, 0) / sample.stepMs.length,
     });
     console.log(
       `[prior_shapes] ${split}, temperature ${temperature}: judge agrees with ${
-        (agreement * 100).toFixed(1)
+        (sceneAgreement * 100).toFixed(1)
       }% of samples (colour ${pct(parts.colour)}, shape ${pct(parts.shape)}, size ${
         pct(parts.size)
       }, count ${pct(parts.count)}, relation ${pct(parts.relation)}) · ${minutes()} min`,
@@ -551,7 +555,7 @@ if (completionSource && cfg.completionImages > 0) {
   const completed = tokensToImages(codec, done.tokens, grid);
   const recon = tokensToImages(codec, tokens, grid);
   const completedCaptions = captions.flatMap((c) => new Array<string>(cfg.completions).fill(c));
-  const parts = judge.attributeAgreement(completedCaptions, completed);
+  const parts = captionAgreement(completedCaptions, judge.read(completed));
   summary.push({
     split: "test (bottom half completed)",
     temperature: cfg.temperatures[0],
@@ -563,8 +567,8 @@ if (completionSource && cfg.completionImages > 0) {
     size_agreement: parts.size,
     count_agreement: parts.count,
     relation_agreement: parts.relation,
-    real_image_agreement: rate(judge.agreesAll(captions, real)),
-    codec_reconstruction_agreement: rate(judge.agreesAll(captions, recon)),
+    real_image_agreement: rate(agreement(captions, judge.read(real))),
+    codec_reconstruction_agreement: rate(agreement(captions, judge.read(recon))),
   });
   const C = cfg.completions;
   const cells = tf.tidy(() => {

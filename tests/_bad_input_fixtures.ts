@@ -10,7 +10,8 @@ import { tf } from "../lib/backend/mod.ts";
 import { createDvae, type Dvae, type DvaeConfig, saveDvae } from "../lib/dvae/mod.ts";
 import { createPrior, type Prior, type PriorConfig } from "../lib/prior/mod.ts";
 import { BpeTokenizer } from "../lib/tokenizer/mod.ts";
-import { DEFAULT_JUDGE_CONFIG, FASHION_MNIST_FILES, ShapesJudge } from "../lib/data/mod.ts";
+import { FASHION_MNIST_FILES } from "../lib/data/mod.ts";
+import { DEFAULT_JUDGE_CONFIG, ShapesJudge } from "../lib/judge/mod.ts";
 
 /** A dVAE of the benchmark's image size (32×32×3 → 8×8 tokens), narrow so it builds fast. */
 export const DVAE: Partial<DvaeConfig> = { hidden: 8, groups: 3, vocabSize: 16, seed: 1 };

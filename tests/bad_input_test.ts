@@ -126,20 +126,20 @@ const ROWS: Row[] = [
   },
   {
     name: "judge: images of the wrong size and channel count",
-    run: (c) => c.judge.predict(c.own(image([3, 28, 28, 1]))),
+    run: (c) => c.judge.read(c.own(image([3, 28, 28, 1]))),
     error: RangeError,
     message: /^the judge reads 32×32×3 images, got 28×28×1$/,
   },
   {
     name: "judge: bytes 0…255 passed as floats",
-    run: (c) => c.judge.predict(c.own(image([1, 32, 32, 3], 200))),
+    run: (c) => c.judge.read(c.own(image([1, 32, 32, 3], 200))),
     error: RangeError,
     message: /^the judge reads float32 pixels in \[0, 1\], got values in \[200, 200\] \(bytes\?/,
   },
   {
     name: "judge: a batch whose bytes do not match its shape",
     run: (c) =>
-      c.judge.predict({ data: new Uint8Array(100), count: 2, height: 32, width: 32, channels: 3 }),
+      c.judge.read({ data: new Uint8Array(100), count: 2, height: 32, width: 32, channels: 3 }),
     error: RangeError,
     message: /^the judge got an ImageBatch of 2 images of 32×32×3 \(6144 bytes\) holding 100/,
   },

@@ -1,5 +1,6 @@
 /**
- * Where lib/data keeps generated sets and trained weights.
+ * Where dalle-lab keeps generated sets and trained weights (lib/data's shapes, lib/judge's
+ * weights), exported through mod.ts so every piece agrees on one folder.
  *
  * @module
  */
@@ -12,6 +13,11 @@ import { fileURLToPath } from "node:url";
  * module is not loaded from a file.
  *
  * @returns An absolute or relative folder path.
+ * @example
+ * ```ts
+ * import { defaultCacheDir } from "./mod.ts";
+ * console.log(defaultCacheDir()); // "/…/dalle-lab/data/cache/"
+ * ```
  */
 export function defaultCacheDir(): string {
   const url = new URL("../../data/cache/", import.meta.url);

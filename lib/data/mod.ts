@@ -1,6 +1,7 @@
 /**
- * Data for dalle-lab: captioned shapes with held-out compositions (and a judge that reads them),
- * Fashion-MNIST, any image folder, PNG IO and grids, and a seeded batch iterator.
+ * Data for dalle-lab: captioned shapes with held-out compositions (their caption grammar and pure
+ * scene scoring; the judge that reads them is lib/judge), Fashion-MNIST, any image folder, PNG IO
+ * and grids, a seeded batch iterator, and the cache folder (`defaultCacheDir`).
  *
  * Every loader returns images as an `ImageBatch` (bytes, NHWC) with one caption per image;
  * `batches` turns any of them into float tensors in [0, 1]. Nothing is downloaded.
@@ -107,13 +108,5 @@ export {
   type BatchOptions,
   epochOrders,
 } from "./batches.ts";
-export {
-  createShapesJudge,
-  DEFAULT_JUDGE_CONFIG,
-  JUDGE_VERSION,
-  type JudgeAccuracy,
-  type JudgeConfig,
-  type JudgeOptions,
-  ShapesJudge,
-} from "./judge.ts";
+export { defaultCacheDir } from "./_cache.ts";
 export { type RandomSource } from "../io/mod.ts";

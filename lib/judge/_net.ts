@@ -1,13 +1,19 @@
 /**
- * The judge's network (a colour-blind shape path and a shape-blind colour path, see judge.ts),
+ * The judge's network (a colour-blind shape path and a shape-blind colour path, see mod.ts),
  * its configuration, its heads and the labels it learns from scenes.
  *
  * @module
  */
 import { tf } from "../backend/mod.ts";
 import { Conv2d, Linear, Module, seedStream } from "../nn/mod.ts";
-import { canonicalScene, COLOURS, type Scene, SHAPES, SIZES } from "./captions.ts";
-import { PALETTE_MIN_CHANNEL } from "./shapes.ts";
+import {
+  canonicalScene,
+  COLOURS,
+  PALETTE_MIN_CHANNEL,
+  type Scene,
+  SHAPES,
+  SIZES,
+} from "../data/mod.ts";
 
 /** Bumped when the judge's architecture or training changes; part of the weights file name. */
 export const JUDGE_VERSION = 2;

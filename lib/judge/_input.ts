@@ -7,7 +7,7 @@
  * @module
  */
 import { tf } from "../backend/mod.ts";
-import { type ImageBatch, tensorToImages } from "./image_batch.ts";
+import { type ImageBatch, tensorToImages } from "../data/mod.ts";
 
 /** The judge's input side, in pixels. */
 const SIZE = 32;
@@ -26,7 +26,7 @@ const SLACK = 0.5 / 255;
  *   28×28×1`), another rank, a batch whose bytes do not match its shape, values out of range.
  * @example
  * ```ts
- * import { judgeInput } from "./_judge_input.ts";
+ * import { judgeInput } from "./_input.ts";
  * import { initBackend, tf } from "../backend/mod.ts";
  * await initBackend();
  * const bytes = tf.fill([1, 32, 32, 3], 255);

@@ -8,7 +8,7 @@
 import { tf } from "../backend/mod.ts";
 import { Rng } from "../io/mod.ts";
 import { type ShardContext, type TaskGradients, valueAndGrads } from "../nn/mod.ts";
-import { HEAD_CLASSES, HEAD_NAMES, type JudgeConfig, JudgeNet } from "./_judge_net.ts";
+import { HEAD_CLASSES, HEAD_NAMES, type JudgeConfig, JudgeNet } from "./_net.ts";
 
 /** A shard: images `(count, 32, 32, 3)` row-major, the class per head (−1: n/a), regions. */
 export interface JudgeShard {

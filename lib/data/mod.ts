@@ -109,4 +109,13 @@ export {
   epochOrders,
 } from "./batches.ts";
 export { defaultCacheDir } from "./_cache.ts";
+export {
+  makeTokenDataset,
+  TINY_TOKENS,
+  type TokenBatch,
+  tokenBatchAt,
+  type TokenBatchOptions,
+  type TokenDataset,
+  type TokenSpec,
+} from "./tokens.ts";
 export { type RandomSource } from "../io/mod.ts";

@@ -54,3 +54,4 @@ export {
   tokensToImages,
 } from "./pipeline.ts";
 export { PatchCodec, type PatchCodecOptions } from "./patch_codec.ts";
+export { residualBlockOf, residualBlocks } from "./blocks.ts";

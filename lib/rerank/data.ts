@@ -1,0 +1,184 @@
+/**
+ * The reranker's training data: a captioned shapes set with its captions as fixed-length id rows
+ * (each ending in `<|eot|>`, where the text encoder reads its feature), and the guard that keeps
+ * held-out compositions out of training. The reranker scores the prior's samples for zero-shot
+ * captions too, so a reranker that had seen those colour–shape pairs would flatter the zero-shot
+ * results: it trains on the "train" split only, never on the judge's outputs or generated images,
+ * and refuses any caption or scene holding one of lib/data's `ZERO_SHOT_PAIRS`.
+ *
+ * @module
+ */
+import {
+  type Colour,
+  type ImageBatch,
+  isZeroShotPair,
+  parseCaption,
+  type Scene,
+  type Shape,
+  ZERO_SHOT_PAIRS,
+} from "../data/mod.ts";
+
+/** What the reranker needs of a tokenizer (lib/tokenizer's `BpeTokenizer` fits). */
+export interface RerankTokenizer {
+  readonly vocabSize: number;
+  readonly padId: number;
+  encode(text: string): number[];
+  encodeBatch(
+    texts: readonly string[],
+    options: { textLen?: number; appendEot?: boolean },
+  ): { ids: Int32Array; lengths: Int32Array };
+}
+
+/** What {@link rerankData} takes: a shapes set (`makeShapes`' result fits) and a tokenizer. */
+export interface RerankDataOptions {
+  /** The images, (count, S, S, 3) bytes. */
+  images: ImageBatch;
+  /** One caption per image. */
+  captions: string[];
+  /** What each image shows (checked for held-out pairs when present). @default none */
+  attributes?: Scene[];
+  /** The split the set was drawn from ("train", "test", "zero-shot"). @default none */
+  split?: string;
+  /** Tokenizer trained on train-split captions. */
+  tokenizer: RerankTokenizer;
+  /** Ids per caption; longer captions are cut. @default the longest caption's ids + `<|eot|>` */
+  textLen?: number;
+}
+
+/** Captioned images with their captions as id rows. */
+export interface RerankData {
+  images: ImageBatch;
+  captions: string[];
+  attributes: Scene[] | null;
+  split: string | null;
+  /** (count, textLen) ids, row-major, each caption then `<|eot|>`, then pads. */
+  ids: Int32Array;
+  textLen: number;
+  /** The tokenizer's vocabulary size and pad id (a reranker trained on it must share them). */
+  textVocab: number;
+  padId: number;
+}
+
+/**
+ * Encodes a captioned set for the reranker.
+ *
+ * @param options See {@link RerankDataOptions}.
+ * @returns The data (sharing the images' bytes).
+ * @throws {RangeError} Images that are not RGB, or a caption count that differs from the images'.
+ * @example
+ * ```ts
+ * import { rerankData } from "./mod.ts";
+ * import { makeShapes } from "../data/mod.ts";
+ * import { BpeTokenizer } from "../tokenizer/mod.ts";
+ * const set = await makeShapes({ count: 8, seed: 0, split: "train", cache: false });
+ * const tokenizer = BpeTokenizer.train(set.captions, { vocabSize: 300 });
+ * const data = rerankData({ ...set, tokenizer });
+ * console.log(data.ids.length === 8 * data.textLen, data.split); // true "train"
+ * ```
+ */
+export function rerankData(options: RerankDataOptions): RerankData {
+  const { images, captions, tokenizer } = options;
+  if (images.channels !== 3 || images.height !== images.width) {
+    throw new RangeError(
+      `rerankData needs square RGB images, got ${images.height}×${images.width}×${images.channels}`,
+    );
+  }
+  if (captions.length !== images.count) {
+    throw new RangeError(
+      `rerankData needs one caption per image: ${images.count} images, ${captions.length} captions`,
+    );
+  }
+  if (options.attributes && options.attributes.length !== images.count) {
+    throw new RangeError(
+      `rerankData needs one scene per image: ${images.count} images, ` +
+        `${options.attributes.length} scenes`,
+    );
+  }
+  const textLen = options.textLen ??
+    Math.max(1, ...captions.map((c) => tokenizer.encode(c).length + 1));
+  const { ids } = tokenizer.encodeBatch(captions, { textLen, appendEot: true });
+  return {
+    images,
+    captions,
+    attributes: options.attributes ?? null,
+    split: options.split ?? null,
+    ids,
+    textLen,
+    textVocab: tokenizer.vocabSize,
+    padId: tokenizer.padId,
+  };
+}
+
+/** A row of a set that names or shows a held-out colour–shape pair, and which. */
+export interface HeldOutRow {
+  row: number;
+  caption: string;
+  /** e.g. "green triangle"; for an unreadable caption, why it cannot be checked. */
+  pair: string;
+}
+
+/**
+ * Rows whose caption names, or whose scene shows, a held-out pair (lib/data's `ZERO_SHOT_PAIRS`),
+ * and captions that are not sentences of the shapes grammar (they cannot be checked).
+ *
+ * @param data Captions and, optionally, scenes.
+ * @returns The offending rows (empty for a clean train split).
+ * @example
+ * ```ts
+ * import { heldOutRows } from "./mod.ts";
+ * const rows = heldOutRows({ captions: ["a red circle", "a green triangle above a red star"] });
+ * console.log(rows); // [{ row: 1, caption: "a green triangle above …", pair: "green triangle" }]
+ * ```
+ */
+export function heldOutRows(
+  data: { captions: readonly string[]; attributes?: readonly Scene[] | null },
+): HeldOutRow[] {
+  const out: HeldOutRow[] = [];
+  data.captions.forEach((caption, row) => {
+    let objects: { colour: Colour; shape: Shape }[];
+    try {
+      objects = parseCaption(caption).objects;
+    } catch {
+      out.push({ row, caption, pair: "unreadable: not a caption of the shapes grammar" });
+      return;
+    }
+    const seen = data.attributes?.[row]?.objects ?? [];
+    const held = [...objects, ...seen].find((o) => isZeroShotPair(o.colour, o.shape));
+    if (held) out.push({ row, caption, pair: `${held.colour} ${held.shape}` });
+  });
+  return out;
+}
+
+/**
+ * Throws unless the data may train a reranker: the "train" split, and no caption or scene holding
+ * a held-out pair.
+ *
+ * @param data The training data.
+ * @throws {RangeError} Another split (or none), or a held-out pair, named with its row.
+ * @example
+ * ```ts
+ * import { assertTrainable } from "./mod.ts";
+ * try {
+ *   assertTrainable({ split: "zero-shot", captions: ["a green triangle"], attributes: null });
+ * } catch (e) { console.log((e as Error).message); } // "the reranker trains on the train split …"
+ * ```
+ */
+export function assertTrainable(
+  data: { split: string | null; captions: readonly string[]; attributes: readonly Scene[] | null },
+): void {
+  if (data.split !== "train") {
+    throw new RangeError(
+      `the reranker trains on the shapes "train" split only (never test, zero-shot or generated ` +
+        `images), got split ${JSON.stringify(data.split)}`,
+    );
+  }
+  const bad = heldOutRows(data);
+  if (bad.length > 0) {
+    const first = bad[0];
+    throw new RangeError(
+      `the reranker's training data must hold no held-out composition ` +
+        `(${ZERO_SHOT_PAIRS.map((p) => p.join(" ")).join(", ")}): ${bad.length} row(s) do, ` +
+        `first row ${first.row} "${first.caption}" (${first.pair})`,
+    );
+  }
+}

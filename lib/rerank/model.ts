@@ -1,0 +1,227 @@
+/**
+ * The contrastive reranker (paper §2.6, CLIP-style): a conv net on pixels and a small causal
+ * transformer over caption ids, each followed by a linear projection into a shared space where
+ * embeddings are L2-normalised, so the product of a caption's and an image's embedding is their
+ * cosine similarity; and a learned log logit scale (init ln(1/0.07), clamped at ln 100 when used)
+ * that sharpens the training softmax. DALL-E draws many samples per caption and keeps those this
+ * model ranks highest.
+ *
+ * @module
+ */
+import { tf } from "../backend/mod.ts";
+import { Linear, Module, seedStream } from "../nn/mod.ts";
+import { checkImages, checkTextIds } from "./_checks.ts";
+import { ImageEncoder } from "./_image_encoder.ts";
+import { TextEncoder } from "./_text_encoder.ts";
+import {
+  type RerankerConfig,
+  type ResolvedRerankerConfig,
+  resolveRerankerConfig,
+} from "./config.ts";
+import { infoNceTerms } from "./loss.ts";
+
+/** What {@link Reranker.rerank} returns: the best candidates first. */
+export interface Reranked {
+  /** Indices into the candidates, best first. */
+  indices: number[];
+  /** Their cosine similarities to the caption, in the same order (descending). */
+  scores: number[];
+}
+
+/** Whether inputs are checked (shape, dtype, value range, ids); the trainer's task skips it. */
+export interface EncodeOptions {
+  /** @default true */
+  check?: boolean;
+}
+
+/** Rows of length 1 / ‖x‖ (a zero row stays zero rather than turning NaN). */
+function l2Normalise(x: tf.Tensor2D): tf.Tensor2D {
+  return tf.tidy(() => x.mul(tf.rsqrt(x.square().sum(1, true).add(1e-12))) as tf.Tensor2D);
+}
+
+/**
+ * The reranker (see the module docs). Build it with {@link createReranker}.
+ *
+ * @example
+ * ```ts
+ * import { createReranker } from "./mod.ts";
+ * import { initBackend, tf } from "../backend/mod.ts";
+ * await initBackend();
+ * const model = createReranker({ textLen: 6, textVocab: 40, imageChannels: [8, 8], imageSize: 8 });
+ * const ids = tf.tensor2d([[1, 2, 3, 39, 38, 38]], [1, 6], "int32"); // pad 38, eot 39
+ * const images = tf.randomUniform([5, 8, 8, 3]) as tf.Tensor4D;
+ * const { indices, scores } = model.rerank(ids, images, 2);
+ * console.log(indices.length, scores[0] >= scores[1]); // 2 true
+ * tf.dispose([ids, images]); model.dispose();
+ * ```
+ */
+export class Reranker extends Module {
+  /** The resolved configuration. */
+  readonly config: ResolvedRerankerConfig;
+  /** The learned log logit scale (a scalar); see {@link scale} for the value applied. */
+  readonly logitScale: tf.Variable;
+  readonly text: TextEncoder;
+  readonly image: ImageEncoder;
+  readonly textProjection: Linear;
+  readonly imageProjection: Linear;
+
+  /** @param config See {@link RerankerConfig}. */
+  constructor(config: RerankerConfig) {
+    super();
+    this.config = resolveRerankerConfig(config);
+    const c = this.config;
+    const seeds = seedStream(c.seed);
+    this.logitScale = this.param("logitScale", tf.scalar(c.logitScaleInit));
+    this.text = this.module("text", new TextEncoder(c, seeds));
+    this.image = this.module("image", new ImageEncoder(c, seeds));
+    // No biases: CLIP's projections are plain matrices (a bias would shift every embedding alike).
+    this.textProjection = this.module(
+      "textProjection",
+      new Linear(c.textWidth, c.embedDim, { bias: false, seed: seeds() }),
+    );
+    this.imageProjection = this.module(
+      "imageProjection",
+      new Linear(this.image.features, c.embedDim, { bias: false, seed: seeds() }),
+    );
+  }
+
+  /**
+   * The logit scale applied: exp(min(logitScale, logitScaleMax)), at most 100 by default.
+   *
+   * @returns The scale.
+   */
+  scale(): number {
+    return Math.exp(Math.min(this.logitScale.dataSync()[0], this.config.logitScaleMax));
+  }
+
+  /**
+   * L2-normalised image embeddings.
+   *
+   * @param images float32 (B, S, S, 3) in [0, 1].
+   * @param options See {@link EncodeOptions}.
+   * @returns (B, embedDim), rows of unit length (caller disposes).
+   * @throws {TypeError | RangeError} Images of another size or channel count, not float32, or
+   *   with values outside [0, 1].
+   */
+  encodeImages(images: tf.Tensor4D, options: EncodeOptions = {}): tf.Tensor2D {
+    if (options.check ?? true) checkImages(images, this.config.imageSize);
+    return tf.tidy(() =>
+      l2Normalise(this.imageProjection.apply(this.image.apply(images)) as tf.Tensor2D)
+    );
+  }
+
+  /**
+   * L2-normalised caption embeddings, read at each caption's last non-pad token.
+   *
+   * @param ids int32 (B, textLen), ids in [0, textVocab), pads only after the caption.
+   * @param options See {@link EncodeOptions}.
+   * @returns (B, embedDim), rows of unit length (caller disposes).
+   * @throws {TypeError | RangeError} Another dtype or shape, an id outside the vocabulary, or a
+   *   row of nothing but pads.
+   */
+  encodeText(ids: tf.Tensor2D, options: EncodeOptions = {}): tf.Tensor2D {
+    if (options.check ?? true) checkTextIds(ids, this.config);
+    return tf.tidy(() =>
+      l2Normalise(this.textProjection.apply(this.text.apply(ids)) as tf.Tensor2D)
+    );
+  }
+
+  /**
+   * Cosine similarity of every caption with every image (no logit scale: the scale only
+   * sharpens training's softmax and does not change any ranking).
+   *
+   * @param textIds int32 (T, textLen).
+   * @param images float32 (N, S, S, 3) in [0, 1].
+   * @returns (T, N) similarities in [−1, 1] (caller disposes).
+   */
+  score(textIds: tf.Tensor2D, images: tf.Tensor4D): tf.Tensor2D {
+    const text = this.encodeText(textIds);
+    try {
+      const image = this.encodeImages(images);
+      try {
+        return tf.matMul(text, image, false, true);
+      } finally {
+        image.dispose();
+      }
+    } finally {
+      text.dispose();
+    }
+  }
+
+  /**
+   * The `k` candidates most similar to a caption, best first (ties: lower index first).
+   *
+   * @param captionIds One caption: `textLen` ids, as an array or a (1, textLen) tensor.
+   * @param candidates float32 (N, S, S, 3) in [0, 1] (e.g. the prior's samples for the caption).
+   * @param k How many to keep, 1 ≤ k ≤ N.
+   * @returns Their indices and cosine similarities.
+   * @throws {RangeError} A k outside [1, N], or more than one caption.
+   */
+  rerank(captionIds: Int32Array | tf.Tensor2D, candidates: tf.Tensor4D, k: number): Reranked {
+    const n = candidates.shape?.[0];
+    if (!Number.isInteger(k) || k < 1 || (Number.isInteger(n) && k > n)) {
+      throw new RangeError(`rerank: k must be an integer in [1, ${n}] (the candidates), got ${k}`);
+    }
+    const ids = captionIds instanceof tf.Tensor
+      ? captionIds
+      : tf.tensor2d(captionIds, [1, captionIds.length], "int32");
+    try {
+      if (ids.rank === 2 && ids.shape[0] !== 1) {
+        throw new RangeError(`rerank takes one caption, got ${ids.shape[0]} rows`);
+      }
+      const sims = this.score(ids, candidates);
+      const values = Array.from(sims.dataSync());
+      sims.dispose();
+      const order = values.map((_, i) => i).sort((a, b) => values[b] - values[a] || a - b);
+      const indices = order.slice(0, k);
+      return { indices, scores: indices.map((i) => values[i]) };
+    } finally {
+      if (ids !== captionIds) ids.dispose();
+    }
+  }
+
+  /**
+   * Each pair's symmetric InfoNCE term over the batch (see `loss.ts`); pair i is caption row i
+   * with image i.
+   *
+   * @param ids int32 (B, textLen).
+   * @param images float32 (B, S, S, 3) in [0, 1].
+   * @param options See {@link EncodeOptions}.
+   * @returns (B,) nats (caller disposes).
+   */
+  lossTerms(ids: tf.Tensor2D, images: tf.Tensor4D, options: EncodeOptions = {}): tf.Tensor1D {
+    if (ids.shape[0] !== images.shape[0]) {
+      throw new RangeError(
+        `reranker: ${ids.shape[0]} captions but ${images.shape[0]} images; pairs need one each`,
+      );
+    }
+    return tf.tidy(() =>
+      infoNceTerms(
+        this.encodeText(ids, options),
+        this.encodeImages(images, options),
+        this.logitScale as tf.Scalar,
+        this.config.logitScaleMax,
+      )
+    );
+  }
+}
+
+/**
+ * Builds a reranker with fresh weights.
+ *
+ * @param config See {@link RerankerConfig}: `textLen` and `textVocab` are required (take them
+ *   from the tokenizer), the rest has CPU-sized defaults.
+ * @returns The model (caller disposes).
+ * @example
+ * ```ts
+ * import { createReranker } from "./mod.ts";
+ * import { initBackend } from "../backend/mod.ts";
+ * await initBackend();
+ * const model = createReranker({ textLen: 24, textVocab: 300 });
+ * console.log(model.config.embedDim, model.scale().toFixed(2)); // 64 "14.29"
+ * model.dispose();
+ * ```
+ */
+export function createReranker(config: RerankerConfig): Reranker {
+  return new Reranker(config);
+}

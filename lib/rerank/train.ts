@@ -1,0 +1,237 @@
+/**
+ * Training the reranker through lib/nn's one trainer (`train`): batches of train-split pairs
+ * drawn by `batchIndicesAt` (a pure function of the seed and the step, so a resumed run sees the
+ * same batches), AdamW with CLIP's settings, linear warm-up then cosine decay of the step size,
+ * any number of workers, checkpoints and exact resume.
+ *
+ * With `workers > 1` each worker's contrastive negatives are its own shard's pairs (see
+ * `_grad_task.ts`): the loss is then not the one-process loss, and results depend on the count.
+ *
+ * @module
+ */
+import { batchIndicesAt } from "../data/mod.ts";
+import type { MetricsRow, RunLog } from "../log/mod.ts";
+import {
+  type PoolTimeouts,
+  type ReducerSpec,
+  shardSizes,
+  train,
+  type TrainResult,
+  type TrainSpec,
+  warmupCosine,
+} from "../nn/mod.ts";
+import { defaultWorkers, ensureBackend } from "../backend/mod.ts";
+import type { RerankShard } from "./_grad_task.ts";
+import { assertTrainable, type RerankData } from "./data.ts";
+import type { Reranker } from "./model.ts";
+
+/** One training batch: pairs `indices` of the data, as the task's arrays. */
+export interface RerankBatch {
+  /** Rows of the data in this batch (what the trainer saw). */
+  indices: number[];
+  /** (B, S, S, 3) pixels in [0, 1], row-major. */
+  images: Float32Array;
+  /** (B, textLen) ids, row-major. */
+  ids: Int32Array;
+}
+
+/** Options of {@link trainReranker}; defaults are CLIP's where it gives one. */
+export interface TrainRerankerOptions {
+  /** Total steps of the run (a resumed run continues up to this). */
+  steps: number;
+  /** Pairs per step (each pair's negatives are the batch's other pairs). @default 128 */
+  batchSize?: number;
+  /** Peak step size. @default 1e-3 */
+  lr?: number;
+  /** Linear warm-up steps. @default round(steps / 20) */
+  warmupSteps?: number;
+  /** Step size at the end of the cosine decay. @default lr / 10 */
+  finalLr?: number;
+  /** @default 0.9 */
+  beta1?: number;
+  /** @default 0.98 (CLIP) */
+  beta2?: number;
+  /** @default 1e-6 (CLIP) */
+  eps?: number;
+  /** Decoupled weight decay of weights and embedding tables (not gains, biases or the scale). @default 0.1 */
+  weightDecay?: number;
+  /** Decay of an EMA of the weights; unset: no EMA. @default none */
+  emaDecay?: number;
+  /** Largest global gradient norm. @default Infinity (CLIP does not clip) */
+  clipNorm?: number;
+  /** Seed of the batch order. @default 0 */
+  seed?: number;
+  /** Where each metrics row goes (and, when it writes, where the checkpoint lives). @default none */
+  log?: RunLog;
+  /** Called after every step with its row. @default none */
+  onStep?: (row: MetricsRow) => void | Promise<void>;
+  /** Called with every batch before its step (e.g. to inspect what the trainer saw). @default none */
+  onBatch?: (batch: RerankBatch, step: number) => void;
+  /** Checkpoint file. @default `<log.dir>/checkpoint.safetensors` when the log writes */
+  checkpointPath?: string;
+  /** Write the checkpoint every this many steps, and after the last. @default 0 (last only) */
+  checkpointEvery?: number;
+  /** Continue from the checkpoint when it exists. @default false */
+  resume?: boolean;
+  /** Stored in the checkpoint's config beside the reranker's. @default {} */
+  runConfig?: Record<string, unknown>;
+  /**
+   * Processes computing each step's gradients; each shard's negatives are its own pairs.
+   * @default defaultWorkers(): 1 on tensorflow, one per core on wasm
+   */
+  workers?: number;
+  /** How the shards' gradients combine. @default mean */
+  reducer?: ReducerSpec;
+  /** Stop after this many consecutive skipped steps. @default 20 */
+  maxConsecutiveSkips?: number;
+  /** Time limits of the gradient workers. */
+  timeouts?: PoolTimeouts;
+}
+
+/** Throws unless the data fits the model (ids, vocabulary, image size). */
+function checkDataFits(model: Reranker, data: RerankData): void {
+  const c = model.config;
+  if (data.textLen !== c.textLen || data.textVocab !== c.textVocab || data.padId !== c.padId) {
+    throw new RangeError(
+      `the data's captions (textLen ${data.textLen}, vocabulary ${data.textVocab}, pad ` +
+        `${data.padId}) do not fit the reranker (textLen ${c.textLen}, vocabulary ` +
+        `${c.textVocab}, pad ${c.padId}): build it from the same tokenizer and textLen`,
+    );
+  }
+  const { height, width, channels } = data.images;
+  if (height !== c.imageSize || width !== c.imageSize || channels !== 3) {
+    throw new RangeError(
+      `the data's images are ${height}×${width}×${channels}, the reranker takes ` +
+        `${c.imageSize}×${c.imageSize}×3`,
+    );
+  }
+  for (let i = 0; i < data.ids.length; i++) {
+    if (data.ids[i] < 0 || data.ids[i] >= c.textVocab) {
+      throw new RangeError(
+        `the data's caption ${Math.floor(i / c.textLen)} holds id ${data.ids[i]}, outside ` +
+          `[0, ${c.textVocab})`,
+      );
+    }
+  }
+}
+
+/**
+ * Trains the reranker on train-split pairs. Rows: `step, loss` (symmetric InfoNCE, nats; ln of
+ * the shard's pair count at chance), `logit_scale` (the scale applied), then the trainer's `lr,
+ * grad_norm, skipped, skipped_steps, bytes_sent, pairs_per_sec, step_ms`.
+ *
+ * @param model The reranker (trained in place).
+ * @param data From {@link rerankData}: must be the "train" split with no held-out composition.
+ * @param options Steps, batch size, step size schedule, AdamW settings, workers, logging,
+ *   checkpoints.
+ * @returns The trainer's result: rows, counters, the optimiser (call `dispose()` when done).
+ * @throws {RangeError} Data of another split or holding a held-out pair (before any work), data
+ *   that does not fit the model, a batch too small for the workers.
+ * @example
+ * ```ts
+ * import { createReranker, rerankData, trainReranker } from "./mod.ts";
+ * import { makeShapes } from "../data/mod.ts";
+ * import { BpeTokenizer } from "../tokenizer/mod.ts";
+ * import { initBackend } from "../backend/mod.ts";
+ * await initBackend();
+ * const set = await makeShapes({ count: 32, seed: 0, split: "train", cache: false });
+ * const tokenizer = BpeTokenizer.train(set.captions, { vocabSize: 300 });
+ * const data = rerankData({ ...set, tokenizer });
+ * const model = createReranker({ textLen: data.textLen, textVocab: tokenizer.vocabSize });
+ * const run = await trainReranker(model, data, { steps: 2, batchSize: 16, workers: 1 });
+ * console.log(run.rows.length); // 2
+ * run.dispose(); model.dispose();
+ * ```
+ */
+export async function trainReranker(
+  model: Reranker,
+  data: RerankData,
+  options: TrainRerankerOptions,
+): Promise<TrainResult> {
+  assertTrainable(data);
+  checkDataFits(model, data);
+  const steps = options.steps;
+  if (!Number.isInteger(steps) || steps < 0) {
+    throw new RangeError(`steps must be an integer ≥ 0, got ${steps}`);
+  }
+  const batchSize = options.batchSize ?? 128;
+  await ensureBackend(); // defaultWorkers() depends on the backend in use
+  const workers = options.workers ?? defaultWorkers();
+  const count = data.images.count;
+  if (!Number.isInteger(batchSize) || batchSize > count || batchSize < 2 * workers) {
+    throw new RangeError(
+      `batchSize must be an integer in [${2 * workers}, ${count}] (at least 2 pairs per worker, ` +
+        `at most the data's ${count}), got ${batchSize}`,
+    );
+  }
+  const seed = options.seed ?? 0;
+  const lr = options.lr ?? 1e-3;
+  const warmup = options.warmupSteps ?? Math.round(steps / 20);
+  const schedule = warmupCosine(lr, warmup, Math.max(1, steps), options.finalLr ?? lr / 10);
+  const { textLen: T, imageSize: S } = model.config;
+  const pixels = S * S * 3;
+  const spec: TrainSpec<RerankBatch, RerankShard> = {
+    name: "reranker",
+    model,
+    taskUrl: new URL("./_grad_task.ts", import.meta.url).href,
+    config: model.config,
+    batchAt(step) {
+      const indices = batchIndicesAt(count, { batchSize, seed }, step);
+      const images = new Float32Array(batchSize * pixels);
+      const ids = new Int32Array(batchSize * T);
+      indices.forEach((index, k) => {
+        const bytes = data.images.data.subarray(index * pixels, (index + 1) * pixels);
+        for (let i = 0; i < pixels; i++) images[k * pixels + i] = bytes[i] / 255;
+        ids.set(data.ids.subarray(index * T, (index + 1) * T), k * T);
+      });
+      const batch = { indices, images, ids };
+      options.onBatch?.(batch, step);
+      return batch;
+    },
+    split(batch, shards) {
+      let start = 0;
+      return shardSizes(batch.indices.length, shards).map((rows) => {
+        const shard: RerankShard = {
+          images: batch.images.slice(start * pixels, (start + rows) * pixels),
+          ids: batch.ids.slice(start * T, (start + rows) * T),
+          rows,
+          textLen: T,
+          imageSize: S,
+        };
+        start += rows;
+        return shard;
+      });
+    },
+    unit: "pairs",
+    size: (batch) => batch.indices.length,
+    metrics(values) {
+      return {
+        loss: values.reduce((sum, v) => sum + v.parts[0], 0),
+        logit_scale: values[0].parts[1],
+      };
+    },
+  };
+  return await train(spec, {
+    steps,
+    seed,
+    lr: schedule,
+    adamw: {
+      beta1: options.beta1 ?? 0.9,
+      beta2: options.beta2 ?? 0.98,
+      eps: options.eps ?? 1e-6,
+      weightDecay: options.weightDecay ?? 0.1,
+      emaDecay: options.emaDecay,
+    },
+    clipNorm: options.clipNorm,
+    maxConsecutiveSkips: options.maxConsecutiveSkips,
+    workers,
+    reducer: options.reducer,
+    timeouts: options.timeouts,
+    log: options.log,
+    checkpointPath: options.checkpointPath,
+    checkpointEvery: options.checkpointEvery,
+    resume: options.resume,
+    runConfig: { ...options.runConfig, schedule: schedule.label, batchSize },
+    onStep: options.onStep,
+  });
+}

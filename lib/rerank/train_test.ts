@@ -1,0 +1,144 @@
+import assert from "node:assert/strict";
+import { initBackend, tf } from "../backend/mod.ts";
+import {
+  batchIndicesAt,
+  isZeroShotPair,
+  makeShapes,
+  parseCaption,
+  type ShapesDataset,
+} from "../data/mod.ts";
+import { BpeTokenizer } from "../tokenizer/mod.ts";
+import {
+  createReranker,
+  type RerankData,
+  rerankData,
+  type RerankerConfig,
+  trainReranker,
+} from "./mod.ts";
+
+await initBackend();
+// These tests train in this process (`workers: 1`) unless they are about workers.
+
+const TRAIN = await makeShapes({ count: 64, seed: 0, split: "train" });
+const TOKENIZER = BpeTokenizer.train(TRAIN.captions, { vocabSize: 300 });
+const DATA = rerankData({ ...TRAIN, tokenizer: TOKENIZER });
+const SMALL: RerankerConfig = {
+  textLen: DATA.textLen,
+  textVocab: TOKENIZER.vocabSize,
+  textWidth: 16,
+  textLayers: 1,
+  textHeads: 2,
+  imageChannels: [8, 16, 16],
+  embedDim: 16,
+  seed: 1,
+};
+
+/** Whether a caption or its scene holds a held-out colour–shape pair, read straight off lib/data. */
+function holdsHeldOut(set: ShapesDataset, row: number): boolean {
+  const named = parseCaption(set.captions[row]).objects;
+  const shown = set.attributes[row].objects;
+  return [...named, ...shown].some((o) => isZeroShotPair(o.colour, o.shape));
+}
+
+Deno.test("trainReranker: the loss falls below chance (ln B), rows hold loss and logit_scale, tensors stay flat, and no batch it saw holds a held-out pair", async () => {
+  const model = createReranker(SMALL);
+  const before = tf.memory().numTensors;
+  const counts: number[] = [];
+  const seen = new Set<number>();
+  const run = await trainReranker(model, DATA, {
+    steps: 40,
+    batchSize: 16,
+    lr: 3e-3,
+    workers: 1,
+    onBatch: (batch) => batch.indices.forEach((i) => seen.add(i)),
+    onStep: () => {
+      counts.push(tf.memory().numTensors);
+    },
+  });
+  const rows = run.rows;
+  assert.equal(rows.length, 40);
+  const loss = rows.map((r) => r.loss as number);
+  const late = loss.slice(-5).reduce((a, b) => a + b, 0) / 5;
+  // Chance is ln 16 ≈ 2.77 (the first steps sit above it: random cosines × the initial scale).
+  assert.ok(late < 0.8 * Math.log(16) && late < 0.6 * loss[0], `loss ${loss[0]} → ${late}`);
+  for (const row of rows) {
+    assert.ok(typeof row.logit_scale === "number" && row.logit_scale > 1, `${row.logit_scale}`);
+    assert.ok((row.logit_scale as number) <= 100 + 1e-3);
+    assert.equal(row.skipped, false);
+    assert.ok((row.pairs_per_sec as number) > 0);
+  }
+  assert.ok(counts.every((c) => c === counts[0]), `tensor counts ${counts}`);
+  run.dispose();
+  assert.equal(tf.memory().numTensors, before);
+  // What the trainer saw: every training row (10 epochs of 4 batches), none held out.
+  assert.equal(seen.size, TRAIN.captions.length);
+  for (const row of seen) {
+    assert.ok(!holdsHeldOut(TRAIN, row), `row ${row}: ${TRAIN.captions[row]}`);
+  }
+  model.dispose();
+});
+
+Deno.test("trainReranker refuses other splits, held-out compositions and data that does not fit, before any work", async () => {
+  const model = createReranker(SMALL);
+  const weights = model.parameters().map((p) => p.dataSync().slice());
+  const test = await makeShapes({ count: 16, seed: 1, split: "test" });
+  const zeroShot = await makeShapes({ count: 16, seed: 0, split: "zero-shot" });
+  const encode = (set: Partial<ShapesDataset> & Pick<ShapesDataset, "images" | "captions">) =>
+    rerankData({ ...set, tokenizer: TOKENIZER, textLen: DATA.textLen });
+  const caption = [...TRAIN.captions];
+  caption[5] = "a small green triangle left of a red circle";
+  const scene = TRAIN.attributes.map((s) => ({ ...s, objects: [...s.objects] }));
+  scene[9] = { objects: [{ colour: "purple", shape: "star", size: "large" }], relation: null };
+  const cases: [RerankData, RegExp][] = [
+    [encode(test), /"train" split only .* got split "test"/],
+    [encode(zeroShot), /got split "zero-shot"/],
+    [encode({ images: TRAIN.images, captions: TRAIN.captions }), /got split null/],
+    [
+      encode({ ...TRAIN, captions: caption }),
+      /no held-out composition .*1 row\(s\) do, first row 5 "a small green triangle.*\(green triangle\)/,
+    ],
+    [encode({ ...TRAIN, attributes: scene }), /first row 9 .*\(purple star\)/],
+    [
+      rerankData({ ...TRAIN, tokenizer: TOKENIZER, textLen: DATA.textLen + 1 }),
+      new RegExp(`textLen ${DATA.textLen + 1},.*\\(textLen ${DATA.textLen},`),
+    ],
+  ];
+  for (const [data, message] of cases) {
+    await assert.rejects(() => trainReranker(model, data, { steps: 1, workers: 1 }), message);
+  }
+  await assert.rejects(
+    () => trainReranker(model, DATA, { steps: 1, batchSize: 3, workers: 2 }),
+    /batchSize must be an integer in \[4, 64\]/,
+  );
+  model.parameters().forEach((p, i) => assert.deepEqual(p.dataSync(), weights[i]));
+  model.dispose();
+});
+
+Deno.test("trainReranker on 2 workers: negatives are shard-local, step 0's loss is the two halves' own InfoNCE", async () => {
+  const model = createReranker(SMALL);
+  const B = 16, T = DATA.textLen, pixels = 32 * 32 * 3;
+  const indices = batchIndicesAt(64, { batchSize: B, seed: 4 }, 0);
+  const half = (part: number[]) =>
+    tf.tidy(() => {
+      const ids = tf.tensor2d(part.flatMap((i) => [...DATA.ids.subarray(i * T, (i + 1) * T)]), [
+        part.length,
+        T,
+      ], "int32");
+      const images = tf.tensor4d(
+        Float32Array.from(
+          part.flatMap((i) => [...TRAIN.images.data.subarray(i * pixels, (i + 1) * pixels)]),
+          (b) => b / 255,
+        ),
+        [part.length, 32, 32, 3],
+      );
+      return model.lossTerms(ids, images).sum().dataSync()[0];
+    });
+  const local = (half(indices.slice(0, 8)) + half(indices.slice(8))) / B;
+  const whole = half(indices) / B;
+  const run = await trainReranker(model, DATA, { steps: 1, batchSize: B, seed: 4, workers: 2 });
+  const got = run.rows[0].loss as number;
+  assert.ok(Math.abs(got - local) < 1e-4, `2 workers: ${got}, shard-local ${local}`);
+  assert.ok(Math.abs(local - whole) > 1e-3, "the two losses should differ");
+  run.dispose();
+  model.dispose();
+});

@@ -3,9 +3,10 @@
  *
  * 1. Figure 11 (the attention masks) → data/figures/figure11_masks.png.
  * 2. Stage one: a dVAE on the shapes (skipped when data/cache/dvae_shapes.safetensors exists).
- * 3. Stage two: a BPE tokenizer and a transformer prior over caption + image tokens, then 8
- *    samples for train, test and zero-shot captions, judged by the shapes judge, and image
- *    completions from top halves.
+ * 3. Stage two: a BPE tokenizer, a transformer prior over caption + image tokens and the
+ *    contrastive reranker, saved as one pipeline; then 8 draws for train, test and zero-shot
+ *    captions, ranked by the reranker and judged by the shapes judge, and image completions from
+ *    top halves.
  *
  * Command: `deno task demo` (full, about 35–40 minutes on a 2-core machine: ~20 for the dVAE,
  * ~14 for the prior) or `deno task demo --quick` (a few minutes: short runs, for checking the
@@ -58,18 +59,18 @@ if (cfg.retrainDvae || !existsSync(`${root}${dvaePath}`)) {
   );
 }
 await step(
-  "Stage two: tokenizer, prior, samples, judge",
+  "Stage two: tokenizer, prior, reranker, samples, judge",
   "prior_shapes.ts",
   [
     `--dvae=${dvaePath}`,
     ...(cfg.quick
       ? [
         "--steps=40",
+        "--rerankSteps=40",
         "--evalCaptions=4",
         "--gridCaptions=4",
         "--tag=quick",
-        "--out=data/cache/prior_shapes_quick.safetensors",
-        "--figures=false",
+        "--out=data/cache/pipeline_shapes_quick",
       ]
       : []),
   ],
@@ -77,5 +78,5 @@ await step(
 console.log(
   "\nDone. Look at data/figures/ (Figure 11, dVAE reconstructions, prior samples) and the newest folders under " +
     "data/runs/dvae_train/ and data/runs/prior_shapes/ (samples_*.png, completion_test.png, " +
-    "judge_agreement.csv, metrics.csv); notebooks/ plot them.",
+    "summary.csv, metrics.csv); notebooks/ plot them.",
 );

@@ -35,23 +35,8 @@ export {
   type PriorLoss,
 } from "./model.ts";
 export { KvCache, type KvCacheMode } from "./kv_cache.ts";
-export {
-  type PickOptions,
-  pickTokens,
-  type SampleOptions,
-  samplePrior,
-  type SampleResult,
-} from "./sample.ts";
+export { type PickOptions, pickTokens, type SampleOptions, type SampleResult } from "./sample.ts";
 export { type PriorBatch, type PriorBatches, trainPrior, type TrainPriorOptions } from "./train.ts";
 export { loadPrior, savePrior } from "./io.ts";
-export {
-  type CaptionEncoder,
-  captionRows,
-  type GeneratedImages,
-  generateImages,
-  type ImageCodec,
-  imageTokens,
-  tokensToImages,
-} from "./pipeline.ts";
-export { PatchCodec, type PatchCodecOptions } from "./patch_codec.ts";
+export { type HeldOutLoss, heldOutLoss } from "./evaluate.ts";
 export { residualBlockOf, residualBlocks } from "./blocks.ts";

@@ -51,6 +51,8 @@ export interface SampleOptions {
   kvCache?: KvCacheMode;
   /** Also return the logits of every sampled position (for tests and inspection). @default false */
   returnLogits?: boolean;
+  /** Called after each sampled position with the positions done and the total to sample. */
+  onProgress?: (done: number, total: number) => void;
 }
 
 /** What {@link samplePrior} returns. */
@@ -346,6 +348,7 @@ export async function samplePrior(prior: Prior, options: SampleOptions): Promise
       sampled.push(await pickTokensAsync(logits, { ...pick, seed: rng.nextSeed() }));
       if (options.returnLogits) recorded.push((await logits.data()) as Float32Array);
       stepMs[a - primeLength] = performance.now() - stepStart;
+      options.onProgress?.(a - primeLength + 1, imageTokens - primeLength);
     }
   } catch (err) {
     tf.dispose(sampled);

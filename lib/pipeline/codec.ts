@@ -1,15 +1,12 @@
 /**
- * The text → image pipeline around the prior: captions to ids with a tokenizer, images to tokens
- * and tokens to images with a dVAE, and sampling in between.
- *
- * The tokenizer and the dVAE are taken structurally (anything with `encodeBatch`, or `encode`
- * and `decode`), so this piece does not depend on lib/tokenizer or lib/dvae; their classes fit.
+ * The glue between the stages: captions to fixed-length id rows with a tokenizer, images to dVAE
+ * tokens and tokens back to images. The tokenizer and the dVAE are taken structurally (anything
+ * with `encodeBatch`, or `encode` and `decode`), so tests can use tiny fakes; lib/tokenizer's
+ * `BpeTokenizer` and lib/dvae's `Dvae` fit.
  *
  * @module
  */
 import { tf } from "../backend/mod.ts";
-import type { Prior } from "./model.ts";
-import type { SampleOptions, SampleResult } from "./sample.ts";
 
 /** What the pipeline needs of a tokenizer (lib/tokenizer's `BpeTokenizer` fits). */
 export interface CaptionEncoder {
@@ -36,7 +33,7 @@ export interface ImageCodec {
  * @returns One row per caption.
  * @example
  * ```ts
- * import { captionRows } from "./pipeline.ts";
+ * import { captionRows } from "./codec.ts";
  * const tokenizer = {
  *   encodeBatch: (texts: readonly string[], o: { textLen?: number }) => ({
  *     ids: new Int32Array(texts.length * o.textLen!).fill(7),
@@ -64,7 +61,7 @@ export function captionRows(
  * @returns int32 tokens (N, n²) row-major, raster order.
  * @example
  * ```ts
- * import { imageTokens } from "./pipeline.ts";
+ * import { imageTokens } from "./codec.ts";
  * import { initBackend, tf } from "../backend/mod.ts";
  * await initBackend();
  * const codec = {
@@ -107,7 +104,7 @@ export function imageTokens(codec: ImageCodec, images: tf.Tensor4D, chunk = 256)
  * @returns Images (B, H, W, 3) in [0, 1] (caller disposes).
  * @example
  * ```ts
- * import { tokensToImages } from "./pipeline.ts";
+ * import { tokensToImages } from "./codec.ts";
  * import { initBackend, tf } from "../backend/mod.ts";
  * await initBackend();
  * const codec = {
@@ -132,60 +129,4 @@ export function tokensToImages(
     const grid = tf.tensor3d(tokens, [tokens.length / perImage, imageGrid, imageGrid], "int32");
     return codec.decode(grid);
   });
-}
-
-/** Images generated from captions, with the tokens they came from. */
-export interface GeneratedImages {
-  /** (captions·count, H, W, 3) in [0, 1], caption-major (caller disposes). */
-  images: tf.Tensor4D;
-  /** The sampling result (tokens, timings). */
-  sample: SampleResult;
-  /** The caption of each image (caption-major, each repeated `count` times). */
-  captions: string[];
-}
-
-/**
- * Captions → prior samples → dVAE images: the whole generator in one call.
- *
- * @param parts `{ prior, tokenizer, codec }`.
- * @param captions The captions.
- * @param options Sampling options besides `text` (count, temperature, topK, topP, seed, prime).
- * @returns The images, the sample and each image's caption.
- * @example
- * ```ts
- * import { createPrior, generateImages } from "./mod.ts";
- * import { initBackend, tf } from "../backend/mod.ts";
- * await initBackend();
- * const prior = createPrior({
- *   textLen: 4, textVocab: 32, imageGrid: 2, imageVocab: 16, dModel: 16, layers: 2, heads: 2,
- * });
- * const tokenizer = { // any BpeTokenizer fits here
- *   encodeBatch: (texts: readonly string[], o: { textLen?: number }) => ({
- *     ids: new Int32Array(texts.length * o.textLen!).fill(30),
- *     lengths: new Int32Array(texts.length),
- *   }),
- * };
- * const codec = { // any Dvae fits here
- *   encode: (x: tf.Tensor4D) => tf.tidy(() => x.mean(3).cast("int32")) as tf.Tensor3D,
- *   decode: (t: tf.Tensor3D) => tf.tidy(() => t.cast("float32").div(15).expandDims(3).tile([1, 1, 1, 3])) as tf.Tensor4D,
- * };
- * const out = await generateImages({ prior, tokenizer, codec }, ["a red star"], { count: 4 });
- * console.log(out.images.shape, out.captions.length); // [4, 2, 2, 3] 4
- * out.images.dispose(); prior.dispose();
- * ```
- */
-export async function generateImages(
-  parts: { prior: Prior; tokenizer: CaptionEncoder; codec: ImageCodec },
-  captions: readonly string[],
-  options: Omit<SampleOptions, "text"> = {},
-): Promise<GeneratedImages> {
-  const { prior, tokenizer, codec } = parts;
-  const text = captionRows(tokenizer, captions, prior.config.textLen);
-  const sample = await prior.sample({ ...options, text });
-  const count = options.count ?? 1;
-  return {
-    images: tokensToImages(codec, sample.tokens, prior.config.imageGrid),
-    sample,
-    captions: captions.flatMap((c) => new Array<string>(count).fill(c)),
-  };
 }

@@ -1,0 +1,156 @@
+/**
+ * The parts of experiments/prior_shapes.ts that are not its question: the prior's batches, the
+ * choice of evaluation captions, and its two grids (draws per caption, completions).
+ *
+ * @module
+ */
+import { tf } from "../lib/backend/mod.ts";
+import { batchIndicesAt, imageGrid, type Scene, type ShapesDataset } from "../lib/data/mod.ts";
+import { agreement, captionAgreement, type ShapesJudge } from "../lib/judge/mod.ts";
+import type { MetricsRow } from "../lib/log/mod.ts";
+import type { JudgedCaption, Pipeline } from "../lib/pipeline/mod.ts";
+import type { PriorBatch } from "../lib/prior/mod.ts";
+import type { BpeTokenizer } from "../lib/tokenizer/mod.ts";
+
+/**
+ * The prior's batch of a step: scenes drawn epoch by epoch (lib/data's `batchIndicesAt`), their
+ * captions with BPE dropout seeded by the step, and their dVAE tokens. BPE dropout lengthens some
+ * encodings past `textLen`: those are cut, counted in `truncated`, and reported by the caller.
+ *
+ * @param train The training scenes.
+ * @param tokens Their image tokens, (N, n²) row-major.
+ * @param tokenizer The BPE tokenizer.
+ * @param o Batch size, seed, BPE dropout and text length.
+ * @returns `batchAt(step)`.
+ */
+export function buildBatchAt(
+  train: ShapesDataset,
+  tokens: Int32Array,
+  tokenizer: BpeTokenizer,
+  o: { batch: number; seed: number; bpeDropout: number; textLen: number },
+): ((step: number) => PriorBatch) & { truncated: number } {
+  const per = tokens.length / train.captions.length;
+  const batchAt = (step: number) => {
+    const index = batchIndicesAt(train.captions.length, { batchSize: o.batch, seed: o.seed }, step);
+    const { ids } = tokenizer.encodeBatch(index.map((i) => train.captions[i]), {
+      textLen: o.textLen,
+      dropout: o.bpeDropout,
+      seed: step,
+      onTruncate: (cut) => (batchAt.truncated += cut.length),
+    });
+    const image = new Int32Array(o.batch * per);
+    index.forEach((i, b) => image.set(tokens.subarray(i * per, (i + 1) * per), b * per));
+    return { text: ids, image };
+  };
+  batchAt.truncated = 0;
+  return batchAt;
+}
+
+/**
+ * The indices of the first `count` distinct captions of a set.
+ *
+ * @param captions The set's captions.
+ * @param count How many.
+ * @returns Indices, one per distinct caption.
+ */
+export function distinctCaptions(captions: readonly string[], count: number): number[] {
+  const seen = new Set<string>();
+  const picks: number[] = [];
+  captions.forEach((c, i) => {
+    if (picks.length < count && !seen.has(c)) {
+      seen.add(c);
+      picks.push(i);
+    }
+  });
+  return picks;
+}
+
+/**
+ * Per caption, the real image, then its draws best first, labelled with their reranker scores
+ * and ✓ where the judge agrees.
+ *
+ * @param real The captions' real images.
+ * @param judged The judged draws (the first `rows` with their images kept).
+ * @param rows Captions shown.
+ * @returns The PNG.
+ */
+export async function sampleGrid(
+  real: tf.Tensor4D,
+  judged: JudgedCaption[],
+  rows: number,
+): Promise<Uint8Array> {
+  const shown = judged.slice(0, rows).filter((j) => j.images);
+  const S = judged[0]?.scores.length ?? 0;
+  const cells = tf.tidy(() => tf.concat(shown.flatMap((j, c) => [real.slice(c, 1), j.images!]), 0));
+  const labels = shown.flatMap((j) => [
+    j.caption,
+    ...j.order!.map((draw) =>
+      `${Number.isNaN(j.scores[draw]) ? "" : j.scores[draw].toFixed(2)}${
+        j.agrees[draw] ? " ✓" : ""
+      }`
+    ),
+  ]);
+  const png = await imageGrid(cells, { cols: S + 1, scale: 3, labels, labelLines: 4 });
+  cells.dispose();
+  return png;
+}
+
+/**
+ * Completions of test images from their top half (paper §3.3 primes 15 of 32 rows): per image,
+ * the original, then the pipeline's completions best first; and their judged agreement.
+ *
+ * @param pipeline The pipeline.
+ * @param judge The judge.
+ * @param real Test images, one per caption.
+ * @param captions Their captions.
+ * @param cfg How many images, completions each, temperature and seed.
+ * @returns The PNG and a summary row.
+ */
+export async function completionGrid(
+  pipeline: Pipeline,
+  judge: ShapesJudge,
+  real: tf.Tensor4D,
+  captions: string[],
+  cfg: { completionImages: number; completions: number; temperatures: number[]; seed: number },
+): Promise<{ png: Uint8Array; row: MetricsRow }> {
+  const count = Math.min(cfg.completionImages, captions.length);
+  const rows = pipeline.prior.config.imageGrid / 2;
+  const cells: tf.Tensor4D[] = [];
+  const labels: string[] = [];
+  const judgedCaptions: string[] = [];
+  const read: Scene[] = [];
+  for (let k = 0; k < count; k++) {
+    const image = real.slice(k, 1) as tf.Tensor4D;
+    const done = await pipeline.complete(captions[k], image, rows, {
+      n: cfg.completions,
+      k: cfg.completions,
+      temperature: cfg.temperatures[0],
+      seed: cfg.seed + 202 + k,
+    });
+    const scenes = judge.read(done.images);
+    const agrees = agreement(scenes.map(() => captions[k]), scenes);
+    judgedCaptions.push(...scenes.map(() => captions[k]));
+    read.push(...scenes);
+    cells.push(image, done.images);
+    labels.push(captions[k], ...agrees.map((a) => (a ? "✓" : "")));
+  }
+  const parts = captionAgreement(judgedCaptions, read);
+  const grid = tf.tidy(() => tf.concat(cells, 0));
+  const png = await imageGrid(grid, { cols: cfg.completions + 1, scale: 3, labels, labelLines: 4 });
+  tf.dispose([grid, ...cells]);
+  return {
+    png,
+    row: {
+      split: "test (bottom half completed)",
+      temperature: cfg.temperatures[0],
+      captions: count,
+      draws_per_caption: cfg.completions,
+      judge_agreement: parts.scenes,
+      colour_agreement: parts.colour,
+      shape_agreement: parts.shape,
+      size_agreement: parts.size,
+      count_agreement: parts.count,
+      relation_agreement: parts.relation,
+    },
+  };
+}

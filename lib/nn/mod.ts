@@ -61,6 +61,19 @@ export type {
   ReducerSpec,
   ShardReducer,
 } from "./reduce.ts";
-export { checkpointStep, isTimingColumn, NonFiniteError, stepSeed, train } from "./trainer.ts";
-export type { TrainOptions, TrainResult, TrainSpec } from "./trainer.ts";
+export {
+  checkpointStep,
+  isTimingColumn,
+  NonFiniteError,
+  stepSeed,
+  train,
+  trainOptionsOf,
+} from "./trainer.ts";
+export type {
+  ModelDefaults,
+  ModelTrainOptions,
+  TrainOptions,
+  TrainResult,
+  TrainSpec,
+} from "./trainer.ts";
 export { checkpointOf, openRunLog, resumableFlags } from "./run.ts";

@@ -24,7 +24,7 @@ import type { Module } from "./module.ts";
 import { AdamW, type AdamWOptions, clipScale } from "./optim.ts";
 import { type PoolTimeouts, ShardedStep, type TaskValues } from "./parallel.ts";
 import type { ReducerSpec } from "./reduce.ts";
-import { constant, type Schedule } from "./schedule.ts";
+import { constant, type Schedule, warmupCosine } from "./schedule.ts";
 import { decodeSafetensors, loadCheckpoint, saveCheckpoint } from "./safetensors.ts";
 
 /** What a model tells the trainer about itself. */
@@ -89,6 +89,80 @@ export interface TrainOptions {
   runConfig?: Record<string, unknown>;
   /** Called with each row. */
   onStep?(row: MetricsRow): void | Promise<void>;
+}
+
+/**
+ * What a model's own trainer (`trainPrior`, `trainReranker`, …) takes besides its data: the shared
+ * trainer's options, with a linear warm-up then cosine step size and AdamW's settings spelled out.
+ * Each model states its defaults ({@link ModelDefaults}) in its trainer's docs.
+ */
+export interface ModelTrainOptions extends Omit<TrainOptions, "lr" | "adamw"> {
+  /** Peak step size. @default the model's */
+  lr?: number;
+  /** Linear warm-up steps. @default round(steps / 20) */
+  warmupSteps?: number;
+  /** Step size at the end of the cosine decay. @default lr / 10 */
+  finalLr?: number;
+  /** AdamW's β1. @default the model's */
+  beta1?: number;
+  /** AdamW's β2. @default the model's */
+  beta2?: number;
+  /** AdamW's ε. @default the model's */
+  eps?: number;
+  /** Decoupled weight decay (weights and embedding tables; not gains or biases). @default the model's */
+  weightDecay?: number;
+  /** Decay of an EMA of the weights; unset: no EMA. @default none */
+  emaDecay?: number;
+}
+
+/** A model's defaults for {@link ModelTrainOptions}. */
+export interface ModelDefaults {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+  clipNorm: number;
+}
+
+/**
+ * The shared trainer's options from a model trainer's, with the model's defaults filled in: the
+ * step size warms up linearly, then decays by a cosine to `finalLr` at the last step.
+ *
+ * @param options The model trainer's options.
+ * @param defaults The model's defaults.
+ * @returns Options for {@link train} (the schedule's label goes into `runConfig`).
+ * @example
+ * ```ts
+ * import { trainOptionsOf } from "./trainer.ts";
+ * const o = trainOptionsOf({ steps: 100 }, {
+ *   lr: 1e-3, beta1: 0.9, beta2: 0.98, eps: 1e-6, weightDecay: 0.1, clipNorm: Infinity,
+ * });
+ * console.log(typeof o.lr === "number" ? o.lr : o.lr.at(5)); // 0.001 (warm-up ends at step 5)
+ * ```
+ */
+export function trainOptionsOf(options: ModelTrainOptions, defaults: ModelDefaults): TrainOptions {
+  const { lr, warmupSteps, finalLr, beta1, beta2, eps, weightDecay, emaDecay, ...rest } = options;
+  const peak = lr ?? defaults.lr;
+  const schedule = warmupCosine(
+    peak,
+    warmupSteps ?? Math.round(options.steps / 20),
+    Math.max(1, options.steps),
+    finalLr ?? peak / 10,
+  );
+  return {
+    ...rest,
+    lr: schedule,
+    clipNorm: options.clipNorm ?? defaults.clipNorm,
+    adamw: {
+      beta1: beta1 ?? defaults.beta1,
+      beta2: beta2 ?? defaults.beta2,
+      eps: eps ?? defaults.eps,
+      weightDecay: weightDecay ?? defaults.weightDecay,
+      emaDecay,
+    },
+    runConfig: { ...options.runConfig, schedule: schedule.label },
+  };
 }
 
 /** What {@link train} hands back. */

@@ -6,15 +6,14 @@
  *
  * @module
  */
-import type { MetricsRow, RunLog } from "../log/mod.ts";
 import {
-  type PoolTimeouts,
-  type ReducerSpec,
+  type ModelDefaults,
+  type ModelTrainOptions,
   shardSizes,
   train,
+  trainOptionsOf,
   type TrainResult,
   type TrainSpec,
-  warmupCosine,
 } from "../nn/mod.ts";
 import type { Prior } from "./model.ts";
 import type { TokenShard } from "./_grad_task.ts";
@@ -27,56 +26,24 @@ export interface PriorBatch {
   image: Int32Array;
 }
 
-/** Options of {@link trainPrior}; the defaults are the paper's (App. B.2) where it gives one. */
-export interface TrainPriorOptions {
-  /** Total steps of the run (a resumed run continues up to this). */
-  steps: number;
-  /** Peak step size. @default 4.5e-4 (paper) */
-  lr?: number;
-  /** Linear warm-up steps. @default round(steps / 20) */
-  warmupSteps?: number;
-  /** Step size at the end of the cosine decay. @default lr / 10 */
-  finalLr?: number;
-  /** @default 0.9 */
-  beta1?: number;
-  /** @default 0.96 (paper) */
-  beta2?: number;
-  /** @default 1e-8 */
-  eps?: number;
-  /** Decoupled weight decay of weights and embedding tables (not gains or biases). @default 4.5e-2 (paper) */
-  weightDecay?: number;
-  /** Decay of an EMA of the weights; unset: no EMA. @default none */
-  emaDecay?: number;
-  /** Largest global gradient norm. @default 4 (paper) */
-  clipNorm?: number;
-  /** Seed of the dropout masks (each step and shard derives its own). @default 0 */
-  seed?: number;
-  /** Where each metrics row goes (and, when it writes, where the checkpoint lives). @default none */
-  log?: RunLog;
-  /** Called after every step with its row. @default none */
-  onStep?: (row: MetricsRow) => void | Promise<void>;
-  /** Checkpoint file. @default `<log.dir>/checkpoint.safetensors` when the log writes */
-  checkpointPath?: string;
-  /** Write the checkpoint every this many steps, and after the last. @default 0 (last only) */
-  checkpointEvery?: number;
-  /** Continue from the checkpoint when it exists. @default false */
-  resume?: boolean;
-  /** Stored in the checkpoint's config beside the prior's. @default {} */
-  runConfig?: Record<string, unknown>;
-  /**
-   * Processes computing each step's gradients: the batch's rows are split into this many shards,
-   * one computed here and the others in Deno Workers, and combined exactly (each shard's loss is
-   * divided by the whole batch's target counts). Dropout masks differ per shard, so with dropout
-   * the worker count changes the numbers. @default defaultWorkers(): 1 on tensorflow, one per core on wasm
-   */
-  workers?: number;
-  /** How the shards' gradients combine (lib/nn `meanReducer`, lib/powersgd `powerSgd`…). @default mean */
-  reducer?: ReducerSpec;
-  /** Stop after this many consecutive skipped steps. @default 20 */
-  maxConsecutiveSkips?: number;
-  /** Time limits of the gradient workers. */
-  timeouts?: PoolTimeouts;
-}
+/**
+ * Options of {@link trainPrior}: the shared ones ({@link ModelTrainOptions}), with the paper's
+ * defaults (App. B.2): lr 4.5e-4, β1 0.9, β2 0.96, ε 1e-8, weight decay 4.5e-2, gradient norm
+ * clipped at 4. With `workers` > 1 the batch's rows are split into shards combined exactly (each
+ * shard's loss is divided by the whole batch's target counts); dropout masks differ per shard, so
+ * with dropout the worker count changes the numbers.
+ */
+export type TrainPriorOptions = ModelTrainOptions;
+
+/** The paper's settings for the prior (App. B.2). */
+const PRIOR_DEFAULTS: ModelDefaults = {
+  lr: 4.5e-4,
+  beta1: 0.9,
+  beta2: 0.96,
+  eps: 1e-8,
+  weightDecay: 4.5e-2,
+  clipNorm: 4,
+};
 
 /** A source of batches: a list (cycled) or a function of the step. */
 export type PriorBatches = PriorBatch[] | ((step: number) => PriorBatch | Promise<PriorBatch>);
@@ -118,9 +85,6 @@ export async function trainPrior(
   if (Array.isArray(batches) && batches.length === 0) {
     throw new RangeError("batches must hold at least one batch");
   }
-  const lr = options.lr ?? 4.5e-4;
-  const warmup = options.warmupSteps ?? Math.round(steps / 20);
-  const schedule = warmupCosine(lr, warmup, Math.max(1, steps), options.finalLr ?? lr / 10);
   const rowsOf = (batch: PriorBatch) => batch.text.length / T;
   const spec: TrainSpec<PriorBatch, TokenShard> = {
     name: "prior",
@@ -168,27 +132,5 @@ export async function trainPrior(
       };
     },
   };
-  return await train(spec, {
-    steps,
-    seed: options.seed ?? 0,
-    lr: schedule,
-    adamw: {
-      beta1: options.beta1 ?? 0.9,
-      beta2: options.beta2 ?? 0.96,
-      eps: options.eps ?? 1e-8,
-      weightDecay: options.weightDecay ?? 4.5e-2,
-      emaDecay: options.emaDecay,
-    },
-    clipNorm: options.clipNorm ?? 4,
-    maxConsecutiveSkips: options.maxConsecutiveSkips,
-    workers: options.workers,
-    reducer: options.reducer,
-    timeouts: options.timeouts,
-    log: options.log,
-    checkpointPath: options.checkpointPath,
-    checkpointEvery: options.checkpointEvery,
-    resume: options.resume,
-    runConfig: { ...options.runConfig, schedule: schedule.label },
-    onStep: options.onStep,
-  });
+  return await train(spec, trainOptionsOf(options, PRIOR_DEFAULTS));
 }

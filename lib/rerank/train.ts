@@ -10,15 +10,14 @@
  * @module
  */
 import { batchIndicesAt } from "../data/mod.ts";
-import type { MetricsRow, RunLog } from "../log/mod.ts";
 import {
-  type PoolTimeouts,
-  type ReducerSpec,
+  type ModelDefaults,
+  type ModelTrainOptions,
   shardSizes,
   train,
+  trainOptionsOf,
   type TrainResult,
   type TrainSpec,
-  warmupCosine,
 } from "../nn/mod.ts";
 import { defaultWorkers, ensureBackend } from "../backend/mod.ts";
 import type { RerankShard } from "./_grad_task.ts";
@@ -35,58 +34,27 @@ export interface RerankBatch {
   ids: Int32Array;
 }
 
-/** Options of {@link trainReranker}; defaults are CLIP's where it gives one. */
-export interface TrainRerankerOptions {
-  /** Total steps of the run (a resumed run continues up to this). */
-  steps: number;
+/**
+ * Options of {@link trainReranker}: the shared ones ({@link ModelTrainOptions}) with CLIP's
+ * defaults where it gives one (lr 1e-3, β1 0.9, β2 0.98, ε 1e-6, weight decay 0.1, no clipping),
+ * and the reranker's own. With `workers` > 1 each shard's negatives are its own pairs.
+ */
+export interface TrainRerankerOptions extends ModelTrainOptions {
   /** Pairs per step (each pair's negatives are the batch's other pairs). @default 128 */
   batchSize?: number;
-  /** Peak step size. @default 1e-3 */
-  lr?: number;
-  /** Linear warm-up steps. @default round(steps / 20) */
-  warmupSteps?: number;
-  /** Step size at the end of the cosine decay. @default lr / 10 */
-  finalLr?: number;
-  /** @default 0.9 */
-  beta1?: number;
-  /** @default 0.98 (CLIP) */
-  beta2?: number;
-  /** @default 1e-6 (CLIP) */
-  eps?: number;
-  /** Decoupled weight decay of weights and embedding tables (not gains, biases or the scale). @default 0.1 */
-  weightDecay?: number;
-  /** Decay of an EMA of the weights; unset: no EMA. @default none */
-  emaDecay?: number;
-  /** Largest global gradient norm. @default Infinity (CLIP does not clip) */
-  clipNorm?: number;
-  /** Seed of the batch order. @default 0 */
-  seed?: number;
-  /** Where each metrics row goes (and, when it writes, where the checkpoint lives). @default none */
-  log?: RunLog;
-  /** Called after every step with its row. @default none */
-  onStep?: (row: MetricsRow) => void | Promise<void>;
   /** Called with every batch before its step (e.g. to inspect what the trainer saw). @default none */
   onBatch?: (batch: RerankBatch, step: number) => void;
-  /** Checkpoint file. @default `<log.dir>/checkpoint.safetensors` when the log writes */
-  checkpointPath?: string;
-  /** Write the checkpoint every this many steps, and after the last. @default 0 (last only) */
-  checkpointEvery?: number;
-  /** Continue from the checkpoint when it exists. @default false */
-  resume?: boolean;
-  /** Stored in the checkpoint's config beside the reranker's. @default {} */
-  runConfig?: Record<string, unknown>;
-  /**
-   * Processes computing each step's gradients; each shard's negatives are its own pairs.
-   * @default defaultWorkers(): 1 on tensorflow, one per core on wasm
-   */
-  workers?: number;
-  /** How the shards' gradients combine. @default mean */
-  reducer?: ReducerSpec;
-  /** Stop after this many consecutive skipped steps. @default 20 */
-  maxConsecutiveSkips?: number;
-  /** Time limits of the gradient workers. */
-  timeouts?: PoolTimeouts;
 }
+
+/** CLIP's settings where it gives one. */
+const RERANK_DEFAULTS: ModelDefaults = {
+  lr: 1e-3,
+  beta1: 0.9,
+  beta2: 0.98,
+  eps: 1e-6,
+  weightDecay: 0.1,
+  clipNorm: Infinity,
+};
 
 /** Throws unless the data fits the model (ids, vocabulary, image size). */
 function checkDataFits(model: Reranker, data: RerankData): void {
@@ -165,9 +133,6 @@ export async function trainReranker(
     );
   }
   const seed = options.seed ?? 0;
-  const lr = options.lr ?? 1e-3;
-  const warmup = options.warmupSteps ?? Math.round(steps / 20);
-  const schedule = warmupCosine(lr, warmup, Math.max(1, steps), options.finalLr ?? lr / 10);
   const { textLen: T, imageSize: S } = model.config;
   const pixels = S * S * 3;
   const spec: TrainSpec<RerankBatch, RerankShard> = {
@@ -211,27 +176,10 @@ export async function trainReranker(
       };
     },
   };
+  const { batchSize: _batchSize, onBatch: _onBatch, ...shared } = options;
+  const trainOptions = trainOptionsOf({ ...shared, workers }, RERANK_DEFAULTS);
   return await train(spec, {
-    steps,
-    seed,
-    lr: schedule,
-    adamw: {
-      beta1: options.beta1 ?? 0.9,
-      beta2: options.beta2 ?? 0.98,
-      eps: options.eps ?? 1e-6,
-      weightDecay: options.weightDecay ?? 0.1,
-      emaDecay: options.emaDecay,
-    },
-    clipNorm: options.clipNorm,
-    maxConsecutiveSkips: options.maxConsecutiveSkips,
-    workers,
-    reducer: options.reducer,
-    timeouts: options.timeouts,
-    log: options.log,
-    checkpointPath: options.checkpointPath,
-    checkpointEvery: options.checkpointEvery,
-    resume: options.resume,
-    runConfig: { ...options.runConfig, schedule: schedule.label, batchSize },
-    onStep: options.onStep,
+    ...trainOptions,
+    runConfig: { ...trainOptions.runConfig, batchSize },
   });
 }

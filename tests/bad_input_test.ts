@@ -25,9 +25,10 @@ import {
 } from "../lib/nn/mod.ts";
 import { dvaeObjective, loadDvae, trainDvae } from "../lib/dvae/mod.ts";
 import { createPrior, loadPrior, trainPrior } from "../lib/prior/mod.ts";
+import { createReranker, rerankData, trainReranker } from "../lib/rerank/mod.ts";
 import { powerSgd } from "../lib/powersgd/mod.ts";
 import { BpeTokenizer } from "../lib/tokenizer/mod.ts";
-import { loadFashionMnist, parseCaption } from "../lib/data/mod.ts";
+import { loadFashionMnist, makeShapes, parseCaption } from "../lib/data/mod.ts";
 import { parseFlags, RunLog, RunMismatchError } from "../lib/log/mod.ts";
 // plan.ts alone: the rank check, without the reducer's worker machinery.
 import { checkRank } from "../lib/powersgd/plan.ts";
@@ -177,6 +178,23 @@ const ROWS: Row[] = [
     error: RangeError,
     message:
       /^powerSgd rank 64 is larger than the gradients allow: the largest rank at which a matrix is compressed is 7, by "imageEmbedding.weight" \(8192 × 16 matrix view, minCompressionRate 2\)$/,
+  },
+  {
+    name: "trainReranker: zero-shot scenes (held-out compositions), with a checkpoint path",
+    run: async (c) => {
+      const set = await makeShapes({ count: 8, seed: 3, split: "zero-shot", cache: false });
+      const data = rerankData({ ...set, tokenizer: c.tokenizer });
+      const model = c.own(createReranker({ textLen: data.textLen, textVocab: data.textVocab }));
+      return trainReranker(model, data, {
+        steps: 2,
+        batchSize: 4,
+        workers: 1,
+        checkpointPath: join(c.out, "checkpoint.safetensors"),
+      });
+    },
+    error: RangeError,
+    message:
+      /^the reranker trains on the shapes "train" split only \(never test, zero-shot or generated images\), got split "zero-shot"$/,
   },
   {
     name: "trainPrior --resume: a checkpoint of a prior of another width",

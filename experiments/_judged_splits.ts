@@ -1,0 +1,163 @@
+/**
+ * What experiments/rerank_n_sweep.ts and experiments/zero_shot.ts share: the saved pipeline
+ * (with the command that builds it when it is missing), the fixed caption lists per split, and
+ * one judged pass of N draws per caption per split (lib/pipeline's `judgeCandidates`).
+ *
+ * @module
+ */
+import { makeShapes, type ShapesSplit } from "../lib/data/mod.ts";
+import { exists, readRunConfig } from "../lib/io/mod.ts";
+import type { ShapesJudge } from "../lib/judge/mod.ts";
+import {
+  judgeCandidates,
+  type JudgedCaption,
+  MANIFEST_FILE,
+  Pipeline,
+} from "../lib/pipeline/mod.ts";
+
+/** Where the caption lists come from (the same for both experiments). */
+export const CAPTION_DEFAULTS = {
+  /** Captions per split: the first this many distinct captions of the split's seeded set. */
+  captions: 40,
+  /** The train split's set: the scenes experiments/prior_shapes.ts trains on (its defaults). */
+  trainCount: 4000,
+  trainSeed: 0,
+  /** The test and zero-shot sets: this many scenes of this seed (prior_shapes' evaluation seed). */
+  captionPool: 480,
+  captionSeed: 11,
+};
+
+/** How the caption lists are chosen. */
+export type CaptionConfig = typeof CAPTION_DEFAULTS;
+
+/**
+ * The fixed caption list of a split: the first `captions` distinct captions of a seeded set
+ * (train: the prior's own training scenes, so these captions were trained on).
+ *
+ * @param split The split.
+ * @param cfg Count, sets and seeds.
+ * @returns The captions, in the set's order.
+ * @throws RangeError when the set has fewer distinct captions than asked for.
+ */
+export async function splitCaptions(split: ShapesSplit, cfg: CaptionConfig): Promise<string[]> {
+  const set = split === "train"
+    ? await makeShapes({ count: cfg.trainCount, seed: cfg.trainSeed, split })
+    : await makeShapes({ count: cfg.captionPool, seed: cfg.captionSeed, split });
+  const distinct = [...new Set(set.captions)].slice(0, cfg.captions);
+  if (distinct.length < cfg.captions) {
+    throw new RangeError(
+      `the ${split} set has ${distinct.length} distinct captions, fewer than --captions=` +
+        `${cfg.captions}; raise --captionPool (or --trainCount)`,
+    );
+  }
+  return distinct;
+}
+
+/**
+ * Loads a saved pipeline that has a reranker; a missing one is met with the commands that make it.
+ *
+ * @param dir The pipeline folder.
+ * @param experiment The caller's name, for the message.
+ * @returns The pipeline (dispose it).
+ */
+export async function loadRerankingPipeline(dir: string, experiment: string): Promise<Pipeline> {
+  if (!await exists(`${dir}/${MANIFEST_FILE}`)) {
+    throw new Error(
+      `[${experiment}] no pipeline in ${dir}: build it with \`deno run -A ` +
+        "experiments/prior_shapes.ts` (the full one, data/cache/pipeline_shapes, ~25 min) or " +
+        "`deno run -A experiments/demo.ts --quick` (data/cache/pipeline_shapes_quick, ~3 min, " +
+        "for checking the code only), then pass --pipeline=DIR",
+    );
+  }
+  const pipeline = await Pipeline.load(dir);
+  if (!pipeline.reranker) {
+    pipeline.dispose();
+    throw new Error(
+      `[${experiment}] the pipeline in ${dir} has no reranker (it was saved with ` +
+        "--rerankSteps=0): there is nothing to rerank with",
+    );
+  }
+  return pipeline;
+}
+
+/**
+ * Where the pipeline's training run (its manifest's `notes.run`) used other train scenes than
+ * `trainCount`/`trainSeed`, the "train" captions were not all trained on: says so.
+ *
+ * @param dir The pipeline folder.
+ * @param cfg The caption configuration.
+ * @returns A warning, or "" when the training run agrees or cannot be read.
+ */
+export async function trainSetWarning(dir: string, cfg: CaptionConfig): Promise<string> {
+  try {
+    const manifest = JSON.parse(await Deno.readTextFile(`${dir}/${MANIFEST_FILE}`));
+    const run = manifest?.notes?.run;
+    const config = typeof run === "string" ? await readRunConfig(run) : null;
+    if (!config || !("trainCount" in config)) return "";
+    if (config.trainCount === cfg.trainCount && config.trainSeed === cfg.trainSeed) return "";
+    return `the pipeline was trained on ${config.trainCount} scenes of seed ${config.trainSeed} ` +
+      `(${run}), not ${cfg.trainCount} of seed ${cfg.trainSeed}: pass --trainCount and ` +
+      "--trainSeed to take the train captions from its own training scenes";
+  } catch {
+    return "";
+  }
+}
+
+/** One split's judged draws. */
+export interface JudgedSplit {
+  split: ShapesSplit;
+  judged: JudgedCaption[];
+  /** Wall time of its draws, scoring and judging, seconds. */
+  seconds: number;
+}
+
+/**
+ * Draws `n` candidates per caption of each split once, scores them with the reranker and reads
+ * them with the judge. Caption i of split s is drawn with seed `seed + 1000·s + i`.
+ *
+ * @param pipeline The pipeline.
+ * @param judge The shapes judge.
+ * @param splits The splits and their captions.
+ * @param o Draws per caption, temperature, seed and a tag for progress lines.
+ * @returns One entry per split, in order.
+ */
+export async function judgeSplits(
+  pipeline: Pipeline,
+  judge: ShapesJudge,
+  splits: { split: ShapesSplit; captions: string[] }[],
+  o: { n: number; temperature: number; seed: number; experiment: string },
+): Promise<JudgedSplit[]> {
+  const out: JudgedSplit[] = [];
+  for (const [s, { split, captions }] of splits.entries()) {
+    const started = performance.now();
+    const every = Math.max(1, Math.round(captions.length / 4));
+    const judged = await judgeCandidates(pipeline, judge, captions, {
+      n: o.n,
+      seed: o.seed + 1000 * s,
+      temperature: o.temperature,
+      onCaption: (done, total) => {
+        if (done % every === 0 || done === total) {
+          const sec = (performance.now() - started) / 1000;
+          console.log(
+            `[${o.experiment}] ${split}: ${done}/${total} captions · ${sec.toFixed(0)} s`,
+          );
+        }
+      },
+    });
+    out.push({ split, judged, seconds: (performance.now() - started) / 1000 });
+  }
+  return out;
+}
+
+/**
+ * The machine's state, for config.json and the headers' runtime notes.
+ *
+ * @returns Cores and the 1-minute load average (NaN without --allow-sys).
+ */
+export function loadNote(): { cores: number; load_avg_1min: number } {
+  let load = NaN;
+  try {
+    load = Deno.loadavg()[0];
+  } catch { /* no --allow-sys */ }
+  return { cores: navigator.hardwareConcurrency, load_avg_1min: load };
+}

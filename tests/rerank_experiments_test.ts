@@ -1,0 +1,101 @@
+/**
+ * experiments/rerank_n_sweep.ts and experiments/zero_shot.ts without a trained pipeline: their
+ * tables and figure from hand-made judged draws, and the message a missing pipeline gets.
+ */
+import assert from "node:assert/strict";
+import type { Scene } from "../lib/data/mod.ts";
+import { type JudgedCaption, rerankCurve } from "../lib/pipeline/mod.ts";
+import { run as runSweep, scoreAuc, sweepFigure } from "../experiments/rerank_n_sweep.ts";
+import { run as runZeroShot, zeroShotMarkdown, zeroShotTable } from "../experiments/zero_shot.ts";
+
+const red: Scene = { objects: [{ colour: "red", shape: "circle", size: "small" }], relation: null };
+const blue: Scene = {
+  objects: [{ colour: "blue", shape: "circle", size: "small" }],
+  relation: null,
+};
+const star: Scene = { objects: [{ colour: "red", shape: "star", size: "small" }], relation: null };
+
+/** Two draws per caption; the reranker prefers the second. */
+function judged(caption: string, scenes: Scene[], agrees: boolean[]): JudgedCaption {
+  return { caption, scores: [0.1, 0.9], scenes, agrees };
+}
+
+Deno.test("zeroShotTable: first draw vs reranked best, per attribute, and the ratios", () => {
+  const test = [
+    judged("a small red circle", [red, red], [true, true]),
+    judged("a small red circle", [blue, red], [false, true]),
+  ];
+  const zeroShot = [
+    judged("a small red circle", [star, red], [false, true]),
+    judged("a small red circle", [blue, star], [false, false]),
+  ];
+  const table = zeroShotTable(test, zeroShot, 2);
+  assert.deepEqual(table.map((r) => r.attribute), [
+    "scene",
+    "colour",
+    "shape",
+    "size",
+    "count",
+    "relation",
+  ]);
+  const scene = table[0];
+  assert.deepEqual(
+    [scene.test_first, scene.test_reranked, scene.zero_shot_first, scene.zero_shot_reranked],
+    [0.5, 1, 0, 0.5],
+  );
+  assert.equal(scene.ratio_first, 0);
+  assert.equal(scene.ratio_reranked, 0.5);
+  assert.ok(Number(scene.test_first_low) < 0.5 && Number(scene.test_first_high) > 0.5);
+  const colour = table[1];
+  assert.deepEqual([colour.zero_shot_first, colour.zero_shot_reranked], [0.5, 1]);
+  assert.equal(table[1].test_first_low, null, "intervals only on the scene row");
+  assert.ok(Number.isNaN(table[5].test_first as number), "no two-object captions: no relation");
+  const markdown = zeroShotMarkdown(table, 2);
+  assert.match(markdown, /\| scene \| 50% \[\d+, \d+\] \| 100% \[\d+, 100\] \|/);
+  assert.match(markdown, /\| relation \| — \|/);
+});
+
+Deno.test("sweepFigure: three curves per split with their intervals, from summary rows", () => {
+  const rows = ["test", "zero-shot"].flatMap((split) =>
+    rerankCurve([judged("a small red circle", [blue, red], [false, true])], [1, 2]).map((p) => ({
+      split,
+      n: p.n,
+      captions: 1,
+      reranked_mean: p.reranked.mean,
+      reranked_low: p.reranked.low,
+      reranked_high: p.reranked.high,
+      random_mean: p.random.mean,
+      random_low: p.random.low,
+      random_high: p.random.high,
+      oracle_mean: p.oracle.mean,
+      oracle_low: p.oracle.low,
+      oracle_high: p.oracle.high,
+    }))
+  );
+  const fig = sweepFigure(rows, "demo");
+  assert.equal(fig.data.length, 6);
+  const reranked = fig.data[0] as { x: number[]; y: number[]; error_y: { array: number[] } };
+  assert.deepEqual(reranked.x, [1, 2]);
+  assert.deepEqual(reranked.y, [0, 100]);
+  assert.ok(reranked.error_y.array.every((v) => v >= 0));
+  assert.equal(fig.data[3].xaxis, "x2");
+  assert.equal(fig.data.filter((t) => t.showlegend).length, 3, "one legend entry per pick");
+});
+
+Deno.test("scoreAuc: how often an agreeing draw outscores a disagreeing one, ties half", () => {
+  const scenes = [red, red, red, red];
+  const of = (scores: number[], agrees: boolean[]) =>
+    scoreAuc({ caption: "a small red circle", scores, scenes, agrees });
+  assert.equal(of([0.9, 0.1, 0.5, 0.2], [true, false, false, false]), 1);
+  assert.equal(of([0.1, 0.9, 0.5, 0.2], [true, false, false, false]), 0);
+  assert.equal(of([0.5, 0.5, 0.9, 0.1], [true, false, true, false]), 0.875);
+  assert.ok(Number.isNaN(of([0.1, 0.2, 0.3, 0.4], [true, true, true, true])));
+});
+
+Deno.test("a missing pipeline is met with the commands that build it", async () => {
+  const pipeline = await Deno.makeTempDir();
+  await assert.rejects(() => runSweep({ pipeline, write: false }), /experiments\/demo\.ts --quick/);
+  await assert.rejects(() => runZeroShot({ pipeline, write: false }), /prior_shapes\.ts/);
+  await assert.rejects(() => runSweep({ pipeline, ns: [128] }), /every N must be/);
+  await Deno.remove(pipeline);
+});

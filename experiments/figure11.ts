@@ -16,9 +16,8 @@
  */
 import { initBackend } from "../lib/backend/mod.ts";
 import { writeFileAtomic } from "../lib/io/mod.ts";
-import { plotPage } from "../lib/display/mod.ts";
+import { figure11, figure11Png, plotPage } from "../lib/display/mod.ts";
 import { parseFlags } from "../lib/log/mod.ts";
-import { figure11, figure11Png } from "../lib/masks/mod.ts";
 
 /**
  * Writes Figure 11 as a PNG and as a standalone plotly page.

@@ -295,3 +295,12 @@ export function plotPage(fig: Figure): string {
   return `<!DOCTYPE html><html><head><meta charset="utf-8"></head><body>` +
     `${plotHtml(fig, { includePlotly: "inline" })}</body></html>`;
 }
+
+export {
+  figure11,
+  figure11Png,
+  maskFigure,
+  maskPanelLayout,
+  maskPanelsPng,
+  type PanelLayout,
+} from "./mask_figure.ts";

@@ -14,7 +14,7 @@ import {
   rowMask,
   transposeImagePermutation,
 } from "./masks.ts";
-import { figure11Panels } from "./figure11.ts";
+import { figure11Panels } from "./panels.ts";
 
 const TEXT_LENGTHS = [0, 1, 3, 6, 17];
 const GRID_SIZES = [1, 2, 3, 4, 5, 8, 11];

@@ -1,7 +1,7 @@
 /**
  * Attention masks of DALL-E's prior: text/row/column/convolutional masks built exactly, the
- * paper's layer schedule, the additive bias tensor the prior uses, sparsity statistics, and
- * Figure 11 (plotly and PNG).
+ * paper's layer schedule, the additive bias tensor the prior uses, sparsity statistics, and the
+ * panels of Figure 11 as data (lib/display draws them: `figure11`, `figure11Png`).
  *
  * @example
  * ```ts
@@ -32,15 +32,4 @@ export {
 } from "./masks.ts";
 export { MASKED_LOGIT, maskTensor, type MaskTensorOptions } from "./tensor.ts";
 export { type SparsityStats, sparsityStats, sparsityTable } from "./sparsity.ts";
-export {
-  figure11,
-  FIGURE11_SIZES,
-  figure11Panels,
-  figure11Png,
-  maskFigure,
-  type MaskPanel,
-  maskPanel,
-  maskPanelLayout,
-  maskPanelsPng,
-  type PanelLayout,
-} from "./figure11.ts";
+export { FIGURE11_SIZES, figure11Panels, type MaskPanel, maskPanel } from "./panels.ts";

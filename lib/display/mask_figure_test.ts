@@ -1,15 +1,7 @@
 import assert from "node:assert/strict";
 import sharp from "sharp";
-import {
-  figure11,
-  figure11Panels,
-  figure11Png,
-  maskFigure,
-  maskPanel,
-  maskPanelLayout,
-  maskPanelsPng,
-} from "./figure11.ts";
-import { sideOf } from "./masks.ts";
+import { figure11, figure11Png, maskFigure, maskPanelLayout, maskPanelsPng } from "./mod.ts";
+import { figure11Panels, maskPanel, sideOf } from "../masks/mod.ts";
 
 Deno.test("figure11(): four heatmaps whose cells are the Figure 11 masks, regions marked", () => {
   const fig = figure11();

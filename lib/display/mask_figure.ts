@@ -1,87 +1,16 @@
 /**
- * Figure 11 of the paper: the prior's attention masks for T = 6 text tokens and a 4×4 image, drawn
- * as plotly heatmaps (for notebooks) and as a PNG (rendered with sharp, no browser).
- *
- * Panels: (a) row, (b) column, (c) column with transposed image states, (d) convolutional 3×3.
- * Rows are queries, columns are keys; the text region (positions 0…T−1) and the image region are
- * tinted differently and separated by a line at T.
+ * Figure 11 of the paper drawn: the prior's attention masks (lib/masks' panels) as plotly heatmaps
+ * (for notebooks and HTML pages) and as a PNG (rendered with sharp, no browser). Rows are queries,
+ * columns are keys; the text region (positions 0…T−1) and the image region are tinted differently
+ * and separated by a line at T.
  *
  * @module
  */
 import { Buffer } from "node:buffer";
 import sharp from "sharp";
-import type { Figure } from "../display/mod.ts";
-import { maskFor, type MaskKind, sideOf } from "./masks.ts";
+import { figure11Panels, type MaskPanel, sideOf } from "../masks/mod.ts";
+import type { Figure } from "./mod.ts";
 
-/** One mask to draw, with its caption and the sizes it was built for. */
-export interface MaskPanel {
-  /** Caption above the panel, e.g. "(a) row". */
-  label: string;
-  /** Which mask kind the panel shows. */
-  kind: MaskKind;
-  /** T, the number of text positions. */
-  textLength: number;
-  /** n, the image side in tokens. */
-  gridSize: number;
-  /** k for conv panels; null otherwise. */
-  kernel: number | null;
-  /** The L×L mask, L = T + n². */
-  mask: Uint8Array;
-}
-
-/** Figure 11's sizes: a text length of 6 and a 4×4 image grid. */
-export const FIGURE11_SIZES = { textLength: 6, gridSize: 4 } as const;
-
-/**
- * Builds a panel for a mask kind at some size.
- *
- * @param label The caption.
- * @param spec Kind, T, n and (for conv) the kernel width; kernel @default 11.
- * @returns The panel with its mask.
- * @example
- * ```ts
- * import { maskPanel } from "./figure11.ts";
- * const panel = maskPanel("(a) row", { kind: "row", textLength: 6, gridSize: 4 });
- * console.log(panel.mask.length); // 484
- * ```
- */
-export function maskPanel(
-  label: string,
-  spec: { kind: MaskKind; textLength: number; gridSize: number; kernel?: number },
-): MaskPanel {
-  const kernel = spec.kernel ?? 11;
-  return {
-    label,
-    kind: spec.kind,
-    textLength: spec.textLength,
-    gridSize: spec.gridSize,
-    kernel: spec.kind === "conv" ? kernel : null,
-    mask: maskFor(spec.kind, spec.textLength, spec.gridSize, kernel),
-  };
-}
-
-/**
- * The four panels of Figure 11 (T = 6, n = 4).
- *
- * @returns (a) row, (b) column, (c) column on transposed image states, (d) convolutional 3×3.
- * @example
- * ```ts
- * import { figure11Panels } from "./figure11.ts";
- * console.log(figure11Panels().map((p) => p.label).join(" | "));
- * // (a) row | (b) column | (c) column, transposed image states | (d) convolutional 3×3
- * ```
- */
-export function figure11Panels(): MaskPanel[] {
-  const sizes = FIGURE11_SIZES;
-  return [
-    maskPanel("(a) row", { kind: "row", ...sizes }),
-    maskPanel("(b) column", { kind: "column", ...sizes }),
-    maskPanel("(c) column, transposed image states", { kind: "column-transposed", ...sizes }),
-    maskPanel("(d) convolutional 3×3", { kind: "conv", ...sizes, kernel: 3 }),
-  ];
-}
-
-// Cell colours: allowed is dark, forbidden is light; text keys blue, image keys orange.
 const FORBIDDEN_TEXT = "#e6eef8";
 const FORBIDDEN_IMAGE = "#fdf1e4";
 const ALLOWED_TEXT = "#1f3b73";
@@ -118,7 +47,8 @@ function positionName(panel: MaskPanel, index: number): string {
  * @returns `{ data, layout }` for `showPlot` or `plotPage`.
  * @example
  * ```ts
- * import { maskFigure, maskPanel } from "./figure11.ts";
+ * import { maskFigure } from "./mask_figure.ts";
+ * import { maskPanel } from "../masks/mod.ts";
  * const fig = maskFigure([maskPanel("conv 5×5", { kind: "conv", textLength: 4, gridSize: 8, kernel: 5 })]);
  * console.log(fig.data.length); // 1
  * ```
@@ -279,7 +209,7 @@ export function maskFigure(panels: MaskPanel[]): Figure {
  * @returns `{ data, layout }` with 4 heatmap traces.
  * @example
  * ```ts
- * import { figure11 } from "./figure11.ts";
+ * import { figure11 } from "./mask_figure.ts";
  * const fig = figure11();
  * console.log(fig.data.length, fig.data[0].type); // 4 "heatmap"
  * ```
@@ -317,7 +247,7 @@ const MARGIN_BOTTOM = 56;
  * @returns The image size and each panel's top-left pixel.
  * @example
  * ```ts
- * import { maskPanelLayout } from "./figure11.ts";
+ * import { maskPanelLayout } from "./mask_figure.ts";
  * const layout = maskPanelLayout(22, 4);
  * console.log(layout.width, layout.height, layout.origins[1]); // 1192 377 [ 317, 56 ]
  * ```
@@ -362,7 +292,8 @@ function escapeXml(s: string): string {
  * @returns The encoded PNG.
  * @example
  * ```ts
- * import { figure11Panels, maskPanelsPng } from "./figure11.ts";
+ * import { maskPanelsPng } from "./mask_figure.ts";
+ * import { figure11Panels } from "../masks/mod.ts";
  * const png = await maskPanelsPng(figure11Panels());
  * console.log(png[1] === 0x50); // true ("PNG" signature)
  * ```
@@ -451,7 +382,7 @@ export async function maskPanelsPng(
  * @returns The encoded PNG.
  * @example
  * ```ts
- * import { figure11Png } from "./figure11.ts";
+ * import { figure11Png } from "./mask_figure.ts";
  * const png = await figure11Png();
  * console.log(png.length > 1000); // true
  * ```

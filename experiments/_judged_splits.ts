@@ -148,16 +148,3 @@ export async function judgeSplits(
   }
   return out;
 }
-
-/**
- * The machine's state, for config.json and the headers' runtime notes.
- *
- * @returns Cores and the 1-minute load average (NaN without --allow-sys).
- */
-export function loadNote(): { cores: number; load_avg_1min: number } {
-  let load = NaN;
-  try {
-    load = Deno.loadavg()[0];
-  } catch { /* no --allow-sys */ }
-  return { cores: navigator.hardwareConcurrency, load_avg_1min: load };
-}

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import type { MetricsRow, RunLog } from "../lib/log/mod.ts";
+import { machineLoad, type MetricsRow, type RunLog } from "../lib/log/mod.ts";
 import type { ReducerSpec } from "../lib/nn/mod.ts";
 import { makeTokenDataset, TINY_TOKENS, tokenBatchAt, type TokenDataset } from "../lib/data/mod.ts";
 import { createPrior, type Prior, type PriorConfig, trainPrior } from "../lib/prior/mod.ts";
@@ -210,9 +210,6 @@ export function median(values: number[]): number {
  * @returns Fields for config.json.
  */
 export function machineNote(): Record<string, number> {
-  let load = NaN;
-  try {
-    load = Deno.loadavg()[0];
-  } catch { /* no --allow-sys: unknown */ }
-  return { cores: navigator.hardwareConcurrency, load_avg_1min_at_start: load };
+  const { cores, load_avg_1min } = machineLoad();
+  return { cores, load_avg_1min_at_start: load_avg_1min };
 }

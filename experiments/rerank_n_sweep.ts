@@ -73,7 +73,7 @@ import { initBackend } from "../lib/backend/mod.ts";
 import type { ShapesSplit } from "../lib/data/mod.ts";
 import { type Figure, plotPage } from "../lib/display/mod.ts";
 import { createShapesJudge } from "../lib/judge/mod.ts";
-import { type MetricsRow, parseFlags, RunLog, writeCsv } from "../lib/log/mod.ts";
+import { machineLoad, type MetricsRow, parseFlags, RunLog, writeCsv } from "../lib/log/mod.ts";
 import {
   bestOfFirst,
   interval95,
@@ -84,7 +84,6 @@ import {
 import {
   CAPTION_DEFAULTS,
   judgeSplits,
-  loadNote,
   loadRerankingPipeline,
   splitCaptions,
   trainSetWarning,
@@ -257,7 +256,7 @@ export async function run(
   }
   const warning = cfg.splits.includes("train") ? await trainSetWarning(cfg.pipeline, cfg) : "";
   if (warning) console.warn(`[rerank_n_sweep] WARNING: ${warning}`);
-  const atStart = loadNote();
+  const atStart = machineLoad();
   const log = await RunLog.create({
     experiment: "rerank_n_sweep",
     tag: cfg.tag,
@@ -308,7 +307,7 @@ export async function run(
     score_auc: auc,
     minutes: Number(minutes.toFixed(2)),
     seconds_per_split: Object.fromEntries(judged.map((s) => [s.split, Math.round(s.seconds)])),
-    load_avg_1min_at_end: loadNote().load_avg_1min,
+    load_avg_1min_at_end: machineLoad().load_avg_1min,
   };
   if (log.dir) {
     await writeCsv(`${log.dir}/summary.csv`, summary);

@@ -42,7 +42,7 @@
  */
 import { defaultWorkers, ensureBackend, initBackend } from "../lib/backend/mod.ts";
 import { makeShapes, parseCaption, sceneMatches, type ShapesSplit } from "../lib/data/mod.ts";
-import { writeCsv } from "../lib/log/mod.ts";
+import { machineLoad, writeCsv } from "../lib/log/mod.ts";
 import { decodeSafetensors, openRunLog, paramCount, resumableFlags } from "../lib/nn/mod.ts";
 import {
   createReranker,
@@ -173,10 +173,7 @@ export async function runRerankTrain(overrides: Partial<RerankTrainConfig> = {})
     imagePool: c.imagePool as "flatten" | "mean",
     seed: c.seed,
   });
-  let load = NaN;
-  try {
-    load = Deno.loadavg()[0];
-  } catch { /* no --allow-sys */ }
+  const { load_avg_1min: load } = machineLoad();
   const log = await openRunLog({
     experiment: "rerank_train",
     tag: c.tag || "shapes",

@@ -55,7 +55,7 @@
 import { initBackend } from "../lib/backend/mod.ts";
 import { type AttributeAgreement } from "../lib/data/mod.ts";
 import { createShapesJudge } from "../lib/judge/mod.ts";
-import { parseFlags, RunLog, writeCsv } from "../lib/log/mod.ts";
+import { machineLoad, parseFlags, RunLog, writeCsv } from "../lib/log/mod.ts";
 import {
   bestOfFirst,
   interval95,
@@ -65,7 +65,6 @@ import {
 import {
   CAPTION_DEFAULTS,
   judgeSplits,
-  loadNote,
   loadRerankingPipeline,
   splitCaptions,
 } from "./_judged_splits.ts";
@@ -181,7 +180,7 @@ export async function run(
     { split: "test" as const, captions: await splitCaptions("test", cfg) },
     { split: "zero-shot" as const, captions: await splitCaptions("zero-shot", cfg) },
   ];
-  const atStart = loadNote();
+  const atStart = machineLoad();
   const log = await RunLog.create({
     experiment: "zero_shot",
     tag: cfg.tag,
@@ -229,7 +228,7 @@ export async function run(
       test: Math.round(test.seconds),
       "zero-shot": Math.round(zeroShot.seconds),
     },
-    load_avg_1min_at_end: loadNote().load_avg_1min,
+    load_avg_1min_at_end: machineLoad().load_avg_1min,
   };
   if (log.dir) {
     await writeCsv(`${log.dir}/summary.csv`, table);

@@ -25,3 +25,4 @@ export { RunMismatchError } from "./run_mismatch.ts";
 export { readCsv, writeCsv } from "./csv.ts";
 export { parseFlags } from "./flags.ts";
 export type { CommonFlags, Flags } from "./flags.ts";
+export { machineLoad } from "./machine.ts";

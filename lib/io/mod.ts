@@ -29,6 +29,8 @@ export {
   runStamp,
 } from "./runs.ts";
 export type { LatestRunOptions, RunRecord } from "./runs.ts";
+export { commandLine, requireRun } from "./require_run.ts";
+export type { RequireRunOptions } from "./require_run.ts";
 export { drawInt, mixSeed, Rng, streamSeed } from "./random.ts";
 export type { RandomSource } from "./random.ts";
 export { Mulberry32 } from "./mulberry32.ts";

@@ -65,7 +65,7 @@ import {
   toRgb32,
 } from "../lib/data/mod.ts";
 import { createDvae, evaluateDvae, saveDvae, trainDvae } from "../lib/dvae/mod.ts";
-import { type Flags, parseFlags } from "../lib/log/mod.ts";
+import { applyPreset, type Flags, parseFlags } from "../lib/log/mod.ts";
 import { writeFileAtomic } from "../lib/io/mod.ts";
 import {
   cosine,
@@ -157,14 +157,7 @@ export const SHAPES_RECIPE: Partial<typeof DEFAULTS> = {
 export async function resolveConfig(args: string[] = Deno.args): Promise<Flags<typeof DEFAULTS>> {
   const flags = parseFlags(DEFAULTS, args);
   if (flags.resume) return await resumableFlags("dvae_train", DEFAULTS, args);
-  if (flags.dataset !== "shapes") return flags;
-  const explicit = new Set(
-    args.map((a) =>
-      /^--([\w-]+)/.exec(a)?.[1].replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())
-    ),
-  );
-  const recipe = Object.entries(SHAPES_RECIPE).filter(([key]) => !explicit.has(key));
-  return { ...flags, ...Object.fromEntries(recipe) };
+  return flags.dataset === "shapes" ? applyPreset(flags, SHAPES_RECIPE, args) : flags;
 }
 
 async function loadData(

@@ -82,3 +82,48 @@ export function parseFlags<T extends Record<string, unknown>>(
   }
   return out as Flags<T>;
 }
+
+/**
+ * The flags given on the command line, as camelCase keys (`--rerank-steps=3` → `rerankSteps`).
+ *
+ * @param args Command-line arguments. @default Deno.args
+ * @returns The keys named in `args`.
+ * @example
+ * ```ts
+ * import { explicitFlags } from "./flags.ts";
+ * console.log(explicitFlags(["--quick", "--steps=5"])); // Set { "quick", "steps" }
+ * ```
+ */
+export function explicitFlags(args: string[] = Deno.args): Set<string> {
+  const keys = args.map((a) =>
+    /^--([\w-]+)/.exec(a)?.[1].replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())
+  );
+  return new Set(keys.filter((k): k is string => k !== undefined));
+}
+
+/**
+ * A preset (a dataset's recipe, a `--quick` budget) applied under the flags given explicitly: the
+ * preset's values replace the defaults, never what the user typed.
+ *
+ * @param flags Parsed flags (see {@link parseFlags}).
+ * @param preset The values the preset changes.
+ * @param args The command line the flags came from. @default Deno.args
+ * @returns A new object.
+ * @example
+ * ```ts
+ * import { applyPreset, parseFlags } from "./flags.ts";
+ * const args = ["--quick", "--steps=7"];
+ * const flags = parseFlags({ quick: false, steps: 1000, captions: 24 }, args);
+ * const cfg = flags.quick ? applyPreset(flags, { steps: 40, captions: 4 }, args) : flags;
+ * console.log(cfg.steps, cfg.captions); // 7 4
+ * ```
+ */
+export function applyPreset<T extends Record<string, unknown>>(
+  flags: T,
+  preset: Partial<T>,
+  args: string[] = Deno.args,
+): T {
+  const explicit = explicitFlags(args);
+  const kept = Object.entries(preset).filter(([key]) => !explicit.has(key));
+  return { ...flags, ...Object.fromEntries(kept) };
+}

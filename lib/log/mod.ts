@@ -23,6 +23,6 @@ export { RunLog } from "./run_log.ts";
 export type { MetricsRow, ResumeNote, RunLogOptions, RunLogResumeOptions } from "./run_log.ts";
 export { RunMismatchError } from "./run_mismatch.ts";
 export { readCsv, writeCsv } from "./csv.ts";
-export { parseFlags } from "./flags.ts";
+export { applyPreset, explicitFlags, parseFlags } from "./flags.ts";
 export type { CommonFlags, Flags } from "./flags.ts";
 export { machineLoad } from "./machine.ts";

@@ -118,7 +118,7 @@ export function explicitFlags(args: string[] = Deno.args): Set<string> {
  * console.log(cfg.steps, cfg.captions); // 7 4
  * ```
  */
-export function applyPreset<T extends Record<string, unknown>>(
+export function applyPreset<T extends object>(
   flags: T,
   preset: Partial<T>,
   args: string[] = Deno.args,

@@ -1,5 +1,7 @@
 /**
  * Images to and from PNG (via sharp), and labelled grids of images for notebooks and figures.
+ * Showing a grid is lib/display's job: `showPng(await imageGrid(images), "what it is")`, so data
+ * never loads the display helpers.
  *
  * Every function takes an `ImageBatch` or an image tensor (`[n, h, w, c]` or `[h, w, c]`, floats
  * in [0, 1] or ints in 0…255; tensors are read, never disposed).
@@ -8,7 +10,6 @@
  */
 import sharp from "sharp";
 import { tf } from "../backend/mod.ts";
-import { showPng } from "../display/mod.ts";
 import { writeFileAtomic } from "../io/mod.ts";
 import { imageAt, type ImageBatch, tensorToImages, toRgb } from "./image_batch.ts";
 
@@ -193,6 +194,7 @@ export function wrapLabel(text: string, maxChars: number, maxLines: number): str
  * import { imageGrid } from "./image_io.ts";
  * const images = { data: new Uint8Array(4 * 8 * 8 * 3).fill(200), count: 4, height: 8, width: 8, channels: 3 as const };
  * const png = await imageGrid(images, { cols: 2, scale: 4, labels: ["a", "b", "c", "d"] });
+ * // In a notebook: `await showPng(png, "4 cells")` from lib/display.
  * ```
  */
 export async function imageGrid(images: ImageLike, options: GridOptions = {}): Promise<Uint8Array> {
@@ -260,26 +262,4 @@ export async function imageGrid(images: ImageLike, options: GridOptions = {}): P
   }
   const png = await grid.png().toBuffer();
   return new Uint8Array(png.buffer, png.byteOffset, png.length);
-}
-
-/**
- * Shows a grid of images in the notebook (see `imageGrid`); elsewhere prints a one-line summary.
- *
- * @param images The images.
- * @param options See `GridOptions`.
- * @example
- * ```ts
- * import { showImageGrid } from "./image_io.ts";
- * import { makeShapes } from "./shapes.ts";
- * const set = await makeShapes({ count: 16, cache: false });
- * await showImageGrid(set.images, { cols: 4, labels: set.captions });
- * ```
- */
-export async function showImageGrid(images: ImageLike, options: GridOptions = {}): Promise<void> {
-  const batch = asBatch(images);
-  const shown = Math.min(batch.count, options.limit ?? batch.count);
-  await showPng(
-    await imageGrid(batch, options),
-    `[grid of ${shown} ${batch.height}×${batch.width} images]`,
-  );
 }

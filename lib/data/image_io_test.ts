@@ -106,3 +106,19 @@ Deno.test("image io: long labels wrap between words and end in an ellipsis", () 
   assert.deepEqual(wrapLabel("abcdefghij", 4, 3), ["abcd", "efgh", "ij"]);
   assert.deepEqual(wrapLabel("abcdefghijkl xy", 4, 3), ["abcd", "efgh", "ijk…"]);
 });
+
+Deno.test("image io: lib/data loads nothing from lib/display (grids are shown with showPng)", async () => {
+  const mod = new URL("./mod.ts", import.meta.url).pathname;
+  const { code, stdout } = await new Deno.Command(Deno.execPath(), {
+    args: ["info", "--json", mod],
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  assert.equal(code, 0);
+  const graph = JSON.parse(new TextDecoder().decode(stdout)) as {
+    modules: { specifier: string }[];
+  };
+  const ours = graph.modules.map((m) => m.specifier).filter((s) => s.includes("/lib/"));
+  assert.ok(ours.some((s) => s.endsWith("/lib/data/image_io.ts")), "the graph was read");
+  assert.deepEqual(ours.filter((s) => s.includes("/lib/display/")), []);
+});

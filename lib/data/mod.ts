@@ -97,7 +97,6 @@ export {
   type ImageLike,
   loadPng,
   savePng,
-  showImageGrid,
   wrapLabel,
 } from "./image_io.ts";
 export {

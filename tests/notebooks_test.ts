@@ -1,8 +1,15 @@
 /**
  * Runs every notebook in notebooks/ headlessly on the Deno kernel (jupyter nbconvert --execute)
- * and checks what it displays: a cell that throws fails the test, and a cell carrying a
- * `// expect: <mime type>` comment must have produced an output of that type.
- * Executed copies are kept under data/notebooks_executed/ for inspection.
+ * and checks what it displays:
+ * - a cell that throws fails the test;
+ * - a cell that calls one of lib/display's show helpers must have displayed what that helper
+ *   shows (`showPng` an image, `showPlot`, `showHtml` and `showTable` HTML, `show` text, any
+ *   other `show…` or `display` at least one output), non-empty, so a figure cell that prints a
+ *   message instead of its figure fails without anyone having to annotate it;
+ * - a cell carrying a `// expect: <mime type>` comment must have produced an output of that type.
+ * Executed copies are kept under data/notebooks_executed/ for inspection, and each notebook's
+ * wall time is printed (on a fresh clone the first notebook that needs a run makes it, see
+ * lib/io's requireRun).
  *
  * The Deno 2.9 kernel's output socket drops messages while a large earlier one is still queued
  * (see lib/display/mod.ts, which keeps flushing after each output); that once cost this suite the
@@ -32,6 +39,94 @@ function sourceOf(cell: Cell): string {
   return Array.isArray(cell.source) ? cell.source.join("") : cell.source;
 }
 
+/** What each show helper of lib/display must leave among a cell's outputs. */
+const SHOWN_AS: Record<string, string> = {
+  show: "text/plain",
+  showHtml: "text/html",
+  showTable: "text/html",
+  showPng: "image/png",
+  showPlot: "text/html",
+};
+
+/** The show helpers a cell's code calls (comments ignored; `x.show(…)` is not ours). */
+function showCalls(source: string): string[] {
+  const code = source.replace(/(^|[^:])\/\/.*$/gm, "$1");
+  const names = [...code.matchAll(/(?<![.\w$])(show\w*|display)\s*\(/g)].map((m) => m[1]);
+  return [...new Set(names)];
+}
+
+function shown(outputs: Output[], mime: string | null): boolean {
+  return outputs.some((o) =>
+    (o.output_type === "display_data" || o.output_type === "execute_result") &&
+    o.data !== undefined &&
+    Object.entries(o.data).some(([type, value]) =>
+      (mime === null || type === mime) &&
+      (typeof value === "string" ? value.length > 0 : value != null)
+    )
+  );
+}
+
+/**
+ * The faults of an executed notebook's cells: throws (via assert) on a cell that raised, returns
+ * one line per promised output that is missing, and how many promises it checked.
+ */
+function cellFaults(name: string, cells: Cell[]): { missing: string[]; checked: number } {
+  let checked = 0;
+  const missing: string[] = [];
+  cells.forEach((cell, i) => {
+    if (cell.cell_type !== "code") return;
+    const outputs = cell.outputs ?? [];
+    const error = outputs.find((o) => o.output_type === "error");
+    assert.equal(error, undefined, `cell ${i} of ${name} threw ${error?.ename}: ${error?.evalue}`);
+    const got = () => JSON.stringify(outputs.map((o) => Object.keys(o.data ?? {})));
+    const source = sourceOf(cell);
+    for (const helper of showCalls(source)) {
+      checked++;
+      const mime = SHOWN_AS[helper] ?? null;
+      if (!shown(outputs, mime)) {
+        missing.push(`cell ${i} calls ${helper} but showed no ${mime ?? "output"}: ${got()}`);
+      }
+    }
+    for (const m of source.matchAll(/\/\/ expect: ([\w/+.-]+)/g)) {
+      checked++;
+      if (!shown(outputs, m[1])) missing.push(`cell ${i} promised ${m[1]} but showed ${got()}`);
+    }
+  });
+  return { missing, checked };
+}
+
+Deno.test("notebook check: a show cell without its output is a fault, comments do not count", () => {
+  const png = { output_type: "display_data", data: { "image/png": "iVBO", "text/plain": "[png]" } };
+  const text = { output_type: "display_data", data: { "text/plain": "no run yet" } };
+  const code = (source: string, outputs: Output[] = []): Cell => ({
+    cell_type: "code",
+    source,
+    outputs,
+  });
+  const faults = (cells: Cell[]) => cellFaults("t", cells);
+  assert.deepEqual(faults([code("await showPng(await imageGrid(x));", [png])]).missing, []);
+  // A figure cell that printed a message instead of its figure.
+  const [message] = faults([code("await showPng(grid);", [text])]).missing;
+  assert.match(message, /cell 0 calls showPng but showed no image\/png/);
+  // An empty figure is nothing shown.
+  const empty = { output_type: "display_data", data: { "image/png": "" } };
+  assert.equal(faults([code("await showPng(grid);", [empty])]).missing.length, 1);
+  assert.equal(faults([code("await showPlot(fig);", [png])]).missing.length, 1);
+  assert.equal(faults([code("await showSomethingNew(x);")]).missing.length, 1);
+  assert.equal(faults([code("await display({});", [text])]).missing.length, 0);
+  // Mentions in comments, imports and other objects' methods are not calls.
+  const quiet = faults([
+    code('import { show, showPlot } from "../lib/display/mod.ts";\n// showPng(x) later\nx.show();'),
+  ]);
+  assert.deepEqual(quiet, { missing: [], checked: 0 });
+  // `// expect:` still checks, and a thrown cell fails at once.
+  assert.equal(faults([code("1 + 1 // expect: text/html", [text])]).missing.length, 1);
+  const threw = { output_type: "error", ename: "TypeError", evalue: "boom" };
+  assert.throws(() => faults([code("await show(1);", [threw])]), /cell 0 of t threw TypeError/);
+  const markdown: Cell = { cell_type: "markdown", source: "await showPng(x)" };
+  assert.equal(faults([markdown]).checked, 0);
+});
+
 const notebooks = [...Deno.readDirSync(`${root}notebooks`)]
   .filter((e) => e.isFile && e.name.endsWith(".ipynb"))
   .map((e) => e.name)
@@ -49,7 +144,10 @@ for (const name of notebooks) {
     fn: async () => {
       let missing = "";
       for (let attempt = 1; attempt <= 3; attempt++) {
+        const started = performance.now();
         missing = await runNotebook(name);
+        const seconds = (performance.now() - started) / 1000;
+        console.log(`${name}: attempt ${attempt} took ${seconds.toFixed(0)} s`);
         if (missing === "") return;
         console.warn(`attempt ${attempt}: ${missing}`);
       }
@@ -80,27 +178,10 @@ async function runNotebook(name: string): Promise<string> {
   const err = new TextDecoder().decode(stderr);
   assert.equal(code, 0, `nbconvert failed on ${name}:\n${err.slice(-3000)}`);
   const executed = JSON.parse(await Deno.readTextFile(`${outDir}/${name}`)) as { cells: Cell[] };
-  let checked = 0;
-  const missing: string[] = [];
-  executed.cells.forEach((cell, i) => {
-    if (cell.cell_type !== "code") return;
-    const outputs = cell.outputs ?? [];
-    const error = outputs.find((o) => o.output_type === "error");
-    assert.equal(error, undefined, `cell ${i} of ${name} threw ${error?.ename}: ${error?.evalue}`);
-    for (const m of sourceOf(cell).matchAll(/\/\/ expect: ([\w/+.-]+)/g)) {
-      checked++;
-      if (!outputs.some((o) => o.data && m[1] in o.data)) {
-        missing.push(
-          `cell ${i} promised ${m[1]} but showed ${
-            JSON.stringify(outputs.map((o) => Object.keys(o.data ?? {})))
-          }`,
-        );
-      }
-    }
-  });
+  const { missing, checked } = cellFaults(name, executed.cells);
   assert.ok(
     checked > 0,
-    `${name} has no "// expect: <mime>" cells, so nothing it shows is checked`,
+    `${name} shows nothing through lib/display, so nothing it shows is checked`,
   );
   if (missing.length === 0) return "";
   const warnings = err.split("\n").filter((l) =>

@@ -304,3 +304,16 @@ export {
   maskPanelsPng,
   type PanelLayout,
 } from "./mask_figure.ts";
+export {
+  type ChromiumOptions,
+  findChromium,
+  htmlToPng,
+  inspectPage,
+  type PageInspection,
+  pngIsBlank,
+  type PngOptions,
+  type PngSize,
+  type PngStats,
+  pngStats,
+  screenshot,
+} from "./chromium.ts";

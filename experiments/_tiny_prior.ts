@@ -37,6 +37,11 @@ export const TINY_PRIOR_DEFAULTS = {
   root: "data/runs",
   /** Write the run folder (false: keep rows in memory). */
   write: true,
+  /**
+   * The small budget (each study's `*_QUICK`: same code path, about a minute, tag "quick"): it
+   * checks that the study runs, not its result. config.json records it.
+   */
+  quick: false,
 };
 
 /** The shared flags. */

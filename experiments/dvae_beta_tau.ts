@@ -12,6 +12,8 @@
  *   (every key of DEFAULTS is a flag; `--marginalKls=0,20` adds the recipe's marginal-KL term
  *   as a third axis; `--workers` defaults to the backend's choice, see DEFAULTS).
  * Runtime: about 25 minutes for the default 18 runs on a quiet 2-core machine (≈80 s per run).
+ *   `--quick` (QUICK_BUDGET: β ∈ {0, 6.6} × τ ∈ {cosine, linear} on 500 shapes, 24 steps of a
+ *   narrow model, tag "quick"): under a minute; it checks the code path, not the result.
  * Expected (the paper): β = 6.6 above β = 1 in codebook perplexity and used fraction, and below it
  *   in reconstruction error; linear-τ runs diverging (skipped non-finite steps, a loss blow-up)
  *   where cosine-τ runs do not. At a few hundred steps of a small model, expect the differences
@@ -118,7 +120,7 @@ import {
   type TauScheduleKind,
   trainDvae,
 } from "../lib/dvae/mod.ts";
-import { type MetricsRow, parseFlags, RunLog, writeCsv } from "../lib/log/mod.ts";
+import { applyPreset, type MetricsRow, parseFlags, RunLog, writeCsv } from "../lib/log/mod.ts";
 import { constant, cosine, scaleSteps } from "../lib/nn/mod.ts";
 
 /** Every flag with its default. */
@@ -159,6 +161,28 @@ export const DEFAULTS = {
   seed: 0,
   /** Suffix of the run folder. */
   tag: "sweep",
+  /**
+   * The small budget (QUICK_BUDGET: same code path, about a minute, tag "quick"): it checks that
+   * the sweep runs, not its result. config.json records it.
+   */
+  quick: false,
+};
+
+/**
+ * The small budget of `--quick` (explicit flags still win): a 2 × 2 sweep of a narrow model on a
+ * few shapes for a few steps.
+ */
+export const QUICK_BUDGET: Partial<typeof DEFAULTS> = {
+  quick: true,
+  dataset: "shapes",
+  steps: 24,
+  hidden: 16,
+  batchSize: 16,
+  betas: [0, 6.6],
+  taus: ["cosine", "linear"],
+  testImages: 100,
+  shapesCount: 500,
+  tag: "quick",
 };
 
 async function loadDataset(
@@ -189,7 +213,8 @@ function tailMean(rows: MetricsRow[], key: string, n = 10): number {
 }
 
 if (import.meta.main) {
-  const asked = parseFlags(DEFAULTS);
+  const given = parseFlags(DEFAULTS);
+  const asked = given.quick ? applyPreset(given, QUICK_BUDGET) : given;
   await initBackend(asked.backend);
   // The number used, not 0, goes to config.json: results depend on it.
   const cfg = { ...asked, workers: asked.workers === 0 ? defaultWorkers() : asked.workers };

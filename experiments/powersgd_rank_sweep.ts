@@ -29,6 +29,8 @@
  * Command: `deno run -A experiments/powersgd_rank_sweep.ts [--steps=240] [--ranks=2,4,8,16,32]
  *   [--workers=2] [--batchSize=32] [--minCompressionRate=2] [--gapTolerance=0.02]`
  * Runtime: ~3.5 min on 2 cores (5 runs × 240 steps; a PowerSGD step ~1.6–2× a mean step here).
+ *   `--quick` (RANK_SWEEP_QUICK: 40 steps, r ∈ {4, 16, 32}, tag "quick"): about half a minute;
+ *   it checks the code path, not the result.
  * Writes: data/runs/powersgd_rank_sweep/<UTC>_<tag>/{config.json, metrics.csv, summary.csv};
  *   metrics: step, variant ("mean", "r2" …), rank (0: mean), then trainPrior's row: loss,
  *   text_loss_nats, image_loss_nats, image_bits_per_token, lr, grad_norm, skipped, skipped_steps,
@@ -64,7 +66,7 @@
  * @module
  */
 import { ensureBackend, initBackend } from "../lib/backend/mod.ts";
-import { parseFlags, RunLog, writeCsv } from "../lib/log/mod.ts";
+import { applyPreset, parseFlags, RunLog, writeCsv } from "../lib/log/mod.ts";
 import { meanReducer, type ReducerSpec } from "../lib/nn/mod.ts";
 import { checkRank, powerSgd } from "../lib/powersgd/mod.ts";
 import { createPrior, type Prior } from "../lib/prior/mod.ts";
@@ -94,6 +96,18 @@ export const RANK_SWEEP_DEFAULTS = {
   gapTolerance: 0.02,
   /** Tag of the run folder. */
   tag: "sweep",
+};
+
+/**
+ * The small budget of `--quick` (explicit flags still win): fewer examples, steps and ranks, one
+ * of them rejected (r = 32), so every branch of the sweep runs in about half a minute.
+ */
+export const RANK_SWEEP_QUICK: Partial<RankSweepConfig> = {
+  quick: true,
+  examples: 1024,
+  steps: 40,
+  ranks: [4, 16, 32],
+  tag: "quick",
 };
 
 /** The sweep's configuration. */
@@ -285,7 +299,8 @@ export async function runRankSweep(overrides: Partial<RankSweepConfig> = {}): Pr
 }
 
 if (import.meta.main) {
-  const flags = parseFlags(RANK_SWEEP_DEFAULTS);
+  const asked = parseFlags(RANK_SWEEP_DEFAULTS);
+  const flags = asked.quick ? applyPreset(asked, RANK_SWEEP_QUICK) : asked;
   await initBackend(flags.backend);
   await runRankSweep(flags);
 }

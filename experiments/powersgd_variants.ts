@@ -25,7 +25,8 @@
  *
  * Command: `deno run -A experiments/powersgd_variants.ts [--steps=150] [--rank=8]
  *   [--variants=mean,mean_16bit,vogels,vogels_16bit,dalle,dalle_16bit]`
- * Runtime: ~2.5 min on 2 cores (6 runs × 150 steps).
+ * Runtime: ~2.5 min on 2 cores (6 runs × 150 steps). `--quick` (VARIANTS_QUICK: every variant,
+ *   24 steps, tag "quick"): about half a minute; it checks the code path, not the result.
  * Writes: data/runs/powersgd_variants/<UTC>_<tag>/{config.json, metrics.csv, summary.csv};
  *   metrics: step, variant, then trainPrior's row (loss … bytes_sent, tokens_per_sec, step_ms).
  *   summary: variant, reducer, bytes_sent_per_step, bytes_vs_mean, step_ms_median, final_loss,
@@ -55,7 +56,7 @@
  * @module
  */
 import { ensureBackend, initBackend } from "../lib/backend/mod.ts";
-import { parseFlags, RunLog, writeCsv } from "../lib/log/mod.ts";
+import { applyPreset, parseFlags, RunLog, writeCsv } from "../lib/log/mod.ts";
 import { meanReducer, type ReducerSpec } from "../lib/nn/mod.ts";
 import { powerSgd } from "../lib/powersgd/mod.ts";
 import {
@@ -90,6 +91,14 @@ export const VARIANTS_DEFAULTS = {
   steps: 150,
   /** Tag of the run folder. */
   tag: "variants",
+};
+
+/** The small budget of `--quick` (explicit flags still win): every variant, few steps. */
+export const VARIANTS_QUICK: Partial<VariantsConfig> = {
+  quick: true,
+  examples: 1024,
+  steps: 24,
+  tag: "quick",
 };
 
 /** The experiment's configuration. */
@@ -191,7 +200,8 @@ export async function runVariants(overrides: Partial<VariantsConfig> = {}): Prom
 }
 
 if (import.meta.main) {
-  const flags = parseFlags(VARIANTS_DEFAULTS);
+  const asked = parseFlags(VARIANTS_DEFAULTS);
+  const flags = asked.quick ? applyPreset(asked, VARIANTS_QUICK) : asked;
   await initBackend(flags.backend);
   await runVariants(flags);
 }

@@ -317,3 +317,13 @@ export {
   pngStats,
   screenshot,
 } from "./chromium.ts";
+export {
+  escapeHtml,
+  formatCell,
+  htmlTable,
+  showTable,
+  type TableOptions,
+  type TableRow,
+  textTable,
+  type TextTableOptions,
+} from "./table.ts";

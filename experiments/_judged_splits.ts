@@ -1,12 +1,13 @@
 /**
- * What experiments/rerank_n_sweep.ts and experiments/zero_shot.ts share: the saved pipeline
- * (with the command that builds it when it is missing), the fixed caption lists per split, and
- * one judged pass of N draws per caption per split (lib/pipeline's `judgeCandidates`).
+ * What experiments/rerank_n_sweep.ts, experiments/zero_shot.ts and experiments/rerank_train.ts
+ * share: which saved pipeline they use (the full one, else the quick one, else the one of the
+ * main job's newest run, made on the spot when there is none), the fixed caption lists per split,
+ * and one judged pass of N draws per caption per split (lib/pipeline's `judgeCandidates`).
  *
  * @module
  */
 import { makeShapes, type ShapesSplit } from "../lib/data/mod.ts";
-import { exists, readRunConfig } from "../lib/io/mod.ts";
+import { exists, readRunConfig, requireRun } from "../lib/io/mod.ts";
 import type { ShapesJudge } from "../lib/judge/mod.ts";
 import {
   judgeCandidates,
@@ -51,6 +52,62 @@ export async function splitCaptions(split: ShapesSplit, cfg: CaptionConfig): Pro
     );
   }
   return distinct;
+}
+
+/** The full pipeline (experiments/prior_shapes.ts) and the quick one (demo.ts --quick). */
+export const FULL_PIPELINE = "data/cache/pipeline_shapes";
+export const QUICK_PIPELINE = "data/cache/pipeline_shapes_quick";
+
+/** A pipeline folder and why it was chosen, for the run's config.json. */
+export interface ChosenPipeline {
+  /** The folder, relative to the working directory. */
+  dir: string;
+  /** "flag" (--pipeline), "full", "quick", or "demo run <folder>". */
+  source: string;
+}
+
+/**
+ * Which saved pipeline an experiment uses: `asked` when given (a missing one is then an error
+ * from {@link loadRerankingPipeline}, never replaced), else the full one when it is saved, else
+ * the quick one, else the `pipeline` named by the main job's newest run (lib/io's `requireRun`
+ * runs `experiments/demo.ts --quick` first when there is none, printing the full command).
+ *
+ * @param asked The --pipeline flag ("" = choose).
+ * @param experiment The caller's name, for the line that says which one it took.
+ * @param repo The repository's root, relative to the working directory. @default "."
+ * @returns The folder and its source.
+ * @throws Error when the demo run's config.json names no pipeline.
+ */
+export async function choosePipeline(
+  asked: string,
+  experiment: string,
+  repo = ".",
+): Promise<ChosenPipeline> {
+  if (asked !== "") return { dir: asked, source: "flag" };
+  const at = (path: string) => (repo === "." ? path : `${repo}/${path}`);
+  if (await exists(at(`${FULL_PIPELINE}/${MANIFEST_FILE}`))) {
+    return { dir: at(FULL_PIPELINE), source: "full" };
+  }
+  if (await exists(at(`${QUICK_PIPELINE}/${MANIFEST_FILE}`))) {
+    console.log(
+      `[${experiment}] no full pipeline in ${FULL_PIPELINE} (\`deno run -A ` +
+        `experiments/prior_shapes.ts\`): using the quick one, ${QUICK_PIPELINE}, whose rates ` +
+        "check the code, not the method",
+    );
+    return { dir: at(QUICK_PIPELINE), source: "quick" };
+  }
+  const run = await requireRun("demo", { repo, command: ["experiments/demo.ts"] });
+  const named = (await readRunConfig(run))?.pipeline;
+  if (typeof named !== "string" || named === "") {
+    throw new Error(
+      `[${experiment}] ${run}/config.json names no pipeline: pass --pipeline=DIR ` +
+        `(a folder saved by experiments/prior_shapes.ts)`,
+    );
+  }
+  console.log(
+    `[${experiment}] no pipeline in data/cache/: using ${named}, from the demo run ${run}`,
+  );
+  return { dir: at(named), source: `demo run ${run}` };
 }
 
 /**

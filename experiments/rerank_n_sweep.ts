@@ -11,13 +11,18 @@
  * the agreement of the reranker's best of N, of a random one of the N (its expectation per
  * caption), and of the oracle (any of the N agrees), each with a 95% interval over captions.
  *
- * Command: `deno run -A experiments/rerank_n_sweep.ts [--pipeline=data/cache/pipeline_shapes]
- *   [--captions=40] [--maxN=64] [--ns=1,2,4,8,16,32,64] [--temperature=1] [--seed=0]`
- *   The pipeline comes from `deno run -A experiments/prior_shapes.ts` (or, for checking the
- *   code only, `deno run -A experiments/demo.ts --quick` → data/cache/pipeline_shapes_quick).
+ * Command: `deno run -A experiments/rerank_n_sweep.ts [--pipeline=DIR] [--captions=40]
+ *   [--maxN=64] [--ns=1,2,4,8,16,32,64] [--temperature=1] [--seed=0] [--quick]`
+ *   Without --pipeline: data/cache/pipeline_shapes (`deno run -A experiments/prior_shapes.ts`),
+ *   else data/cache/pipeline_shapes_quick (`deno run -A experiments/demo.ts --quick`), else the
+ *   pipeline of the newest data/runs/demo/ run, made first when there is none; config.json
+ *   records the folder (`pipeline`) and why (`pipelineSource`). `--quick`: 6 captions per split,
+ *   16 draws, N ≤ 16, tag "quick": the same path and files in well under a minute, for checking
+ *   the code and the figure, not the rates.
  * Runtime: one caption's 64 draws (sampling, dVAE decoding, reranker, judge) take ~2.5 s on our
  *   2-core machine at a load of 1.5–3, so the default 3 × 40 captions take ~5 min (measured 4.9
- *   and 5.1 min); expect up to ~10 min when the other core is busy.
+ *   and 5.1 min); expect up to ~10 min when the other core is busy. `--quick`: 38 s (measured
+ *   at a load of 4.9, full pipeline).
  * Writes: data/runs/rerank_n_sweep/<UTC>_<tag>/: config.json (with the caption lists), metrics.csv
  *   (one row per caption: step, split, caption, draws_agreeing of maxN, first_agrees, score_auc =
  *   P(an agreeing draw outscores a disagreeing one), reranked_n<N> = 1 when the reranker's best of
@@ -71,9 +76,16 @@
  */
 import { initBackend } from "../lib/backend/mod.ts";
 import type { ShapesSplit } from "../lib/data/mod.ts";
-import { type Figure, plotPage } from "../lib/display/mod.ts";
+import { nSweepFigure, plotPage } from "../lib/display/mod.ts";
 import { createShapesJudge } from "../lib/judge/mod.ts";
-import { machineLoad, type MetricsRow, parseFlags, RunLog, writeCsv } from "../lib/log/mod.ts";
+import {
+  applyPreset,
+  machineLoad,
+  type MetricsRow,
+  parseFlags,
+  RunLog,
+  writeCsv,
+} from "../lib/log/mod.ts";
 import {
   bestOfFirst,
   interval95,
@@ -83,6 +95,7 @@ import {
 } from "../lib/pipeline/mod.ts";
 import {
   CAPTION_DEFAULTS,
+  choosePipeline,
   judgeSplits,
   loadRerankingPipeline,
   splitCaptions,
@@ -91,8 +104,10 @@ import {
 
 /** The sweep's configuration and defaults. */
 export const RERANK_N_SWEEP_DEFAULTS = {
-  /** The saved pipeline (tokenizer, dVAE, prior, reranker). */
-  pipeline: "data/cache/pipeline_shapes",
+  /** The saved pipeline (tokenizer, dVAE, prior, reranker); "" = choose (see the header). */
+  pipeline: "",
+  /** Run at the small budget of {@link RERANK_N_SWEEP_QUICK}. */
+  quick: false,
   ...CAPTION_DEFAULTS,
   splits: ["train", "test", "zero-shot"] as string[],
   /** Draws per caption; the Ns are prefixes of them. */
@@ -105,6 +120,15 @@ export const RERANK_N_SWEEP_DEFAULTS = {
   root: "data/runs",
   /** Write the run folder (false: rows in memory, e.g. for tests). */
   write: true,
+};
+
+/** What `--quick` changes: a budget that checks the code path and the figure, not the rates. */
+export const RERANK_N_SWEEP_QUICK: Partial<RerankNSweepConfig> = {
+  quick: true,
+  captions: 6,
+  maxN: 16,
+  ns: [1, 2, 4, 8, 16],
+  tag: "quick",
 };
 
 /** The sweep's configuration. */
@@ -155,86 +179,6 @@ export function scoreAuc(judged: JudgedCaption): number {
 }
 
 /**
- * The figure: per split, agreement against N (log₂ axis) for the reranked, random and oracle
- * picks with their 95% intervals. Takes the summary rows as written or as read back from CSV.
- *
- * @param rows Summary rows ({@link SweepRow}).
- * @param title The figure's title.
- * @returns A plotly figure.
- */
-export function sweepFigure(rows: readonly Record<string, unknown>[], title: string): Figure {
-  const splits = [...new Set(rows.map((r) => String(r.split)))];
-  const colours = { reranked: "#d62728", random: "#1f77b4", oracle: "#7f7f7f" };
-  const ns = [...new Set(rows.map((r) => Number(r.n)))].sort((a, b) => a - b);
-  const data = splits.flatMap((split, s) => {
-    const part = rows.filter((r) => String(r.split) === split)
-      .sort((a, b) => Number(a.n) - Number(b.n));
-    const axis = s === 0 ? "" : String(s + 1);
-    return PICKS.map((pick) => {
-      const mean = part.map((r) => 100 * Number(r[`${pick}_mean`]));
-      return {
-        x: part.map((r) => Number(r.n)),
-        y: mean,
-        error_y: {
-          type: "data",
-          symmetric: false,
-          array: part.map((r, i) => 100 * Number(r[`${pick}_high`]) - mean[i]),
-          arrayminus: part.map((r, i) => mean[i] - 100 * Number(r[`${pick}_low`])),
-        },
-        mode: "lines+markers",
-        name: pick === "reranked"
-          ? "reranker's best of N"
-          : pick === "random"
-          ? "random of N"
-          : "oracle (any of N)",
-        legendgroup: pick,
-        showlegend: s === 0,
-        line: { color: colours[pick], dash: pick === "oracle" ? "dot" : "solid" },
-        xaxis: `x${axis}`,
-        yaxis: `y${axis}`,
-      };
-    });
-  });
-  const layout: Record<string, unknown> = {
-    title: { text: title },
-    grid: { rows: 1, columns: splits.length, pattern: "independent" },
-    width: 360 * splits.length + 80,
-    height: 440,
-    legend: { orientation: "h", y: -0.2 },
-    annotations: splits.map((split, s) => ({
-      text: `<b>${split}</b>`,
-      xref: `x${s === 0 ? "" : s + 1} domain`,
-      yref: "paper",
-      x: 0.5,
-      y: 1.02,
-      showarrow: false,
-      yanchor: "bottom",
-    })),
-    shapes: splits.map((_, s) => ({
-      type: "line",
-      xref: `x${s === 0 ? "" : s + 1} domain`,
-      yref: `y${s === 0 ? "" : s + 1}`,
-      x0: 0,
-      x1: 1,
-      y0: 60,
-      y1: 60,
-      line: { color: "green", dash: "dash", width: 1 },
-    })),
-  };
-  splits.forEach((_, s) => {
-    const key = s === 0 ? "" : String(s + 1);
-    layout[`xaxis${key}`] = {
-      type: "log",
-      tickvals: ns,
-      ticktext: ns.map(String),
-      title: { text: "N (candidates)" },
-    };
-    layout[`yaxis${key}`] = { range: [0, 102], title: { text: s === 0 ? "judge agrees (%)" : "" } };
-  });
-  return { data, layout };
-}
-
-/**
  * Runs the sweep: judges maxN draws per caption per split once, then the curves.
  *
  * @param overrides Changes to {@linkcode RERANK_N_SWEEP_DEFAULTS}.
@@ -243,18 +187,23 @@ export function sweepFigure(rows: readonly Record<string, unknown>[], title: str
 export async function run(
   overrides: Partial<RerankNSweepConfig> = {},
 ): Promise<{ dir: string; summary: SweepRow[] }> {
-  const cfg = { ...RERANK_N_SWEEP_DEFAULTS, ...overrides };
+  const cfg = {
+    ...RERANK_N_SWEEP_DEFAULTS,
+    ...(overrides.quick ? RERANK_N_SWEEP_QUICK : {}),
+    ...overrides,
+  };
   if (cfg.ns.some((n) => !Number.isInteger(n) || n < 1 || n > cfg.maxN)) {
     throw new RangeError(`every N must be an integer in [1, maxN = ${cfg.maxN}], got ${cfg.ns}`);
   }
   const started = performance.now();
-  const pipeline = await loadRerankingPipeline(cfg.pipeline, "rerank_n_sweep");
+  const chosen = await choosePipeline(cfg.pipeline, "rerank_n_sweep");
+  const pipeline = await loadRerankingPipeline(chosen.dir, "rerank_n_sweep");
   const judge = await createShapesJudge();
   const splits = [];
   for (const split of cfg.splits as ShapesSplit[]) {
     splits.push({ split, captions: await splitCaptions(split, cfg) });
   }
-  const warning = cfg.splits.includes("train") ? await trainSetWarning(cfg.pipeline, cfg) : "";
+  const warning = cfg.splits.includes("train") ? await trainSetWarning(chosen.dir, cfg) : "";
   if (warning) console.warn(`[rerank_n_sweep] WARNING: ${warning}`);
   const atStart = machineLoad();
   const log = await RunLog.create({
@@ -262,6 +211,8 @@ export async function run(
     tag: cfg.tag,
     config: {
       ...cfg,
+      pipeline: chosen.dir,
+      pipelineSource: chosen.source,
       ...atStart,
       warning,
       captionLists: Object.fromEntries(splits.map((s) => [s.split, s.captions])),
@@ -316,8 +267,8 @@ export async function run(
       captions.map((j) => ({ split, caption: j.caption, scores: j.scores, agrees: j.agrees }))
     );
     await log.writeFile("draws.json", JSON.stringify(draws) + "\n");
-    const title = `Judge agreement vs N (${cfg.captions} captions per split, ${cfg.pipeline})`;
-    await log.writeFile("rerank_n_sweep.html", plotPage(sweepFigure(summary, title)));
+    const title = `Judge agreement vs N (${cfg.captions} captions per split, ${chosen.dir})`;
+    await log.writeFile("rerank_n_sweep.html", plotPage(nSweepFigure(summary, title)));
   }
   const pct = (x: number) => `${(100 * x).toFixed(0)}%`;
   console.table(summary.map((r) => ({
@@ -342,7 +293,8 @@ export async function run(
 }
 
 if (import.meta.main) {
-  const flags = parseFlags(RERANK_N_SWEEP_DEFAULTS);
+  const asked = parseFlags(RERANK_N_SWEEP_DEFAULTS);
+  const flags = asked.quick ? applyPreset(asked, RERANK_N_SWEEP_QUICK) : asked;
   await initBackend(flags.backend);
   await run(flags);
 }

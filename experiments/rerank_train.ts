@@ -3,13 +3,20 @@
  * minutes on train-split shapes tell a caption's own image from images of other captions, for
  * held-out test captions and for zero-shot captions (colour–shape pairs it never saw)?
  *
- * Command: `deno run -A experiments/rerank_train.ts [--steps=1000] [--trainCount=12000]`
- *   (`--prior=data/cache/prior_shapes.safetensors` uses the tokenizer of a saved prior pipeline,
- *   `--tokenizer=PATH` a tokenizer file; otherwise a BPE tokenizer is trained on the train
- *   captions. `--resume=data/runs/rerank_train/<run>` continues a stopped run from its last
- *   checkpoint. `--backend=NAME`, else $DALLE_LAB_BACKEND, else `auto`.)
+ * Command: `deno run -A experiments/rerank_train.ts [--steps=1000] [--trainCount=12000]
+ *   [--pipeline=DIR] [--quick]`
+ *   The captions are tokenized with a saved pipeline's tokenizer, so the reranker fits that
+ *   pipeline: without --pipeline, the full one, else the quick one, else the newest demo run's
+ *   (see experiments/rerank_n_sweep.ts); config.json records `pipeline` and `pipelineSource`.
+ *   `--tokenizer=PATH` (a tokenizer file) or `--prior=data/cache/prior_shapes.safetensors` (the
+ *   tokenizer its metadata names) take precedence. `--resume=data/runs/rerank_train/<run>`
+ *   continues a stopped run from its last checkpoint. `--backend=NAME`, else $DALLE_LAB_BACKEND,
+ *   else `auto`. `--quick`: 1,000 train pairs, 200 steps of 32, 200 captions per evaluation set,
+ *   weights to data/cache/rerank_shapes_quick.safetensors, tag "quick": the same path and files,
+ *   for checking the code, not the accuracy.
  * Runtime: about 4–5 minutes on our 2-core machine (1,000 steps of 128 pairs at ≈0.2–0.3 s each on
- *   tensorflow in one process, then ≈10 s to render and score the evaluation sets).
+ *   tensorflow in one process, then ≈10 s to render and score the evaluation sets). `--quick`:
+ *   27 s (measured at a load of 5, 25 s of it training).
  * Measure: for each caption of a set, its own image is ranked against 31 images of other captions
  *   of the same set (drawn at random, leaving out images the caption also describes, e.g. "a red
  *   circle" for another red circle); accuracy = how often its own image is ranked first (chance
@@ -18,7 +25,8 @@
  * Expected: well above chance on test captions (same distribution as training); lower on
  *   zero-shot captions, whose colour–shape pairs the text encoder never saw together.
  * Measured (2026-12-02, run 20261202T035812Z_shapes: tensorflow, one process, defaults: 12,000
- *   train pairs, 1,000 steps of 128, 351k parameters; 213 s of training and 3 min 44 s in all,
+ *   train pairs, 1,000 steps of 128, 351k parameters, a 512-id BPE tokenizer trained on the train
+ *   captions (runs now take the pipeline's); 213 s of training and 3 min 44 s in all,
  *   with a 1-minute load average of 2.5–4 from other jobs on the 2 cores; final loss ≈0.4 nats
  *   (ln 128 = 4.85 at chance), logit scale 35.8):
  *
@@ -35,15 +43,15 @@
  * Writes: data/runs/rerank_train/<UTC>_<tag>/{config.json, metrics.csv, checkpoint.safetensors,
  *   summary.csv (one row per split: captions, pool, correct, accuracy, interval, chance, mean
  *   rank)}; the weights to data/cache/rerank_shapes.safetensors (`loadReranker(path)` rebuilds
- *   the model; its metadata names the tokenizer file and textLen) and, when trained here, the
- *   tokenizer to data/cache/rerank_shapes_tokenizer.json.
+ *   the model; its metadata names the tokenizer file and textLen).
  *
  * @module
  */
 import { defaultWorkers, ensureBackend, initBackend } from "../lib/backend/mod.ts";
 import { makeShapes, parseCaption, sceneMatches, type ShapesSplit } from "../lib/data/mod.ts";
-import { machineLoad, writeCsv } from "../lib/log/mod.ts";
+import { applyPreset, machineLoad, writeCsv } from "../lib/log/mod.ts";
 import { decodeSafetensors, openRunLog, paramCount, resumableFlags } from "../lib/nn/mod.ts";
+import { MANIFEST_FILE } from "../lib/pipeline/mod.ts";
 import {
   createReranker,
   rerankData,
@@ -52,6 +60,7 @@ import {
   trainReranker,
 } from "../lib/rerank/mod.ts";
 import { BpeTokenizer } from "../lib/tokenizer/mod.ts";
+import { choosePipeline } from "./_judged_splits.ts";
 
 /** Every flag with its default. */
 export const RERANK_DEFAULTS = {
@@ -70,8 +79,9 @@ export const RERANK_DEFAULTS = {
   lr: 2e-3,
   warmupSteps: 50,
   weightDecay: 0.1,
-  /** Tokenizer: trained here on the train captions unless `tokenizer` or `prior` names one. */
-  vocabSize: 512,
+  /** The saved pipeline whose tokenizer to use; "" = choose (see the header). */
+  pipeline: "",
+  /** A tokenizer file to use instead of the pipeline's. */
   tokenizer: "",
   /** A saved prior (experiments/prior_shapes.ts) whose tokenizer to use (its metadata names it). */
   prior: "",
@@ -90,7 +100,7 @@ export const RERANK_DEFAULTS = {
   seed: 0,
   /** Gradient processes; 0 = defaultWorkers() (1 on tensorflow). Negatives are per process. */
   workers: 0,
-  /** Where the weights go (the tokenizer, when trained here, goes beside them). */
+  /** Where the weights go. */
   out: "data/cache/rerank_shapes.safetensors",
   /** Suffix of the run folder, its root, and whether to write at all. */
   tag: "",
@@ -98,6 +108,22 @@ export const RERANK_DEFAULTS = {
   write: true,
   /** A run folder of this experiment to continue from its last checkpoint ("" = a new run). */
   resume: "",
+  /** Run at the small budget of {@link RERANK_QUICK}. */
+  quick: false,
+};
+
+/** What `--quick` changes: a budget that checks the code path, not the accuracy. */
+export const RERANK_QUICK: Partial<RerankTrainConfig> = {
+  quick: true,
+  trainCount: 1000,
+  testCount: 200,
+  zeroShotCount: 200,
+  trainEvalCount: 200,
+  steps: 200,
+  batch: 32,
+  warmupSteps: 5,
+  out: "data/cache/rerank_shapes_quick.safetensors",
+  tag: "quick",
 };
 
 /** The experiment's configuration. */
@@ -117,7 +143,9 @@ export interface RetrievalRow {
   [key: string]: string | number;
 }
 
-async function loadTokenizer(c: RerankTrainConfig, captions: string[]) {
+/** The tokenizer: the file `tokenizer` names, else the one `prior`'s metadata names, else the
+ * pipeline's (chosen as the header says). */
+async function loadTokenizer(c: RerankTrainConfig) {
   let path = c.tokenizer;
   if (!path && c.prior) {
     const { metadata } = decodeSafetensors(await Deno.readFile(c.prior), c.prior);
@@ -126,13 +154,25 @@ async function loadTokenizer(c: RerankTrainConfig, captions: string[]) {
     }
     path = metadata.tokenizer;
   }
-  if (path) return { tokenizer: await BpeTokenizer.load(path), path, trained: false };
-  const tokenizer = BpeTokenizer.train(captions, { vocabSize: c.vocabSize });
-  return {
-    tokenizer,
-    path: c.out.replace(/\.safetensors$/, "") + "_tokenizer.json",
-    trained: true,
-  };
+  if (path) return { tokenizer: await BpeTokenizer.load(path), path, pipeline: null };
+  const pipeline = await choosePipeline(c.pipeline, "rerank_train");
+  const manifestPath = `${pipeline.dir}/${MANIFEST_FILE}`;
+  let file: unknown;
+  try {
+    file = JSON.parse(await Deno.readTextFile(manifestPath))?.parts?.tokenizer?.file;
+  } catch (err) {
+    throw new Error(
+      `[rerank_train] cannot read the pipeline manifest ${manifestPath} (${
+        (err as Error).message
+      })` +
+        ": pass --pipeline=DIR (a folder saved by experiments/prior_shapes.ts) or --tokenizer=PATH",
+    );
+  }
+  if (typeof file !== "string") {
+    throw new TypeError(`${manifestPath} names no tokenizer file (parts.tokenizer.file)`);
+  }
+  path = `${pipeline.dir}/${file}`;
+  return { tokenizer: await BpeTokenizer.load(path), path, pipeline };
 }
 
 /**
@@ -147,6 +187,7 @@ async function loadTokenizer(c: RerankTrainConfig, captions: string[]) {
  * const { summary } = await runRerankTrain({
  *   trainCount: 64, steps: 2, batch: 16, testCount: 40, zeroShotCount: 40, trainEvalCount: 40,
  *   pool: 8, warmupSteps: 1, write: false, out: "/tmp/rerank.safetensors",
+ *   pipeline: "data/cache/pipeline_shapes_quick",
  * });
  * console.log(summary.map((r) => r.split)); // ["test", "zero-shot", "train"]
  * ```
@@ -157,10 +198,10 @@ export async function runRerankTrain(overrides: Partial<RerankTrainConfig> = {})
   trainSeconds: number;
 }> {
   const backend = await ensureBackend();
-  const asked = { ...RERANK_DEFAULTS, ...overrides };
+  const asked = { ...RERANK_DEFAULTS, ...(overrides.quick ? RERANK_QUICK : {}), ...overrides };
   const c = { ...asked, workers: asked.workers === 0 ? defaultWorkers() : asked.workers };
   const train = await makeShapes({ count: c.trainCount, seed: c.trainSeed, split: "train" });
-  const { tokenizer, path: tokenizerPath, trained } = await loadTokenizer(c, train.captions);
+  const { tokenizer, path: tokenizerPath, pipeline } = await loadTokenizer(c);
   const data = rerankData({ ...train, tokenizer, textLen: c.textLen > 0 ? c.textLen : undefined });
   const model = createReranker({
     textLen: data.textLen,
@@ -179,6 +220,8 @@ export async function runRerankTrain(overrides: Partial<RerankTrainConfig> = {})
     tag: c.tag || "shapes",
     config: {
       ...c,
+      pipeline: pipeline?.dir ?? "",
+      pipelineSource: pipeline?.source ?? "unused: --tokenizer or --prior",
       backend,
       model: model.config,
       parameters: paramCount(model),
@@ -194,7 +237,7 @@ export async function runRerankTrain(overrides: Partial<RerankTrainConfig> = {})
   });
   console.log(
     `[rerank_train] ${paramCount(model)} parameters; ${train.images.count} train pairs; ` +
-      `tokenizer ${tokenizer.vocabSize} ids (${trained ? "trained here" : tokenizerPath}); ` +
+      `tokenizer ${tokenizer.vocabSize} ids (${tokenizerPath}); ` +
       `textLen ${data.textLen}; ${c.workers} worker(s)`,
   );
   const started = performance.now();
@@ -213,7 +256,6 @@ export async function runRerankTrain(overrides: Partial<RerankTrainConfig> = {})
   const trainSeconds = (performance.now() - started) / 1000;
   run.dispose();
   if (c.write) {
-    if (trained) await tokenizer.save(tokenizerPath);
     await saveReranker(c.out, model, {
       tokenizer: tokenizerPath,
       text_len: String(data.textLen),
@@ -271,14 +313,15 @@ export async function runRerankTrain(overrides: Partial<RerankTrainConfig> = {})
   );
   console.log(
     `[rerank_train] ${trainSeconds.toFixed(0)} s of training` +
-      (c.write ? `; saved ${c.out} and ${tokenizerPath}; run ${log.dir}` : ""),
+      (c.write ? `; saved ${c.out}; run ${log.dir}` : ""),
   );
   model.dispose();
   return { dir: log.dir, summary, trainSeconds };
 }
 
 if (import.meta.main) {
-  const flags = await resumableFlags("rerank_train", RERANK_DEFAULTS);
+  const asked = await resumableFlags("rerank_train", RERANK_DEFAULTS);
+  const flags = asked.quick ? applyPreset(asked, RERANK_QUICK) : asked;
   await initBackend(flags.backend);
   await runRerankTrain(flags);
 }

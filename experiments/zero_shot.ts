@@ -11,15 +11,21 @@
  * draw (what a pipeline without reranking returns) / the reranker's best of 32, and the
  * zero-shot ÷ test ratios. Scene rows carry 95% intervals over captions.
  *
- * Command: `deno run -A experiments/zero_shot.ts [--pipeline=data/cache/pipeline_shapes]
- *   [--captions=40] [--n=32] [--temperature=1] [--seed=0]`
+ * Command: `deno run -A experiments/zero_shot.ts [--pipeline=DIR] [--captions=40] [--n=32]
+ *   [--temperature=1] [--seed=0] [--quick]`
+ *   Without --pipeline: the full pipeline, else the quick one, else the newest demo run's (see
+ *   experiments/rerank_n_sweep.ts); config.json records `pipeline` and `pipelineSource`.
+ *   `--quick`: 8 captions per split, best of 16, tag "quick": the same path and files, for
+ *   checking the code and the table, not the rates.
  * Runtime: one caption's 32 draws take ~1.8 s on our 2-core machine at a load of 2–3, so the
- *   default 2 × 40 captions take ~2.5 min (measured 2.5 min).
+ *   default 2 × 40 captions take ~2.5 min (measured 2.5 min). `--quick`: 34 s (measured at a
+ *   load of 4.3).
  * Writes: data/runs/zero_shot/<UTC>_<tag>/: config.json (with the caption lists), metrics.csv (one
  *   row per caption: step, split, caption, first_agrees, reranked_agrees, draws_agreeing of n,
  *   best_draw, best_score), summary.csv (the table: attribute, test_first, test_reranked,
  *   zero_shot_first, zero_shot_reranked, ratio_first, ratio_reranked, and for the scene row the
- *   intervals `<column>_low` / `<column>_high`), table.md, notes.json (runtime, load).
+ *   intervals `<column>_low` / `<column>_high`), table.md (lib/display's `zeroShotTable`),
+ *   notes.json (runtime, load).
  * Expected (paper §3.2: DALL-E composes unusual concepts, with reranking; our goal): reranked
  *   test agreement ≥ 60% and zero-shot ≥ 80% of it; zero-shot losses concentrated in colour and
  *   shape (the held-out pair), not in count or relation.
@@ -54,8 +60,9 @@
  */
 import { initBackend } from "../lib/backend/mod.ts";
 import { type AttributeAgreement } from "../lib/data/mod.ts";
+import { zeroShotTable } from "../lib/display/mod.ts";
 import { createShapesJudge } from "../lib/judge/mod.ts";
-import { machineLoad, parseFlags, RunLog, writeCsv } from "../lib/log/mod.ts";
+import { applyPreset, machineLoad, parseFlags, RunLog, writeCsv } from "../lib/log/mod.ts";
 import {
   bestOfFirst,
   interval95,
@@ -64,6 +71,7 @@ import {
 } from "../lib/pipeline/mod.ts";
 import {
   CAPTION_DEFAULTS,
+  choosePipeline,
   judgeSplits,
   loadRerankingPipeline,
   splitCaptions,
@@ -71,8 +79,10 @@ import {
 
 /** The experiment's configuration and defaults. */
 export const ZERO_SHOT_DEFAULTS = {
-  /** The saved pipeline (tokenizer, dVAE, prior, reranker). */
-  pipeline: "data/cache/pipeline_shapes",
+  /** The saved pipeline (tokenizer, dVAE, prior, reranker); "" = choose (see the header). */
+  pipeline: "",
+  /** Run at the small budget of {@link ZERO_SHOT_QUICK}. */
+  quick: false,
   ...CAPTION_DEFAULTS,
   /** Candidates the reranker chooses from. */
   n: 32,
@@ -83,6 +93,14 @@ export const ZERO_SHOT_DEFAULTS = {
   root: "data/runs",
   /** Write the run folder (false: rows in memory, e.g. for tests). */
   write: true,
+};
+
+/** What `--quick` changes: a budget that checks the code path and the table, not the rates. */
+export const ZERO_SHOT_QUICK: Partial<ZeroShotConfig> = {
+  quick: true,
+  captions: 8,
+  n: 16,
+  tag: "quick",
 };
 
 /** The experiment's configuration. */
@@ -97,14 +115,15 @@ export type ZeroShotRow = Record<string, string | number | null> & { attribute: 
 const COLUMNS = ["test_first", "test_reranked", "zero_shot_first", "zero_shot_reranked"] as const;
 
 /**
- * The table from the judged draws of both splits.
+ * The summary rows from the judged draws of both splits (lib/display's `zeroShotTable` formats
+ * them).
  *
  * @param test Judged test captions.
  * @param zeroShot Judged zero-shot captions.
  * @param n Candidates the reranker chose from.
  * @returns One row per attribute.
  */
-export function zeroShotTable(
+export function zeroShotSummary(
   test: readonly JudgedCaption[],
   zeroShot: readonly JudgedCaption[],
   n: number,
@@ -137,33 +156,6 @@ export function zeroShotTable(
 }
 
 /**
- * The table as markdown: percentages, scene intervals in brackets, ratios to two decimals.
- *
- * @param rows The table.
- * @param n Candidates the reranker chose from.
- * @returns Markdown text.
- */
-export function zeroShotMarkdown(rows: readonly Record<string, unknown>[], n: number): string {
-  const pct = (
-    v: unknown,
-  ) => (typeof v === "number" && Number.isFinite(v) ? `${(100 * v).toFixed(0)}%` : "—");
-  const cell = (r: Record<string, unknown>, c: string) =>
-    typeof r[`${c}_low`] === "number"
-      ? `${pct(r[c])} [${pct(r[`${c}_low`]).slice(0, -1)}, ${pct(r[`${c}_high`]).slice(0, -1)}]`
-      : pct(r[c]);
-  const ratio = (v: unknown) => (typeof v === "number" && Number.isFinite(v) ? v.toFixed(2) : "—");
-  const head = `| attribute | test, first draw | test, best of ${n} | zero-shot, first draw | ` +
-    `zero-shot, best of ${n} | zero-shot ÷ test, first | zero-shot ÷ test, best of ${n} |`;
-  const lines = rows.map((r) =>
-    `| ${r.attribute} | ${COLUMNS.map((c) => cell(r, c)).join(" | ")} | ${
-      ratio(r.ratio_first)
-    } | ` +
-    `${ratio(r.ratio_reranked)} |`
-  );
-  return [head, `|${" --- |".repeat(7)}`, ...lines].join("\n");
-}
-
-/**
  * Runs the experiment: one judged pass of `n` draws per caption for test and zero-shot.
  *
  * @param overrides Changes to {@linkcode ZERO_SHOT_DEFAULTS}.
@@ -172,9 +164,10 @@ export function zeroShotMarkdown(rows: readonly Record<string, unknown>[], n: nu
 export async function run(
   overrides: Partial<ZeroShotConfig> = {},
 ): Promise<{ dir: string; table: ZeroShotRow[] }> {
-  const cfg = { ...ZERO_SHOT_DEFAULTS, ...overrides };
+  const cfg = { ...ZERO_SHOT_DEFAULTS, ...(overrides.quick ? ZERO_SHOT_QUICK : {}), ...overrides };
   const started = performance.now();
-  const pipeline = await loadRerankingPipeline(cfg.pipeline, "zero_shot");
+  const chosen = await choosePipeline(cfg.pipeline, "zero_shot");
+  const pipeline = await loadRerankingPipeline(chosen.dir, "zero_shot");
   const judge = await createShapesJudge();
   const splits = [
     { split: "test" as const, captions: await splitCaptions("test", cfg) },
@@ -186,6 +179,8 @@ export async function run(
     tag: cfg.tag,
     config: {
       ...cfg,
+      pipeline: chosen.dir,
+      pipelineSource: chosen.source,
       ...atStart,
       captionLists: Object.fromEntries(splits.map((s) => [s.split, s.captions])),
     },
@@ -218,8 +213,8 @@ export async function run(
     }
   }
   await log.flush();
-  const table = zeroShotTable(test.judged, zeroShot.judged, cfg.n);
-  const markdown = zeroShotMarkdown(table, cfg.n);
+  const table = zeroShotSummary(test.judged, zeroShot.judged, cfg.n);
+  const { markdown } = zeroShotTable(table, cfg.n);
   const minutes = (performance.now() - started) / 60000;
   const timing = {
     ...atStart,
@@ -248,7 +243,8 @@ export async function run(
 }
 
 if (import.meta.main) {
-  const flags = parseFlags(ZERO_SHOT_DEFAULTS);
+  const asked = parseFlags(ZERO_SHOT_DEFAULTS);
+  const flags = asked.quick ? applyPreset(asked, ZERO_SHOT_QUICK) : asked;
   await initBackend(flags.backend);
   await run(flags);
 }

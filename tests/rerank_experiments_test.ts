@@ -1,12 +1,26 @@
 /**
  * experiments/rerank_n_sweep.ts and experiments/zero_shot.ts without a trained pipeline: their
- * tables and figure from hand-made judged draws, and the message a missing pipeline gets.
+ * summaries from hand-made judged draws, drawn by lib/display's builders after a round trip
+ * through CSV, which pipeline they choose, and the message a missing pipeline gets.
  */
 import assert from "node:assert/strict";
 import type { Scene } from "../lib/data/mod.ts";
-import { type JudgedCaption, rerankCurve } from "../lib/pipeline/mod.ts";
-import { run as runSweep, scoreAuc, sweepFigure } from "../experiments/rerank_n_sweep.ts";
-import { run as runZeroShot, zeroShotMarkdown, zeroShotTable } from "../experiments/zero_shot.ts";
+import { nSweepFigure, zeroShotTable } from "../lib/display/mod.ts";
+import { parseCsv } from "../lib/io/mod.ts";
+import { writeCsv } from "../lib/log/mod.ts";
+import { type JudgedCaption, MANIFEST_FILE, rerankCurve } from "../lib/pipeline/mod.ts";
+import { choosePipeline } from "../experiments/_judged_splits.ts";
+import { run as runSweep, scoreAuc } from "../experiments/rerank_n_sweep.ts";
+import { run as runZeroShot, zeroShotSummary } from "../experiments/zero_shot.ts";
+
+/** Rows as the experiments write them to summary.csv and lib/io's readRun reads them back. */
+async function throughCsv(rows: Record<string, string | number | null>[]) {
+  const dir = await Deno.makeTempDir();
+  await writeCsv(`${dir}/summary.csv`, rows);
+  const back = parseCsv(await Deno.readTextFile(`${dir}/summary.csv`));
+  await Deno.remove(dir, { recursive: true });
+  return back;
+}
 
 const red: Scene = { objects: [{ colour: "red", shape: "circle", size: "small" }], relation: null };
 const blue: Scene = {
@@ -20,7 +34,7 @@ function judged(caption: string, scenes: Scene[], agrees: boolean[]): JudgedCapt
   return { caption, scores: [0.1, 0.9], scenes, agrees };
 }
 
-Deno.test("zeroShotTable: first draw vs reranked best, per attribute, and the ratios", () => {
+Deno.test("zeroShotSummary: first draw vs reranked best, per attribute, and the ratios", async () => {
   const test = [
     judged("a small red circle", [red, red], [true, true]),
     judged("a small red circle", [blue, red], [false, true]),
@@ -29,7 +43,7 @@ Deno.test("zeroShotTable: first draw vs reranked best, per attribute, and the ra
     judged("a small red circle", [star, red], [false, true]),
     judged("a small red circle", [blue, star], [false, false]),
   ];
-  const table = zeroShotTable(test, zeroShot, 2);
+  const table = zeroShotSummary(test, zeroShot, 2);
   assert.deepEqual(table.map((r) => r.attribute), [
     "scene",
     "colour",
@@ -50,12 +64,13 @@ Deno.test("zeroShotTable: first draw vs reranked best, per attribute, and the ra
   assert.deepEqual([colour.zero_shot_first, colour.zero_shot_reranked], [0.5, 1]);
   assert.equal(table[1].test_first_low, null, "intervals only on the scene row");
   assert.ok(Number.isNaN(table[5].test_first as number), "no two-object captions: no relation");
-  const markdown = zeroShotMarkdown(table, 2);
+  const { markdown } = zeroShotTable(await throughCsv(table), 2);
+  assert.equal(markdown, zeroShotTable(table, 2).markdown, "the same table read back from CSV");
   assert.match(markdown, /\| scene \| 50% \[\d+, \d+\] \| 100% \[\d+, 100\] \|/);
   assert.match(markdown, /\| relation \| — \|/);
 });
 
-Deno.test("sweepFigure: three curves per split with their intervals, from summary rows", () => {
+Deno.test("nSweepFigure: three curves per split from the summary read back", async () => {
   const rows = ["test", "zero-shot"].flatMap((split) =>
     rerankCurve([judged("a small red circle", [blue, red], [false, true])], [1, 2]).map((p) => ({
       split,
@@ -72,7 +87,7 @@ Deno.test("sweepFigure: three curves per split with their intervals, from summar
       oracle_high: p.oracle.high,
     }))
   );
-  const fig = sweepFigure(rows, "demo");
+  const fig = nSweepFigure(await throughCsv(rows), "demo");
   assert.equal(fig.data.length, 6);
   const reranked = fig.data[0] as { x: number[]; y: number[]; error_y: { array: number[] } };
   assert.deepEqual(reranked.x, [1, 2]);
@@ -90,6 +105,33 @@ Deno.test("scoreAuc: how often an agreeing draw outscores a disagreeing one, tie
   assert.equal(of([0.1, 0.9, 0.5, 0.2], [true, false, false, false]), 0);
   assert.equal(of([0.5, 0.5, 0.9, 0.1], [true, false, true, false]), 0.875);
   assert.ok(Number.isNaN(of([0.1, 0.2, 0.3, 0.4], [true, true, true, true])));
+});
+
+Deno.test("choosePipeline: the flag, else full, else quick, else the demo run's", async () => {
+  const repo = await Deno.makeTempDir();
+  const save = async (dir: string) => {
+    await Deno.mkdir(`${repo}/${dir}`, { recursive: true });
+    await Deno.writeTextFile(`${repo}/${dir}/${MANIFEST_FILE}`, "{}");
+  };
+  const demo = `${repo}/data/runs/demo/20261202T000000Z_quick`;
+  await Deno.mkdir(demo, { recursive: true });
+  await Deno.writeTextFile(`${demo}/config.json`, JSON.stringify({ pipeline: "elsewhere/p" }));
+  assert.deepEqual(await choosePipeline("", "test", repo), {
+    dir: `${repo}/elsewhere/p`,
+    source: `demo run ${demo}`,
+  });
+  await save("data/cache/pipeline_shapes_quick");
+  assert.equal((await choosePipeline("", "test", repo)).source, "quick");
+  await save("data/cache/pipeline_shapes");
+  assert.deepEqual(await choosePipeline("", "test", repo), {
+    dir: `${repo}/data/cache/pipeline_shapes`,
+    source: "full",
+  });
+  assert.deepEqual(await choosePipeline("mine", "test", repo), { dir: "mine", source: "flag" });
+  await Deno.remove(`${repo}/data/cache`, { recursive: true });
+  await Deno.writeTextFile(`${demo}/config.json`, "{}");
+  await assert.rejects(() => choosePipeline("", "test", repo), /names no pipeline/);
+  await Deno.remove(repo, { recursive: true });
 });
 
 Deno.test("a missing pipeline is met with the commands that build it", async () => {

@@ -305,6 +305,13 @@ export {
   type PanelLayout,
 } from "./mask_figure.ts";
 export {
+  nSweepFigure,
+  nSweepTable,
+  type SummaryRow,
+  zeroShotFigure,
+  zeroShotTable,
+} from "./rerank_figures.ts";
+export {
   type ChromiumOptions,
   findChromium,
   htmlToPng,

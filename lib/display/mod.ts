@@ -334,3 +334,20 @@ export {
   textTable,
   type TextTableOptions,
 } from "./table.ts";
+export {
+  bytesPerStepFigure,
+  compressionRateFigure,
+  gradScalingFigures,
+  groupBy,
+  lossCurvesFigure,
+  type LossCurvesOptions,
+  PALETTE,
+  requireColumns,
+  type Row,
+  runSource,
+  smooth,
+  stepTimeFigure,
+  type Table1Out,
+  table1Rows,
+} from "./training_figures.ts";
+export { betaTauCurveFigures, betaTauSummaryFigure, dvaeTrainingFigures } from "./dvae_figures.ts";

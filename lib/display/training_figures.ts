@@ -1,0 +1,417 @@
+/**
+ * Figures of the gradient-exchange studies (PowerSGD rank sweep and variants, 16-bit gradient
+ * scaling) and the paper's Table 1, as pure functions of the rows their runs write (metrics.csv
+ * and summary.csv as lib/io's `readRun` reads them back): the notebooks and `deno task figures`
+ * draw the same figures from the same code.
+ *
+ * @module
+ */
+import {
+  paperCompressionRate,
+  paperTable1,
+  planCompression,
+  shardedLayerShapes,
+} from "../powersgd/mod.ts";
+import type { Figure } from "./mod.ts";
+
+/** A row as written or read back from CSV. */
+export type Row = Readonly<Record<string, unknown>>;
+
+/**
+ * Where a figure's rows came from, in words, for a caption: the run folder, and a warning when it
+ * is a `--quick` run (config.json's `quick`), whose numbers check the code path, not the result.
+ *
+ * @param run The run's folder and configuration (lib/io's `RunRecord` has both).
+ * @returns One sentence.
+ * @example
+ * ```ts
+ * import { runSource } from "./training_figures.ts";
+ * console.log(runSource({ dir: "data/runs/x/20261202T000000Z_quick", config: { quick: true } }));
+ * ```
+ */
+export function runSource(run: { dir: string; config: Readonly<Record<string, unknown>> }): string {
+  return `From the run ${run.dir}` +
+    (run.config.quick === true
+      ? " — a --quick run: it checks the code path, not the result; run the full command."
+      : ".");
+}
+
+/** Trace colours, in order: plotly's defaults, so that related traces across figures match. */
+export const PALETTE: readonly string[] = [
+  "#1f77b4",
+  "#ff7f0e",
+  "#2ca02c",
+  "#d62728",
+  "#9467bd",
+  "#8c564b",
+  "#e377c2",
+  "#7f7f7f",
+  "#bcbd22",
+];
+
+/**
+ * Checks that rows have the columns a figure reads, so a run of another experiment or an older
+ * version fails with the columns it has instead of drawing empty traces.
+ *
+ * @param rows The rows.
+ * @param columns Columns the first row must have.
+ * @param what What the rows should be, for the message (e.g. "powersgd_rank_sweep's metrics").
+ * @throws TypeError when there are no rows or a column is missing.
+ * @example
+ * ```ts
+ * import { requireColumns } from "./training_figures.ts";
+ * requireColumns([{ step: 0, loss: 1 }], ["step", "loss"], "metrics"); // passes
+ * ```
+ */
+export function requireColumns(
+  rows: readonly Row[],
+  columns: readonly string[],
+  what: string,
+): void {
+  if (rows.length === 0) throw new TypeError(`expected ${what}, got no rows`);
+  const missing = columns.filter((c) => !(c in rows[0]));
+  if (missing.length > 0) {
+    throw new TypeError(
+      `expected ${what} with ${missing.join(", ")}; got columns ${Object.keys(rows[0]).join(", ")}`,
+    );
+  }
+}
+
+/**
+ * Trailing moving average, to read noisy training losses.
+ *
+ * @param ys The series.
+ * @param window Points averaged (fewer at the start). @default 10
+ * @returns The smoothed series, as long as `ys`.
+ * @example
+ * ```ts
+ * import { smooth } from "./training_figures.ts";
+ * console.log(smooth([4, 2, 6, 0], 2)); // [4, 3, 4, 3]
+ * ```
+ */
+export function smooth(ys: readonly number[], window = 10): number[] {
+  let sum = 0;
+  return ys.map((y, i) => {
+    sum += y - (i >= window ? ys[i - window] : 0);
+    return sum / Math.min(i + 1, window);
+  });
+}
+
+/**
+ * Rows grouped by a column's value (as text), groups in first-seen order.
+ *
+ * @param rows The rows.
+ * @param key The column.
+ * @returns Value → its rows, in their order.
+ * @example
+ * ```ts
+ * import { groupBy } from "./training_figures.ts";
+ * const groups = groupBy([{ v: "a", x: 1 }, { v: "b", x: 2 }, { v: "a", x: 3 }], "v");
+ * console.log([...groups.keys()], groups.get("a")?.length); // ["a", "b"] 2
+ * ```
+ */
+export function groupBy<T extends Row>(rows: readonly T[], key: string): Map<string, T[]> {
+  const out = new Map<string, T[]>();
+  for (const r of rows) {
+    const k = String(r[key]);
+    const group = out.get(k);
+    if (group) group.push(r);
+    else out.set(k, [r]);
+  }
+  return out;
+}
+
+/** Options of {@link lossCurvesFigure}. */
+export interface LossCurvesOptions {
+  /** The column naming each run. @default "variant" */
+  by?: string;
+  /** The figure's title. @default "Training loss (10-step moving average)" */
+  title?: string;
+  /** A run drawn thick and black, the others' reference (e.g. "mean"). */
+  reference?: string;
+  /** Shade the first fraction of steps (the rank sweep's gap window), e.g. 0.1. */
+  shadeFraction?: number;
+}
+
+/**
+ * One smoothed loss curve per run of a study's metrics (rank sweep, variants, fp16 modes).
+ *
+ * @param metrics metrics.csv's rows: `step`, `loss` and the `by` column.
+ * @param options See {@link LossCurvesOptions}.
+ * @returns A plotly figure.
+ * @example
+ * ```ts
+ * import { lossCurvesFigure } from "./training_figures.ts";
+ * const rows = [0, 1, 2].flatMap((step) => ["mean", "r4"].map((variant) => ({ step, variant, loss: 3 - step })));
+ * console.log(lossCurvesFigure(rows, { reference: "mean" }).data.length); // 2
+ * ```
+ */
+export function lossCurvesFigure(metrics: readonly Row[], options: LossCurvesOptions = {}): Figure {
+  const by = options.by ?? "variant";
+  requireColumns(metrics, ["step", "loss", by], "a study's metrics rows");
+  const steps = 1 + Math.max(...metrics.map((r) => Number(r.step)));
+  const shade = options.shadeFraction;
+  return {
+    data: [...groupBy(metrics, by)].map(([name, rows]) => ({
+      x: rows.map((r) => Number(r.step)),
+      y: smooth(rows.map((r) => Number(r.loss))),
+      mode: "lines",
+      name,
+      line: name === options.reference ? { color: "black", width: 3 } : {},
+    })),
+    layout: {
+      title: { text: options.title ?? "Training loss (10-step moving average)" },
+      xaxis: { title: { text: "step" } },
+      yaxis: { title: { text: "loss (nats)" } },
+      height: 420,
+      shapes: shade === undefined ? [] : [{
+        type: "rect",
+        xref: "x",
+        yref: "paper",
+        x0: 0,
+        x1: shade * steps,
+        y0: 0,
+        y1: 1,
+        fillcolor: "grey",
+        opacity: 0.12,
+        line: { width: 0 },
+      }],
+      annotations: shade === undefined ? [] : [{
+        x: shade * steps / 2,
+        y: 1,
+        yref: "paper",
+        text: `first ${100 * shade}%`,
+        showarrow: false,
+      }],
+    },
+  };
+}
+
+/**
+ * Bytes each worker sends per step, per reducer that ran, labelled with its share of the exact
+ * all-reduce's (the rank sweep's and the variants' summaries).
+ *
+ * @param summary summary.csv's rows: `variant`, `bytes_sent_per_step`, `bytes_vs_mean`, and
+ *   `status` where some did not run ("ok" for those that did).
+ * @param title The figure's title.
+ * @returns A bar chart.
+ * @example
+ * ```ts
+ * import { bytesPerStepFigure } from "./training_figures.ts";
+ * const fig = bytesPerStepFigure([
+ *   { variant: "mean", bytes_sent_per_step: 4096, bytes_vs_mean: 1, status: "ok" },
+ *   { variant: "r4", bytes_sent_per_step: 512, bytes_vs_mean: 0.125, status: "ok" },
+ * ]);
+ * console.log(fig.data[0].text); // ["100.0%", "12.5%"]
+ * ```
+ */
+export function bytesPerStepFigure(
+  summary: readonly Row[],
+  title = "Bytes each worker sends per step, % of the exact all-reduce's",
+): Figure {
+  requireColumns(summary, ["variant", "bytes_sent_per_step", "bytes_vs_mean"], "a summary");
+  const ran = summary.filter((r) => r.status === undefined || r.status === "ok");
+  return {
+    data: [{
+      type: "bar",
+      x: ran.map((r) => String(r.variant)),
+      y: ran.map((r) => Number(r.bytes_sent_per_step) / 1024),
+      text: ran.map((r) => `${(100 * Number(r.bytes_vs_mean)).toFixed(1)}%`),
+      textposition: "outside",
+      name: "bytes sent",
+    }],
+    layout: {
+      title: { text: title },
+      xaxis: { title: { text: "reducer" } },
+      yaxis: { title: { text: "KiB per step" } },
+      height: 380,
+    },
+  };
+}
+
+/**
+ * The spread of the trainer's wall time per step, one box per run.
+ *
+ * @param metrics metrics.csv's rows: `step_ms` and the `by` column.
+ * @param by The column naming each run. @default "variant"
+ * @returns A box plot.
+ * @example
+ * ```ts
+ * import { stepTimeFigure } from "./training_figures.ts";
+ * const fig = stepTimeFigure([{ variant: "mean", step_ms: 90 }, { variant: "r4", step_ms: 150 }]);
+ * console.log(fig.data.length); // 2
+ * ```
+ */
+export function stepTimeFigure(metrics: readonly Row[], by = "variant"): Figure {
+  requireColumns(metrics, ["step_ms", by], "a study's metrics rows");
+  return {
+    data: [...groupBy(metrics, by)].map(([name, rows]) => ({
+      type: "box",
+      name,
+      y: rows.map((r) => Number(r.step_ms)),
+      boxpoints: false,
+    })),
+    layout: {
+      title: { text: "Wall time per step (ms; the trainer's step_ms, all steps)" },
+      showlegend: false,
+      xaxis: { title: { text: "reducer" } },
+      yaxis: { title: { text: "ms per step" }, rangemode: "tozero" },
+      height: 380,
+    },
+  };
+}
+
+/** The blocks of grad_scaling_fp16's metrics, from their `grad_underflow_<block>` columns. */
+function scaledBlocks(metrics: readonly Row[]): string[] {
+  const keys = new Set(metrics.flatMap((r) => Object.keys(r)));
+  return [...keys].filter((k) => k.startsWith("grad_underflow_"))
+    .map((k) => k.slice("grad_underflow_".length));
+}
+
+/**
+ * The 16-bit gradient-scaling study's figures: per-block underflow and log₂ scale (dotted: one
+ * global scale, solid: per-block scales) and the loss of every mode.
+ *
+ * @param metrics grad_scaling_fp16's metrics rows: `step`, `mode`, `loss`, and for the 16-bit
+ *   modes `grad_underflow_<block>` and `grad_scale_log2_<block>`.
+ * @returns Three figures.
+ * @example
+ * ```ts
+ * import { gradScalingFigures } from "./training_figures.ts";
+ * const rows = [0, 1].flatMap((step) => ["fp32", "global", "per-block"].map((mode) => ({
+ *   step, mode, loss: 2, grad_underflow_embed: mode === "fp32" ? null : 0.01,
+ *   grad_scale_log2_embed: mode === "fp32" ? null : 13 + step,
+ * })));
+ * const { underflow, scales, loss } = gradScalingFigures(rows);
+ * console.log(underflow.data.length, scales.data.length, loss.data.length); // 2 2 3
+ * ```
+ */
+export function gradScalingFigures(
+  metrics: readonly Row[],
+): { underflow: Figure; scales: Figure; loss: Figure } {
+  requireColumns(metrics, ["step", "mode", "loss"], "grad_scaling_fp16's metrics rows");
+  const blocks = scaledBlocks(metrics);
+  if (blocks.length === 0) {
+    throw new TypeError("expected grad_scaling_fp16's metrics with grad_underflow_<block> columns");
+  }
+  const byMode = groupBy(metrics, "mode");
+  const perBlock = (prefix: string, scale: number) =>
+    ["global", "per-block"].filter((m) => byMode.has(m)).flatMap((mode) =>
+      blocks.map((block, i) => ({
+        x: byMode.get(mode)!.map((r) => Number(r.step)),
+        y: byMode.get(mode)!.map((r) => scale * Number(r[`${prefix}${block}`])),
+        mode: "lines",
+        name: `${mode} · ${block}`,
+        legendgroup: block,
+        line: { color: PALETTE[i % PALETTE.length], dash: mode === "global" ? "dot" : "solid" },
+      }))
+    );
+  const axes = (y: string) => ({
+    xaxis: { title: { text: "step" } },
+    yaxis: { title: { text: y } },
+  });
+  return {
+    underflow: {
+      data: perBlock("grad_underflow_", 100),
+      layout: {
+        title: {
+          text: "Gradient entries flushed to zero per block (dotted: global, solid: per-block)",
+        },
+        ...axes("underflow (% of non-zero entries)"),
+        height: 450,
+      },
+    },
+    scales: {
+      data: perBlock("grad_scale_log2_", 1),
+      layout: {
+        title: { text: "log₂ of each block's gradient scale (dotted: the one global scale)" },
+        ...axes("log₂ scale"),
+        height: 400,
+      },
+    },
+    loss: lossCurvesFigure(metrics, { by: "mode", reference: "fp32" }),
+  };
+}
+
+/** One row of {@link table1Rows}. */
+export interface Table1Out {
+  [column: string]: string | number;
+  model: string;
+  d_model: number;
+  rank: number;
+  rank_per_d_model: number;
+  paper_percent: number;
+  formula_percent: number;
+  element_counts_percent: number;
+}
+
+/**
+ * The paper's Table 1 (minimum PowerSGD rank and compression rate per model size), with the rate
+ * from the formula 1 − 5r/(8·d_model) and recomputed from PowerSGD's element counts on a GPU's
+ * shards of one layer (8 GPUs per machine, each compressing its shard with rank r/8).
+ *
+ * @returns One row per model.
+ * @example
+ * ```ts
+ * import { table1Rows } from "./training_figures.ts";
+ * const rows = table1Rows();
+ * console.log(rows.map((r) => Math.round(r.formula_percent))); // e.g. [83, 85, 86]
+ * ```
+ */
+export function table1Rows(): Table1Out[] {
+  return paperTable1().map((row) => {
+    const plan = planCompression(shardedLayerShapes(row.dModel), row.rank / 8, 0);
+    const sent = plan.reduce((a, e) => a + e.elementsSent, 0);
+    const full = plan.reduce((a, e) => a + e.elementsUncompressed, 0);
+    return {
+      model: row.model,
+      d_model: row.dModel,
+      rank: row.rank,
+      rank_per_d_model: row.rank / row.dModel,
+      paper_percent: row.paperPercent,
+      formula_percent: 100 * row.compressionRate,
+      element_counts_percent: 100 * (1 - sent / full),
+    };
+  });
+}
+
+/**
+ * The compression rate 1 − 5r/(8·d_model) against the rank for each of the paper's model sizes,
+ * with Table 1's minimum ranks marked.
+ *
+ * @returns A plotly figure.
+ * @example
+ * ```ts
+ * import { compressionRateFigure } from "./training_figures.ts";
+ * console.log(compressionRateFigure().data.length); // 4: three models and the table's points
+ * ```
+ */
+export function compressionRateFigure(): Figure {
+  const ranks = Array.from({ length: 64 }, (_, i) => 32 * (i + 1));
+  const table = paperTable1();
+  return {
+    data: [
+      ...table.map((row) => ({
+        x: ranks,
+        y: ranks.map((r) => 100 * paperCompressionRate(r, row.dModel)),
+        mode: "lines",
+        name: `${row.model} (d ${row.dModel})`,
+      })),
+      {
+        x: table.map((r) => r.rank),
+        y: table.map((r) => r.paperPercent),
+        mode: "markers+text",
+        text: table.map((r) => `${r.model}: ${r.paperPercent}%`),
+        textposition: "top right",
+        name: "Table 1",
+        marker: { size: 10 },
+      },
+    ],
+    layout: {
+      title: { text: "Compression rate 1 − 5r/(8·d_model) and the paper's minimum ranks" },
+      xaxis: { title: { text: "rank r" } },
+      yaxis: { title: { text: "communication saved (%)" }, range: [40, 100] },
+      height: 420,
+    },
+  };
+}

@@ -11,8 +11,7 @@
  *
  * @module
  */
-import { Buffer } from "node:buffer";
-import sharp from "sharp";
+import { pngSize } from "./png.ts";
 
 /** How long a Chromium call may take in wall time before it is killed. */
 const DEFAULT_TIMEOUT_MS = 60_000;
@@ -154,10 +153,8 @@ export async function screenshot(
     [`--screenshot=${absolutePng}`, `--window-size=${width},${height}`],
     options,
   );
-  const { width: w, height: h } = await sharp(await Deno.readFile(absolutePng)).metadata();
-  return pageHeight === undefined
-    ? { width: w!, height: h! }
-    : { width: w!, height: h!, pageHeight };
+  const { width: w, height: h } = pngSize(await Deno.readFile(absolutePng));
+  return pageHeight === undefined ? { width: w, height: h } : { width: w!, height: h!, pageHeight };
 }
 
 /** What {@link inspectPage} saw. */
@@ -329,68 +326,4 @@ async function runChromium(
 function lastMeaningfulLines(stderr: string, count: number): string[] {
   const noise = /dbus|bluez|Floss|vaapi|sandbox_linux|idle_linux|unexpected operator|:CONSOLE/;
   return stderr.split("\n").filter((l) => l.trim() !== "" && !noise.test(l)).slice(-count);
-}
-
-/** Pixel statistics of a PNG: enough to tell a rendered page from a blank one. */
-export interface PngStats {
-  width: number;
-  height: number;
-  /** Distinct RGB colours (alpha ignored). */
-  distinctColours: number;
-  /** Standard deviation of luma over all pixels, 0–255. */
-  lumaStdDev: number;
-}
-
-/**
- * Size, distinct colours and luma spread of a PNG.
- *
- * @param png Encoded PNG bytes.
- * @returns The statistics.
- * @example
- * ```ts
- * import sharp from "sharp";
- * import { pngStats } from "./chromium.ts";
- * const white = await sharp({ create: { width: 4, height: 2, channels: 3, background: "#fff" } })
- *   .png().toBuffer();
- * console.log(await pngStats(white)); // { width: 4, height: 2, distinctColours: 1, lumaStdDev: 0 }
- * ```
- */
-export async function pngStats(png: Uint8Array): Promise<PngStats> {
-  const { data, info } = await sharp(Buffer.from(png)).removeAlpha().raw()
-    .toBuffer({ resolveWithObject: true });
-  const colours = new Set<number>();
-  let sum = 0, sumSquares = 0;
-  const pixels = info.width * info.height;
-  for (let i = 0; i < pixels; i++) {
-    const r = data[3 * i], g = data[3 * i + 1], b = data[3 * i + 2];
-    colours.add((r << 16) | (g << 8) | b);
-    const luma = 0.299 * r + 0.587 * g + 0.114 * b;
-    sum += luma;
-    sumSquares += luma * luma;
-  }
-  const mean = sum / pixels;
-  return {
-    width: info.width,
-    height: info.height,
-    distinctColours: colours.size,
-    lumaStdDev: Math.sqrt(Math.max(0, sumSquares / pixels - mean * mean)),
-  };
-}
-
-/**
- * Whether a PNG is blank: a single colour (a page that drew nothing, or an empty screenshot).
- *
- * @param png Encoded PNG bytes.
- * @returns true when every pixel has the same RGB colour.
- * @example
- * ```ts
- * import sharp from "sharp";
- * import { pngIsBlank } from "./chromium.ts";
- * const white = await sharp({ create: { width: 4, height: 2, channels: 3, background: "#fff" } })
- *   .png().toBuffer();
- * console.log(await pngIsBlank(white)); // true
- * ```
- */
-export async function pngIsBlank(png: Uint8Array): Promise<boolean> {
-  return (await pngStats(png)).distinctColours <= 1;
 }

@@ -317,13 +317,11 @@ export {
   htmlToPng,
   inspectPage,
   type PageInspection,
-  pngIsBlank,
   type PngOptions,
   type PngSize,
-  type PngStats,
-  pngStats,
   screenshot,
 } from "./chromium.ts";
+export { pngIsBlank, pngSize, type PngStats, pngStats } from "./png.ts";
 export {
   escapeHtml,
   formatCell,
@@ -351,3 +349,4 @@ export {
   table1Rows,
 } from "./training_figures.ts";
 export { betaTauCurveFigures, betaTauSummaryFigure, dvaeTrainingFigures } from "./dvae_figures.ts";
+export { Report, type ReportImageOptions, type ReportOptions } from "./report.ts";

@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
-import { Buffer } from "node:buffer";
 import sharp from "sharp";
-import { findChromium, htmlToPng, inspectPage, pngIsBlank, pngStats, screenshot } from "./mod.ts";
+import { findChromium, htmlToPng, inspectPage, pngIsBlank, screenshot } from "./mod.ts";
 
 const noChromium = findChromium() === null;
 
@@ -26,24 +25,6 @@ async function withEnv<T>(vars: Record<string, string | undefined>, fn: () => T)
     apply(saved);
   }
 }
-
-Deno.test("pngStats / pngIsBlank: one colour is blank, two colours are not", async () => {
-  const white = await solidPng(6, 4, "#ffffff");
-  assert.deepEqual(await pngStats(white), {
-    width: 6,
-    height: 4,
-    distinctColours: 1,
-    lumaStdDev: 0,
-  });
-  assert.equal(await pngIsBlank(white), true);
-  const half = await sharp(await solidPng(6, 4, "#ffffff"))
-    .composite([{ input: Buffer.from(await solidPng(3, 4, "#000000")), left: 0, top: 0 }])
-    .png().toBuffer();
-  const stats = await pngStats(half);
-  assert.equal(stats.distinctColours, 2);
-  assert.ok(Math.abs(stats.lumaStdDev - 127.5) < 1, `half black, half white: ${stats.lumaStdDev}`);
-  assert.equal(await pngIsBlank(half), false);
-});
 
 Deno.test("findChromium: $DALLE_LAB_CHROMIUM first, else PATH, else null", async () => {
   await withEnv({ DALLE_LAB_CHROMIUM: "/opt/my-chrome" }, () => {

@@ -45,7 +45,7 @@
  *   colours and shapes come back, small stars and crosses a little rounded; the shapes judge
  *   accepts 87.5% of its reconstructions (experiments/prior_shapes.ts).
  *
- * Writes: data/runs/dvae_train/<stamp>_<dataset>/{config.json, metrics.csv, summary.json,
+ * Writes: data/runs/dvae_train/<stamp>_<dataset>/{config.json, metrics.csv, summary.csv,
  *   recon.png, checkpoint.safetensors}; the EMA weights to data/cache/dvae_<dataset>.safetensors
  *   (`loadDvae(path)` rebuilds the model from it); the grid (originals above reconstructions) to
  *   data/figures/dvae_<dataset>_recon.png.
@@ -65,7 +65,7 @@ import {
   toRgb32,
 } from "../lib/data/mod.ts";
 import { createDvae, evaluateDvae, saveDvae, trainDvae } from "../lib/dvae/mod.ts";
-import { applyPreset, type Flags, parseFlags } from "../lib/log/mod.ts";
+import { applyPreset, type Flags, type MetricsRow, parseFlags, writeCsv } from "../lib/log/mod.ts";
 import { writeFileAtomic } from "../lib/io/mod.ts";
 import {
   cosine,
@@ -126,6 +126,8 @@ export const DEFAULTS = {
   tag: "",
   /** Also write the grid to data/figures/dvae_<dataset>_recon.png. */
   figures: true,
+  /** A small budget on the same path (QUICK under the flags given): checks the code, not results. */
+  quick: false,
   /**
    * A run folder of this experiment to continue from its last checkpoint ("" = a new run); its
    * config.json supplies every flag not given now.
@@ -150,14 +152,24 @@ export const SHAPES_RECIPE: Partial<typeof DEFAULTS> = {
   infoFrac: 0.4,
 };
 
+/** What `--quick` changes (flags given explicitly still win): about a minute in all. */
+export const QUICK: Partial<typeof DEFAULTS> = {
+  steps: 40,
+  shapesCount: 1000,
+  testImages: 200,
+  figures: false,
+  tag: "quick",
+};
+
 /**
- * Flags with the dataset's recipe applied under the explicit ones (and `--backend`, if given);
+ * Flags with the dataset's recipe (and `--quick`'s budget) applied under the explicit ones (and `--backend`, if given);
  * with `--resume`, the resumed run's own flags under the explicit ones.
  */
 export async function resolveConfig(args: string[] = Deno.args): Promise<Flags<typeof DEFAULTS>> {
   const flags = parseFlags(DEFAULTS, args);
   if (flags.resume) return await resumableFlags("dvae_train", DEFAULTS, args);
-  return flags.dataset === "shapes" ? applyPreset(flags, SHAPES_RECIPE, args) : flags;
+  const recipe = flags.dataset === "shapes" ? applyPreset(flags, SHAPES_RECIPE, args) : flags;
+  return flags.quick ? applyPreset(recipe, QUICK, args) : recipe;
 }
 
 async function loadData(
@@ -266,7 +278,7 @@ if (import.meta.main) {
     if (cfg.figures) await writeFileAtomic(`data/figures/dvae_${cfg.dataset}_recon.png`, png);
     return { ...evaluation, weights: out };
   });
-  const summary = {
+  const summary: MetricsRow = {
     dataset: cfg.dataset,
     steps: cfg.steps,
     batch_size: cfg.batchSize,
@@ -285,9 +297,12 @@ if (import.meta.main) {
     test_codes_used_frac: figures.usedFraction,
     weights: figures.weights,
   };
-  await run.writeFile("summary.json", JSON.stringify(summary, null, 2) + "\n");
+  await writeCsv(`${run.dir}/summary.csv`, [summary]);
   console.log(JSON.stringify(summary, null, 2));
-  console.log(`run folder: ${run.dir}; figure: data/figures/dvae_${cfg.dataset}_recon.png`);
+  console.log(
+    `run folder: ${run.dir}` +
+      (cfg.figures ? `; figure: data/figures/dvae_${cfg.dataset}_recon.png` : ""),
+  );
   result.dispose();
   dvae.dispose();
 }

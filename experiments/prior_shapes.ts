@@ -5,7 +5,7 @@
  * N draws add?
  *
  * Command: `deno run -A experiments/prior_shapes.ts [--steps=1200] [--rerankSteps=600]` (about
- *   15 minutes on a quiet machine)
+ *   15 minutes on a quiet machine; `--quick`: about two minutes, checking the path, not results)
  *   (`--resume=data/runs/prior_shapes/<run>` continues a stopped run; `--pipeline=DIR` judges a
  *   saved pipeline without training). It needs the shapes dVAE: `deno run -A
  *   experiments/dvae_train.ts --dataset=shapes` writes data/cache/dvae_shapes.safetensors. A
@@ -42,7 +42,7 @@
  * checkpoint.safetensors, samples_<split>.png (per caption the real image, then the draws best
  * first with their reranker scores), completion_test.png and summary.csv (per split and
  * temperature: agreement per draw and of the reranked best, per attribute, baselines, held-out
- * loss).
+ * loss) and stages.csv (wall time per stage).
  *
  * @module
  */
@@ -61,7 +61,7 @@ import {
   createShapesJudge,
   type ShapesJudge,
 } from "../lib/judge/mod.ts";
-import { type MetricsRow, writeCsv } from "../lib/log/mod.ts";
+import { applyPreset, type MetricsRow, writeCsv } from "../lib/log/mod.ts";
 import { openRunLog, paramCount, resumableFlags } from "../lib/nn/mod.ts";
 import {
   captionRows,
@@ -116,16 +116,54 @@ export const PRIOR_SHAPES_DEFAULTS = {
   /** A run folder of this experiment to continue from its last checkpoint. */
   resume: "",
   tag: "run",
+  /** A small budget on the same path (PRIOR_SHAPES_QUICK under the flags given). */
+  quick: false,
+};
+
+/**
+ * What `--quick` changes (flags given explicitly still win): about two minutes, for checking that
+ * the stages run, not for reading results. It uses the quick dVAE of `dvae_train.ts --quick
+ * --dataset=shapes --out=data/cache/dvae_shapes_quick.safetensors`.
+ */
+export const PRIOR_SHAPES_QUICK: Partial<PriorShapesConfig> = {
+  dvae: "data/cache/dvae_shapes_quick.safetensors",
+  trainCount: 1000,
+  steps: 40,
+  rerankSteps: 40,
+  evalCaptions: 4,
+  gridCaptions: 4,
+  temperatures: [1],
+  completionImages: 2,
+  completions: 2,
+  out: "data/cache/pipeline_shapes_quick",
+  tag: "quick",
 };
 
 /** The experiment's configuration. */
 export type PriorShapesConfig = typeof PRIOR_SHAPES_DEFAULTS;
 
+/** Wall time per stage, written to the run folder as stages.csv (stage, seconds). */
+class StageClock {
+  readonly rows: MetricsRow[] = [];
+  #last = performance.now();
+  /** Ends the stage that began at the previous call (or at construction). */
+  lap(stage: string): void {
+    const now = performance.now();
+    this.rows.push({ stage, seconds: (now - this.#last) / 1000 });
+    this.#last = now;
+  }
+}
+
 const pct = (x: number) => `${(x * 100).toFixed(0)}%`;
 const rate = (flags: boolean[]) => flags.filter(Boolean).length / Math.max(1, flags.length);
 
 /** Trains the tokenizer, prior and reranker on train scenes; returns the pipeline. */
-async function build(cfg: PriorShapesConfig, judge: ShapesJudge, train: ShapesDataset) {
+async function build(
+  cfg: PriorShapesConfig,
+  judge: ShapesJudge,
+  train: ShapesDataset,
+  clock: StageClock,
+) {
   const dvae = await loadDvae(cfg.dvae).catch((err: Error) => {
     throw new Error(
       `cannot load the shapes dVAE (${err.message}); train it with ` +
@@ -142,6 +180,7 @@ async function build(cfg: PriorShapesConfig, judge: ShapesJudge, train: ShapesDa
       "show what the prior learned; retrain the dVAE"
     : "";
   if (warning) console.warn(`\n[prior_shapes] WARNING: ${warning}\n`);
+  clock.lap("image tokens (dVAE encoder)");
   const tokenizer = BpeTokenizer.train(train.captions, { vocabSize: cfg.vocabSize });
   const longest = Math.max(...train.captions.map((c) => tokenizer.encode(c).length));
   const textLen = longest + 4; // room for BPE dropout's longer encodings
@@ -177,6 +216,7 @@ async function build(cfg: PriorShapesConfig, judge: ShapesJudge, train: ShapesDa
     resume: true,
   });
   trained.dispose();
+  clock.lap("tokenizer + prior");
   if (batchAt.truncated > 0) {
     console.log(
       `[prior_shapes] BPE dropout lengthened ${batchAt.truncated} of ${cfg.steps * cfg.batch} ` +
@@ -194,6 +234,7 @@ async function build(cfg: PriorShapesConfig, judge: ShapesJudge, train: ShapesDa
     });
     console.log(`[prior_shapes] reranker: InfoNCE ${Number(run.rows.at(-1)?.loss).toFixed(3)}`);
     run.dispose();
+    clock.lap("reranker");
   }
   const pipeline = new Pipeline(tokenizer, dvae, prior, reranker);
   await pipeline.save(cfg.out, { run: log.dir, dvae: cfg.dvae, dvae_accepted: accepted });
@@ -209,8 +250,10 @@ async function build(cfg: PriorShapesConfig, judge: ShapesJudge, train: ShapesDa
 export async function run(cfg: PriorShapesConfig): Promise<{ dir: string; summary: MetricsRow[] }> {
   const started = performance.now();
   const minutes = () => ((performance.now() - started) / 60000).toFixed(1);
+  const clock = new StageClock();
   const judge = await createShapesJudge();
   const train = await makeShapes({ count: cfg.trainCount, seed: cfg.trainSeed, split: "train" });
+  clock.lap("judge + scenes");
   const built = cfg.pipeline
     ? {
       pipeline: await Pipeline.load(cfg.pipeline),
@@ -218,7 +261,7 @@ export async function run(cfg: PriorShapesConfig): Promise<{ dir: string; summar
       warning: "",
       accepted: NaN,
     }
-    : await build(cfg, judge, train);
+    : await build(cfg, judge, train, clock);
   const { pipeline, log } = built;
   const { prior, tokenizer, dvae } = pipeline;
   const textLen = prior.config.textLen;
@@ -292,8 +335,10 @@ export async function run(cfg: PriorShapesConfig): Promise<{ dir: string; summar
       summary.push({ ...row, warning: built.warning });
     }
     tf.dispose([real, recon]);
+    clock.lap(`generate + judge: ${split}`);
   }
   await writeCsv(`${log.dir}/summary.csv`, summary);
+  if (log.dir) await writeCsv(`${log.dir}/stages.csv`, clock.rows);
   console.log(`[prior_shapes] wrote ${log.dir || "(in memory)"} · ${minutes()} min`);
   judge.dispose();
   pipeline.dispose();
@@ -307,7 +352,8 @@ function concat(rows: Int32Array[]): Int32Array {
 }
 
 if (import.meta.main) {
-  const asked = await resumableFlags("prior_shapes", PRIOR_SHAPES_DEFAULTS);
+  const flags = await resumableFlags("prior_shapes", PRIOR_SHAPES_DEFAULTS);
+  const asked = flags.quick ? applyPreset(flags, PRIOR_SHAPES_QUICK) : flags;
   await initBackend(asked.backend);
   await run({ ...asked, workers: asked.workers === 0 ? defaultWorkers() : asked.workers });
 }

@@ -120,7 +120,7 @@ export function explicitFlags(args: string[] = Deno.args): Set<string> {
  */
 export function applyPreset<T extends object>(
   flags: T,
-  preset: Partial<T>,
+  preset: NoInfer<Partial<T>>,
   args: string[] = Deno.args,
 ): T {
   const explicit = explicitFlags(args);

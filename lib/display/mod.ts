@@ -307,7 +307,6 @@ export {
 export {
   nSweepFigure,
   nSweepTable,
-  type SummaryRow,
   zeroShotFigure,
   zeroShotTable,
 } from "./rerank_figures.ts";

@@ -9,9 +9,7 @@
  * @module
  */
 import type { Figure } from "./mod.ts";
-
-/** A summary row as written or read back from CSV. */
-export type SummaryRow = Readonly<Record<string, unknown>>;
+import { requireColumns, type Row } from "./training_figures.ts";
 
 /** The picks the N sweep compares, in legend order. */
 const PICKS = ["reranked", "random", "oracle"] as const;
@@ -39,18 +37,6 @@ const ZERO_SHOT_COLOURS = {
   zero_shot_reranked: "#e6550d",
 } as const;
 
-/** Throws a TypeError naming what is missing when `rows` are not `experiment`'s summary rows. */
-function requireColumns(rows: readonly SummaryRow[], columns: string[], experiment: string): void {
-  if (rows.length === 0) throw new TypeError(`expected ${experiment}'s summary rows, got none`);
-  const missing = columns.filter((c) => !(c in rows[0]));
-  if (missing.length > 0) {
-    throw new TypeError(
-      `expected ${experiment}'s summary rows with ${missing.join(", ")}; got columns ` +
-        Object.keys(rows[0]).join(", "),
-    );
-  }
-}
-
 /** A fraction as a whole percentage, "—" when it is not a finite number. */
 function percent(v: unknown): string {
   return typeof v === "number" && Number.isFinite(v) ? `${(100 * v).toFixed(0)}%` : "—";
@@ -70,7 +56,7 @@ function ratio(v: unknown): string {
 }
 
 /** The split names in the order the rows first name them. */
-function splitsOf(rows: readonly SummaryRow[]): string[] {
+function splitsOf(rows: readonly Row[]): string[] {
   return [...new Set(rows.map((r) => String(r.split)))];
 }
 
@@ -97,11 +83,11 @@ function splitsOf(rows: readonly SummaryRow[]): string[] {
  * console.log(fig.data.length, fig.data[0].y); // 3 [13, 30]
  * ```
  */
-export function nSweepFigure(rows: readonly SummaryRow[], title = "Judge agreement vs N"): Figure {
+export function nSweepFigure(rows: readonly Row[], title = "Judge agreement vs N"): Figure {
   requireColumns(
     rows,
     ["split", "n", ...PICKS.flatMap((p) => [`${p}_mean`, `${p}_low`, `${p}_high`])],
-    "rerank_n_sweep",
+    "rerank_n_sweep's summary rows",
   );
   const splits = splitsOf(rows);
   const ns = [...new Set(rows.map((r) => Number(r.n)))].sort((a, b) => a - b);
@@ -194,13 +180,13 @@ export function nSweepFigure(rows: readonly SummaryRow[], title = "Judge agreeme
  * ```
  */
 export function nSweepTable(
-  rows: readonly SummaryRow[],
-  options: { n?: number; metrics?: readonly SummaryRow[] } = {},
+  rows: readonly Row[],
+  options: { n?: number; metrics?: readonly Row[] } = {},
 ): { n: number; rows: Record<string, string | number>[] } {
   requireColumns(
     rows,
     ["split", "n", "captions", "reranked_mean", "oracle_mean"],
-    "rerank_n_sweep",
+    "rerank_n_sweep's summary rows",
   );
   const ns = rows.map((r) => Number(r.n));
   const n = options.n ?? (ns.includes(32) ? 32 : Math.max(...ns));
@@ -257,13 +243,13 @@ export function nSweepTable(
  * ```
  */
 export function zeroShotTable(
-  rows: readonly SummaryRow[],
+  rows: readonly Row[],
   n: number,
 ): { rows: Record<string, string>[]; markdown: string } {
   requireColumns(
     rows,
     ["attribute", ...ZERO_SHOT_COLUMNS, "ratio_first", "ratio_reranked"],
-    "zero_shot",
+    "zero_shot's summary rows",
   );
   const titles = [
     "attribute",
@@ -274,7 +260,7 @@ export function zeroShotTable(
     "zero-shot ÷ test, first",
     `zero-shot ÷ test, best of ${n}`,
   ];
-  const cell = (r: SummaryRow, c: string) =>
+  const cell = (r: Row, c: string) =>
     `${percent(r[c])} ${interval(r[`${c}_low`], r[`${c}_high`])}`.trim();
   const table = rows.map((r) => {
     const values = [
@@ -313,8 +299,8 @@ export function zeroShotTable(
  * console.log(fig.data.length); // 4
  * ```
  */
-export function zeroShotFigure(rows: readonly SummaryRow[], n: number): Figure {
-  requireColumns(rows, ["attribute", ...ZERO_SHOT_COLUMNS], "zero_shot");
+export function zeroShotFigure(rows: readonly Row[], n: number): Figure {
+  requireColumns(rows, ["attribute", ...ZERO_SHOT_COLUMNS], "zero_shot's summary rows");
   const names = {
     test_first: "test, first draw",
     test_reranked: `test, best of ${n}`,

@@ -68,7 +68,7 @@ Deno.test("nSweepFigure: one split, one panel; rows of another experiment are re
   const rows = parseCsv(SWEEP_CSV).filter((r) => r.split === "test");
   assert.equal(nSweepFigure(rows).data.length, 3);
   assert.throws(() => nSweepFigure(parseCsv(ZERO_SHOT_CSV)), /rerank_n_sweep.*reranked_mean/);
-  assert.throws(() => nSweepFigure([]), /got none/);
+  assert.throws(() => nSweepFigure([]), /got no rows/);
 });
 
 Deno.test("nSweepTable: one row per split at the N asked for, AUC from the metrics", () => {

@@ -31,7 +31,8 @@ export function commandLine(args: string[]): string {
 }
 
 /**
- * The newest run folder of `experiment` under `<repo>/data/runs/`; when there is none, prints the
+ * The newest run folder of `experiment` under `<repo>/data/runs/` (a full run before a `--quick`
+ * one, see {@link latestRun}'s `preferFull`); when there is none, prints the
  * full run's command, runs the small-budget fallback (streaming its output) and returns its folder.
  *
  * @param experiment The experiment's name (its folder under data/runs/).
@@ -50,7 +51,7 @@ export async function requireRun(
 ): Promise<string> {
   const repo = options.repo ?? ".";
   const root = `${repo}/data/runs`;
-  const found = await latestRun(experiment, { root });
+  const found = await latestRun(experiment, { root, preferFull: true });
   if (found !== null) return found;
   const command = options.command ?? [`experiments/${experiment}.ts`];
   const fallback = options.fallback ?? [...command, "--quick"];

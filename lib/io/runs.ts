@@ -141,11 +141,18 @@ export async function readRun(dir: string): Promise<RunRecord> {
 export interface LatestRunOptions {
   /** Root folder of all runs. @default "data/runs" */
   root?: string;
+  /**
+   * Pass over small-budget runs (config.json's `quick: true`) while a full one exists, so a
+   * `--quick` check made later does not hide the run whose numbers mean something.
+   * @default false
+   */
+  preferFull?: boolean;
 }
 
 /**
  * The newest run folder of an experiment: the greatest `<stamp>_<tag>` name under
- * `<root>/<experiment>/` that holds a `config.json` (a folder without one never started logging).
+ * `<root>/<experiment>/` that holds a `config.json` (a folder without one never started logging,
+ * or never finished); with `preferFull`, the newest full run before any `--quick` one.
  *
  * @param experiment The experiment's name (its folder under `root`).
  * @param options See {@link LatestRunOptions}.
@@ -158,7 +165,7 @@ export interface LatestRunOptions {
  */
 export async function latestRun(
   experiment: string,
-  { root = "data/runs" }: LatestRunOptions = {},
+  { root = "data/runs", preferFull = false }: LatestRunOptions = {},
 ): Promise<string | null> {
   const parent = `${root}/${experiment}`;
   const names: string[] = [];
@@ -172,8 +179,17 @@ export async function latestRun(
   }
   // The stamp leads and has fixed width, so text order is time order; the tag breaks ties.
   names.sort().reverse();
+  let quick: string | null = null;
   for (const name of names) {
-    if (await exists(`${parent}/${name}/config.json`)) return `${parent}/${name}`;
+    const dir = `${parent}/${name}`;
+    if (!preferFull) {
+      if (await exists(`${dir}/config.json`)) return dir;
+      continue;
+    }
+    const config = await readRunConfig(dir);
+    if (config === null) continue;
+    if (config.quick !== true) return dir;
+    quick ??= dir;
   }
-  return null;
+  return quick;
 }

@@ -64,6 +64,23 @@ Deno.test("latestRun: the newest stamped folder that holds a config.json, else n
   }
 });
 
+Deno.test("latestRun with preferFull: the newest full run before a newer --quick one", async () => {
+  const root = await Deno.makeTempDir();
+  try {
+    const base = `${root}/demo`;
+    await makeRun(`${base}/20261202T000000Z_quick`, { "config.json": '{"quick":true}' });
+    const options = { root, preferFull: true };
+    assert.equal(await latestRun("demo", options), `${base}/20261202T000000Z_quick`);
+    await makeRun(`${base}/20261203T000000Z_full`, { "config.json": '{"quick":false}' });
+    await makeRun(`${base}/20261204T000000Z_quick`, { "config.json": '{"quick":true}' });
+    await makeRun(`${base}/20261205T000000Z_quick`, { "config.json": '{"quick":true}' });
+    assert.equal(await latestRun("demo", options), `${base}/20261203T000000Z_full`);
+    assert.equal(await latestRun("demo", { root }), `${base}/20261205T000000Z_quick`);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
 Deno.test("runStamp and runExperiment agree with lib/log's folder layout", () => {
   assert.equal(runStamp(new Date("2026-12-02T01:44:52.999Z")), "20261202T014452Z");
   assert.equal(runExperiment("data/runs/a_b/20261202T014452Z_t/", {}), "a_b");

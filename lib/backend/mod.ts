@@ -20,7 +20,7 @@
  *
  * @module
  */
-import * as tf from "@tensorflow/tfjs";
+import * as tfjs from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import { registerWasmTrainingKernels } from "./_wasm_kernels.ts";
 import { registerCpuFixes } from "./_cpu_kernels.ts";
@@ -28,7 +28,55 @@ import { registerGradientFixes } from "./_gradients.ts";
 import { registerTensorflowKernels } from "./_tensorflow_kernels.ts";
 import { filterNativeStderr } from "./_stderr.ts";
 
-export { tf };
+/**
+ * The process's one TensorFlow.js engine: `@tensorflow/tfjs`'s namespace, with the kernels and
+ * gradients this module fixes registered on import.
+ *
+ * A constant typed as the namespace rather than a namespace re-export, so that `deno doc` documents
+ * one symbol instead of all of tfjs; the type namespace of the same name below keeps
+ * `tf.Tensor4D` and the other tensor types usable in type positions.
+ *
+ * @example
+ * ```ts
+ * import { ensureBackend, tf } from "./mod.ts";
+ * await ensureBackend();
+ * const sum = tf.tidy(() => tf.tensor1d([1, 2, 3]).sum().dataSync()[0]);
+ * console.log(sum); // 6
+ * ```
+ */
+export const tf: typeof tfjs = tfjs;
+
+/** The tfjs types that the toolkit's signatures name as `tf.<Type>`. */
+export declare namespace tf {
+  /** A tensor of any rank (`tfjs.Tensor`). */
+  export type Tensor = tfjs.Tensor;
+  /** A rank-0 tensor. */
+  export type Scalar = tfjs.Scalar;
+  /** A rank-1 tensor. */
+  export type Tensor1D = tfjs.Tensor1D;
+  /** A rank-2 tensor, e.g. (batch, features). */
+  export type Tensor2D = tfjs.Tensor2D;
+  /** A rank-3 tensor, e.g. (batch, tokens, width). */
+  export type Tensor3D = tfjs.Tensor3D;
+  /** A rank-4 tensor, e.g. images (batch, height, width, channels). */
+  export type Tensor4D = tfjs.Tensor4D;
+  /** A trainable tensor. */
+  export type Variable = tfjs.Variable;
+  /** A tensor's rank, as tfjs's `Rank` enum. */
+  export type Rank = tfjs.Rank;
+  /** A tensor's element type: "float32", "int32", "bool", "complex64" or "string". */
+  export type DataType = tfjs.DataType;
+  /** Anything `tf.tidy` may return: tensors, or arrays and maps of them. */
+  export type TensorContainer = tfjs.TensorContainer;
+  /** Tensors by name. */
+  export type NamedTensorMap = tfjs.NamedTensorMap;
+  /** A kernel's attributes by name. */
+  export type NamedAttrMap = tfjs.NamedAttrMap;
+  /** A registered kernel: its name, backend and implementation. */
+  export type KernelConfig = tfjs.KernelConfig;
+  /** Saves tensors from a custom gradient's forward pass for its backward pass. */
+  export type GradSaveFunc = tfjs.GradSaveFunc;
+}
 
 // Gradients are backend independent: tfjs-core's wrong ones are replaced once, on import.
 registerGradientFixes();

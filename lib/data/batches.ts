@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { tf } from "../backend/mod.ts";
+import type { tf } from "../backend/mod.ts";
 import { Mulberry32, Rng } from "../io/mod.ts";
 import { type CaptionedImages, imagesToTensor } from "./image_batch.ts";
 

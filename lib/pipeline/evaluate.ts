@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { tf } from "../backend/mod.ts";
+import type { tf } from "../backend/mod.ts";
 import {
   type AttributeAgreement,
   attributeAgreement,
@@ -18,11 +18,13 @@ import type { Pipeline } from "./pipeline.ts";
 
 /** What judging needs of a judge (lib/judge's fits): it reads scenes from images. */
 export interface SceneReader {
+  /** Reads the scene (shape, colour, size) of each image. */
   read(images: tf.Tensor4D): Scene[];
 }
 
 /** One caption's candidates, in draw order. */
 export interface JudgedCaption {
+  /** The caption the images were drawn for. */
   caption: string;
   /** Reranker score of each draw (NaN without a reranker). */
   scores: number[];
@@ -105,8 +107,11 @@ export function bestOfFirst(judged: JudgedCaption, n: number): number {
 
 /** A mean with its 95% interval. */
 export interface Interval {
+  /** The mean. */
   mean: number;
+  /** Lower end of the interval. */
   low: number;
+  /** Upper end of the interval. */
   high: number;
 }
 
@@ -141,6 +146,7 @@ export function interval95(values: readonly number[]): Interval {
 
 /** Agreement at one N, over captions. */
 export interface RerankPoint {
+  /** Candidates per caption. */
   n: number;
   /** The reranker's best of the first n agrees. */
   reranked: Interval;

@@ -72,7 +72,9 @@ export interface PngOptions extends ChromiumOptions {
 
 /** What a PNG call produced: its size, and the page's full height when that was measured. */
 export interface PngSize {
+  /** Width in pixels. */
   width: number;
+  /** Height in pixels. */
   height: number;
   /** The page's scroll height at `width` (only when `height` was omitted); > height if cut. */
   pageHeight?: number;

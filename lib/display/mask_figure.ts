@@ -226,6 +226,7 @@ export function figure11(): Figure {
 export interface PanelLayout {
   /** Image width and height in pixels. */
   width: number;
+  /** Height in pixels. */
   height: number;
   /** Side of one mask cell in pixels, its grid line included. */
   cellPx: number;

@@ -34,7 +34,9 @@ export function pngSize(png: Uint8Array): { width: number; height: number } {
 
 /** Pixel statistics of a PNG: enough to tell a rendered page from a blank one. */
 export interface PngStats {
+  /** Width in pixels. */
   width: number;
+  /** Height in pixels. */
   height: number;
   /** Distinct RGB colours (alpha ignored). */
   distinctColours: number;

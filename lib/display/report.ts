@@ -56,7 +56,9 @@ const READY_TIMEOUT_MS = 15_000;
  * ```
  */
 export class Report {
+  /** The report's title, its page heading. */
   readonly title: string;
+  /** A line under the title, when given. */
   readonly subtitle?: string;
   #blocks: string[] = [];
   #sections: Section[] = [];
@@ -64,6 +66,7 @@ export class Report {
   #figures = 0;
 
   /**
+   * Starts an empty report.
    * @param title The page's title and heading.
    * @param options A subtitle.
    */

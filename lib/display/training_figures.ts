@@ -335,13 +335,21 @@ export function gradScalingFigures(
 
 /** One row of {@link table1Rows}. */
 export interface Table1Out {
+  /** Any further column, as the table writer takes it. */
   [column: string]: string | number;
+  /** The model, as the paper names it. */
   model: string;
+  /** Model width. */
   d_model: number;
+  /** PowerSGD rank. */
   rank: number;
+  /** Rank over model width. */
   rank_per_d_model: number;
+  /** The paper's compression rate, percent. */
   paper_percent: number;
+  /** Compression rate from the paper's formula, percent. */
   formula_percent: number;
+  /** Compression rate from counting elements, percent. */
   element_counts_percent: number;
 }
 

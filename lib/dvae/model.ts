@@ -211,11 +211,25 @@ class Decoder extends Module {
  * ```
  */
 export class Dvae extends Module {
+  /** The complete configuration the model was built with. */
   readonly config: Readonly<DvaeConfig>;
+  /**
+   * The encoder, image → logits (B, g, g, K): the network's internal layout, reachable for tests and inspection but
+   * not a stable API (its type stays private).
+   * @ignore
+   */
   readonly encoder: Encoder;
+  /**
+   * The decoder, codes → distribution parameters: the network's internal layout, reachable for tests and inspection but
+   * not a stable API (its type stays private).
+   * @ignore
+   */
   readonly decoder: Decoder;
 
-  /** @param config A complete configuration (use {@link createDvae} for defaults and checks). */
+  /**
+   * Builds the encoder and decoder with fresh weights from the config's seed.
+   * @param config A complete configuration (use {@link createDvae} for defaults and checks).
+   */
   constructor(config: DvaeConfig) {
     super();
     this.config = Object.freeze({ ...config });

@@ -33,6 +33,7 @@ export class GradScaleCoordinator implements Coordinator {
   #discardRound = -1;
 
   /**
+   * Wraps a coordinator with per-block gradient scaling.
    * @param inner The inner coordinator (owned from now on).
    * @param scaler The scales and their rules (owned).
    * @param paramBlock Block index of each parameter (scaler.blockIds order).

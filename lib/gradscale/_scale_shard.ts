@@ -34,6 +34,7 @@ export class GradScaleShard implements ShardReducer {
   #snapshot: Record<string, Float32Array> | null = null;
 
   /**
+   * Wraps a shard reducer with per-block gradient scaling.
    * @param inner The inner shard reducer (owned from now on).
    * @param paramBlock Block index of each parameter.
    * @param blocks Number of blocks.

@@ -35,6 +35,7 @@ export interface CorruptFileErrorOptions {
  * ```
  */
 export class CorruptFileError extends Error {
+  /** The error class name, as printed. */
   override name = "CorruptFileError";
   /** The file (or the name a caller gave the bytes). */
   readonly path: string;
@@ -44,6 +45,7 @@ export class CorruptFileError extends Error {
   readonly reason: string;
 
   /**
+   * Describes a corrupt file.
    * @param path The file.
    * @param reason What is wrong, e.g. "header claims 900 bytes but the file has 20".
    * @param options The expected format and the underlying error.
@@ -86,6 +88,7 @@ export interface TensorMismatch {
  * ```
  */
 export class CheckpointMismatchError extends Error {
+  /** The error class name, as printed. */
   override name = "CheckpointMismatchError";
   /** The file. */
   readonly path: string;
@@ -93,6 +96,7 @@ export class CheckpointMismatchError extends Error {
   readonly mismatches: readonly TensorMismatch[];
 
   /**
+   * Lists the tensors of a checkpoint that do not match the model.
    * @param path The file.
    * @param mismatches The tensors that do not fit (at least one).
    */

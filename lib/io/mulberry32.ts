@@ -26,7 +26,10 @@ import { mixSeed, type RandomSource } from "./random.ts";
 export class Mulberry32 implements RandomSource {
   #state: number;
 
-  /** @param state The raw state; floored and taken modulo 2³², not hashed. */
+  /**
+   * Starts the generator from a raw state.
+   * @param state The raw state; floored and taken modulo 2³², not hashed.
+   */
   constructor(state: number) {
     if (!Number.isFinite(state)) {
       throw new TypeError(`seed must be a finite number, got ${state}`);

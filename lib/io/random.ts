@@ -98,7 +98,10 @@ export class Rng implements RandomSource {
   #d: number;
   #spare: number | null = null;
 
-  /** @param seed Any integer (or float; it is floored). */
+  /**
+   * Seeds the generator.
+   * @param seed Any integer (or float; it is floored).
+   */
   constructor(seed: number) {
     if (!Number.isFinite(seed)) {
       throw new TypeError(`Rng seed must be a finite number, got ${seed}`);

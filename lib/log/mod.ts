@@ -20,7 +20,13 @@
  * @module
  */
 export { RunLog } from "./run_log.ts";
-export type { MetricsRow, ResumeNote, RunLogOptions, RunLogResumeOptions } from "./run_log.ts";
+export type {
+  MetricsRow,
+  ResumeNote,
+  RunLogOptions,
+  RunLogResumeOptions,
+  RunLogSettings,
+} from "./run_log.ts";
 export { RunMismatchError } from "./run_mismatch.ts";
 export { readCsv, writeCsv } from "./csv.ts";
 export { applyPreset, explicitFlags, parseFlags } from "./flags.ts";

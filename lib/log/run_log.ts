@@ -90,7 +90,10 @@ function checkExperiment(experiment: string): void {
   }
 }
 
-type Settings = Required<Omit<RunLogOptions, "totalSteps" | "config">> & { totalSteps?: number };
+/** {@link RunLogOptions} with every default filled in, as a {@link RunLog} holds them. */
+export type RunLogSettings =
+  & Required<Omit<RunLogOptions, "totalSteps" | "config">>
+  & { totalSteps?: number };
 
 /**
  * A run's metrics table and folder.
@@ -106,6 +109,7 @@ type Settings = Required<Omit<RunLogOptions, "totalSteps" | "config">> & { total
  * ```
  */
 export class RunLog {
+  /** The metrics rows logged so far, oldest first. */
   readonly rows: MetricsRow[] = [];
   readonly #started = performance.now();
   #sinceFlush = 0;
@@ -120,7 +124,8 @@ export class RunLog {
      * `config.json`; `""` for a log that does not write and was made before any backend started.
      */
     readonly backend: string,
-    readonly options: Settings,
+    /** The options, with their defaults filled in. */
+    readonly options: RunLogSettings,
     /** The step this process started at (for the ETA): 0, or a resume's `fromStep`. */
     readonly startStep = 0,
   ) {}

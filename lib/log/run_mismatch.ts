@@ -17,9 +17,11 @@
  * ```
  */
 export class RunMismatchError extends TypeError {
+  /** The error class name, as printed. */
   override name = "RunMismatchError";
 
   /**
+   * Says which settings of a resumed run differ.
    * @param dir The folder given.
    * @param expected The experiment resuming.
    * @param found The folder's experiment, or null when it names none (or is not a run).

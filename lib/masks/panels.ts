@@ -7,6 +7,7 @@
  */
 import { maskFor, type MaskKind } from "./masks.ts";
 
+/** One panel of Figure 11: a mask and how to draw it. */
 export interface MaskPanel {
   /** Caption above the panel, e.g. "(a) row". */
   label: string;

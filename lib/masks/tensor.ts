@@ -16,7 +16,7 @@ import { tf } from "../backend/mod.ts";
 import { sideOf } from "./masks.ts";
 
 /** The bias of a forbidden query→key pair (see the module comment for why not −∞). */
-export const MASKED_LOGIT = -1e9;
+export const MASKED_LOGIT: number = -1e9;
 
 /** Options of {@link maskTensor}. */
 export interface MaskTensorOptions {

@@ -14,7 +14,9 @@ export type TaskValues = Record<string, Float32Array | Int32Array>;
 
 /** What a task's `gradients` returns: gradients in `params` order, and anything else to send back. */
 export interface TaskGradients {
+  /** The shard's gradients, one per parameter, in parameter order. */
   grads: tf.Tensor[];
+  /** Scalar values (loss parts) of the shard, by name. */
   values: TaskValues;
 }
 
@@ -40,8 +42,11 @@ export interface ShardContext {
  * weighted gradients. The trainer's process runs shard 0 through the same module.
  */
 export interface GradientTask<M extends Module = Module, S = unknown, O = unknown> {
+  /** Builds the model a worker computes with from its config. */
   createModel(config: unknown): M;
+  /** The counts a shard's values are averaged over, by value name. */
   targets(shard: S): Record<string, number>;
+  /** A shard's gradients and values for the model's parameters. */
   gradients(model: M, params: tf.Variable[], shard: S, options: O & ShardContext): TaskGradients;
 }
 
@@ -69,7 +74,9 @@ export type GradientReply =
 
 /** A remote shard's answer to one round. */
 export interface RemotePayload {
+  /** What the worker sends back. */
   payload: Payload;
+  /** Scalar values of the shard, by name. */
   values: TaskValues;
 }
 
@@ -89,6 +96,7 @@ export class WorkerFailure extends Error {
   readonly reason: WorkerFailureReason;
 
   /**
+   * Starts the workers.
    * @param worker The worker's index.
    * @param reason What happened.
    * @param message The full message.
@@ -132,10 +140,15 @@ export interface PoolTimeouts {
  * reducer with the context of the pool's first shard (worker i serves shard `firstShard + i`).
  */
 export interface PoolSetup extends PoolTimeouts {
+  /** URL of the module exporting the task, loaded in each worker. */
   taskUrl: string;
+  /** The model config each worker builds its model from. */
   config: unknown;
+  /** The backend each worker starts. */
   backend: string;
+  /** The gradient reducer each worker and the coordinator load. */
   reducer: ReducerSpec;
+  /** The reducer's context, less the shard index each worker adds. */
   context: Omit<ReducerContext, "shard">;
   /** The shard worker 0 serves. @default 1 (shard 0 runs in the trainer's process) */
   firstShard?: number;

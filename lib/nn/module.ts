@@ -141,9 +141,12 @@ function normal(shape: number[], std: number, seed: number): tf.Tensor {
  * ```
  */
 export class Linear extends Module {
+  /** Weight matrix (inFeatures, outFeatures). */
   readonly weight: tf.Variable;
+  /** Bias (outFeatures), or null without one. */
   readonly bias: tf.Variable | null;
   /**
+   * A dense layer with normal-initialised weights.
    * @param inFeatures Input width.
    * @param outFeatures Output width.
    * @param options `bias` @default true; `std` @default 1/√inFeatures; `seed` @default 0.
@@ -160,6 +163,7 @@ export class Linear extends Module {
   }
 
   /**
+   * Applies the layer to the last axis.
    * @param x `(..., inFeatures)`.
    * @returns `(..., outFeatures)`.
    */
@@ -191,11 +195,16 @@ export class Linear extends Module {
  * ```
  */
 export class Conv2d extends Module {
+  /** Kernel (k, k, inChannels, outChannels). */
   readonly weight: tf.Variable;
+  /** Bias (outChannels), or null without one. */
   readonly bias: tf.Variable | null;
+  /** Stride in pixels. */
   readonly stride: number;
+  /** Padding mode. */
   readonly padding: "same" | "valid";
   /**
+   * A 2D convolution with normal-initialised weights.
    * @param inChannels Input channels.
    * @param outChannels Output channels.
    * @param kernel Square kernel size.
@@ -220,6 +229,7 @@ export class Conv2d extends Module {
   }
 
   /**
+   * Convolves an NHWC batch.
    * @param x `(B, H, W, inChannels)`.
    * @returns `(B, H', W', outChannels)`.
    */
@@ -244,10 +254,14 @@ export class Conv2d extends Module {
  * ```
  */
 export class LayerNorm extends Module {
+  /** Gain (dim), initialised to ones. */
   readonly gain: tf.Variable;
+  /** Bias (dim), initialised to zeros. */
   readonly bias: tf.Variable;
+  /** Added to the variance before the square root. */
   readonly eps: number;
   /**
+   * A layer norm over the last axis.
    * @param dim Width of the last axis.
    * @param options `eps` @default 1e-5.
    */
@@ -259,6 +273,7 @@ export class LayerNorm extends Module {
   }
 
   /**
+   * Normalises the last axis, then scales and shifts.
    * @param x `(..., dim)`.
    * @returns Normalised `(..., dim)`.
    */
@@ -285,8 +300,10 @@ export class LayerNorm extends Module {
  * ```
  */
 export class Embedding extends Module {
+  /** Embedding table (count, dim). */
   readonly weight: tf.Variable;
   /**
+   * An embedding table with normal-initialised rows.
    * @param count Number of rows (vocabulary size).
    * @param dim Vector width.
    * @param options `std` @default 0.02; `seed` @default 0.
@@ -300,6 +317,7 @@ export class Embedding extends Module {
   }
 
   /**
+   * Looks up the rows of integer ids.
    * @param ids int32 ids of any shape, each in [0, count).
    * @returns `(...ids.shape, dim)`.
    */

@@ -111,11 +111,20 @@ export function clipGradNorm(
 export interface AdamWOptions {
   /** Step size (can be overridden per step, for schedules). @default 1e-3 */
   lr?: number;
-  /** @default 0.9 */
+  /**
+   * Decay of the first moment.
+   * @default 0.9
+   */
   beta1?: number;
-  /** @default 0.999 */
+  /**
+   * Decay of the second moment.
+   * @default 0.999
+   */
   beta2?: number;
-  /** @default 1e-8 */
+  /**
+   * Added to the second moment's root.
+   * @default 1e-8
+   */
   eps?: number;
   /** Decoupled weight decay λ: p ← p − lr·λ·p. @default 0 */
   weightDecay?: number;
@@ -162,17 +171,27 @@ interface FlatState {
  * ```
  */
 export class AdamW {
+  /** Learning rate. */
   readonly lr: number;
+  /** Decay of the first moment. */
   readonly beta1: number;
+  /** Decay of the second moment. */
   readonly beta2: number;
+  /** Added to the second moment's root. */
   readonly eps: number;
+  /** Decoupled weight decay per step, times the learning rate. */
   readonly weightDecay: number;
+  /** Decay of the parameters' exponential moving average, or null for none. */
   readonly emaDecay: number | null;
+  /** Whether a parameter gets weight decay. */
   readonly decays: (param: tf.Variable) => boolean;
   #state: FlatState | null = null;
   #step = 0;
 
-  /** @param options See {@link AdamWOptions}. */
+  /**
+   * An AdamW optimiser with the given settings.
+   * @param options See {@link AdamWOptions}.
+   */
   constructor(options: AdamWOptions = {}) {
     this.lr = options.lr ?? 1e-3;
     this.beta1 = options.beta1 ?? 0.9;

@@ -96,10 +96,12 @@ export interface Coordinator {
 
 /** The shape of a reducer module. */
 export interface ReducerModule {
+  /** Makes a worker's shard reducer. */
   createShardReducer(
     config: unknown,
     context: ReducerContext,
   ): ShardReducer | Promise<ShardReducer>;
+  /** Makes the coordinator that combines the shards' messages. */
   createCoordinator(config: unknown, context: ReducerContext): Coordinator | Promise<Coordinator>;
 }
 

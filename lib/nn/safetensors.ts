@@ -14,8 +14,11 @@ import { CheckpointMismatchError, CorruptFileError, type TensorMismatch } from "
 
 /** A tensor as stored: dtype, shape and its values. */
 export interface StoredTensor {
+  /** Element type, as safetensors names it. */
   dtype: "F32" | "I32";
+  /** Shape. */
   shape: number[];
+  /** Elements, row-major. */
   data: Float32Array | Int32Array;
 }
 

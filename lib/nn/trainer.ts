@@ -117,11 +117,17 @@ export interface ModelTrainOptions extends Omit<TrainOptions, "lr" | "adamw"> {
 
 /** A model's defaults for {@link ModelTrainOptions}. */
 export interface ModelDefaults {
+  /** Learning rate. */
   lr: number;
+  /** Adam β1. */
   beta1: number;
+  /** Adam β2. */
   beta2: number;
+  /** Adam ε. */
   eps: number;
+  /** Decoupled weight decay. */
   weightDecay: number;
+  /** Global gradient norm to clip to. */
   clipNorm: number;
 }
 
@@ -189,6 +195,7 @@ export class NonFiniteError extends Error {
   readonly parameter: string | null;
 
   /**
+   * Says which step and parameter went non-finite.
    * @param message The message.
    * @param step The step.
    * @param parameter The parameter.

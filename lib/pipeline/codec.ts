@@ -10,6 +10,7 @@ import { tf } from "../backend/mod.ts";
 
 /** What the pipeline needs of a tokenizer (lib/tokenizer's `BpeTokenizer` fits). */
 export interface CaptionEncoder {
+  /** Encodes captions into a padded (B, textLen) id batch. */
   encodeBatch(
     texts: readonly string[],
     options: { textLen?: number; dropout?: number; seed?: number },

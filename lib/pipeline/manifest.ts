@@ -15,16 +15,21 @@ export const MANIFEST_FILE = "pipeline.json";
 
 /** One part: its file (relative to the folder) and the configuration it was saved with. */
 export interface ManifestPart {
+  /** The part's file, relative to the pipeline folder. */
   file: string;
+  /** The part's config. */
   config: Record<string, unknown>;
 }
 
 /** What `pipeline.json` holds. */
 export interface Manifest {
+  /** Format tag, always MANIFEST_FORMAT. */
   format: typeof MANIFEST_FORMAT;
+  /** Format version. */
   version: number;
   /** When it was saved (ISO 8601). */
   saved: string;
+  /** The parts, by role. */
   parts: {
     tokenizer: ManifestPart;
     dvae: ManifestPart;
@@ -37,9 +42,11 @@ export interface Manifest {
 
 /** A pipeline folder that cannot be loaded: which folder, and why. */
 export class PipelineManifestError extends Error {
+  /** The error class name, as printed. */
   override name = "PipelineManifestError";
 
   /**
+   * Says which pipeline folder is wrong, and why.
    * @param dir The folder.
    * @param why What is wrong.
    */
@@ -106,13 +113,21 @@ export function configDifference(
 
 /** The sizes the parts must agree on. */
 export interface PartSizes {
+  /** The tokenizer's vocabulary size (ids). */
   tokenizerVocab: number;
+  /** The dVAE's codebook size. */
   dvaeVocab: number;
+  /** The dVAE's token grid side. */
   dvaeGrid: number;
+  /** The prior's text vocabulary size. */
   priorTextVocab: number;
+  /** The prior's image vocabulary size. */
   priorImageVocab: number;
+  /** The prior's image grid side. */
   priorImageGrid: number;
+  /** The prior's text length (tokens). */
   priorTextLen: number;
+  /** The reranker's text vocabulary size, when there is a reranker. */
   rerankerTextVocab?: number;
 }
 

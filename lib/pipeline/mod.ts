@@ -26,6 +26,7 @@ export {
   MANIFEST_FORMAT,
   MANIFEST_VERSION,
   type ManifestPart,
+  type PartSizes,
   partsMismatch,
   PipelineManifestError,
 } from "./manifest.ts";

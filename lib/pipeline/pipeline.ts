@@ -62,6 +62,7 @@ export interface Generated {
 /** A tokenizer, a dVAE, a prior and optionally a reranker that fit together. */
 export class Pipeline {
   /**
+   * Joins already built parts; use Pipeline.load or Pipeline.create for checks.
    * @param tokenizer Captions → ids.
    * @param dvae Images ↔ tokens.
    * @param prior Text → image tokens.

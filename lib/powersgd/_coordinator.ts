@@ -45,6 +45,7 @@ export class PowerSgdCoordinator implements Coordinator {
   #round = -1;
 
   /**
+   * A PowerSGD coordinator for the given settings.
    * @param settings Complete settings.
    * @param context The gradients' shapes and names and the number of shards.
    */

@@ -30,6 +30,7 @@ export class PowerSgdShard implements ShardReducer {
   #pHats: (tf.Tensor2D | null)[];
 
   /**
+   * A PowerSGD shard reducer for the given settings.
    * @param settings Complete settings.
    * @param context The gradients' shapes and names, this shard and the number of shards.
    */

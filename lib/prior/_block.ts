@@ -14,7 +14,9 @@ export type KvCacheMode = "concat" | "preallocated";
 
 /** One layer's cached keys and values, each (B, H, positions, hd). */
 export interface LayerKv {
+  /** Keys (B, H, positions, hd). */
   k: tf.Tensor4D;
+  /** Values (B, H, positions, hd). */
   v: tf.Tensor4D;
 }
 

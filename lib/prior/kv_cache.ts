@@ -40,6 +40,7 @@ export class KvCache {
   /** Positions held (the next position to feed is `length`). */
   length = 0;
 
+  /** A cache for a batch of streams. */
   constructor(
     /** Streams in the batch. */
     readonly batch: number,

@@ -124,15 +124,29 @@ export class Prior extends Module {
   readonly config: ResolvedPriorConfig;
   /** L = T + n². */
   readonly streamLength: number;
+  /** Text token embeddings (textVocab, dModel). */
   readonly textEmbedding: Embedding;
+  /** Learned text position embeddings (T, dModel). */
   readonly textPosition: tf.Variable;
+  /** Per-position embeddings that replace a padding token's, so each pad slot is distinct (T, dModel). */
   readonly padEmbedding: tf.Variable;
+  /** Image token embeddings (imageVocab, dModel). */
   readonly imageEmbedding: Embedding;
+  /** Learned row embeddings of the image grid (n, dModel), added per row. */
   readonly rowPosition: tf.Variable;
+  /** Learned column embeddings of the image grid (n, dModel), added per column. */
   readonly columnPosition: tf.Variable;
+  /**
+   * The transformer blocks, one per layer: the network's internal layout, reachable for tests and inspection but
+   * not a stable API (its type stays private).
+   * @ignore
+   */
   readonly blocks: Block[];
+  /** The final layer norm before the heads. */
   readonly lnFinal: LayerNorm;
+  /** Projects to text-token logits. */
   readonly textHead: Linear;
+  /** Projects to image-token logits. */
   readonly imageHead: Linear;
   /** Per layer: bias of the full pass (transposed order for transposed column layers). */
   #fullBias: tf.Tensor2D[] = [];
@@ -142,7 +156,10 @@ export class Prior extends Module {
   #cacheBias: tf.Tensor2D[] = [];
   #owned: tf.Tensor[] = [];
 
-  /** @param config See {@link PriorConfig}. */
+  /**
+   * Builds the prior with fresh weights from the config's seed.
+   * @param config See {@link PriorConfig}.
+   */
   constructor(config: PriorConfig) {
     super();
     const cfg = resolvePriorConfig(config);

@@ -84,11 +84,20 @@ export interface SampleResult {
 
 /** Options of {@link pickTokens}. */
 export interface PickOptions {
-  /** @default 1 */
+  /**
+   * Softmax temperature.
+   * @default 1
+   */
   temperature?: number;
-  /** @default unset */
+  /**
+   * Keep only the k most likely tokens.
+   * @default unset
+   */
   topK?: number;
-  /** @default unset */
+  /**
+   * Keep the smallest set of tokens whose probability reaches p.
+   * @default unset
+   */
   topP?: number;
   /**
    * Seed of the draw: row b inverts its distribution at the b-th uniform of `new Rng(seed)`.

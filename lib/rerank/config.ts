@@ -6,10 +6,10 @@
  */
 
 /** ln(1/0.07): CLIP's initial logit scale (a softmax temperature of 0.07). */
-export const LOGIT_SCALE_INIT = Math.log(1 / 0.07);
+export const LOGIT_SCALE_INIT: number = Math.log(1 / 0.07);
 
 /** ln 100: CLIP's clamp on the logit scale, so the similarity logits stay within ±100. */
-export const LOGIT_SCALE_MAX = Math.log(100);
+export const LOGIT_SCALE_MAX: number = Math.log(100);
 
 /** What {@link createReranker} takes; every optional field documents its default. */
 export interface RerankerConfig {
@@ -51,20 +51,35 @@ export interface RerankerConfig {
 
 /** A configuration with every default filled in. */
 export interface ResolvedRerankerConfig {
+  /** Text length (tokens). */
   textLen: number;
+  /** Text vocabulary size. */
   textVocab: number;
+  /** The padding token id. */
   padId: number;
+  /** Text encoder width. */
   textWidth: number;
+  /** Text encoder layers. */
   textLayers: number;
+  /** Text encoder attention heads. */
   textHeads: number;
+  /** MLP width over text width. */
   mlpRatio: number;
+  /** Image side in pixels. */
   imageSize: number;
+  /** The image encoder's channels per stage. */
   imageChannels: number[];
+  /** The image encoder's kernel side. */
   imageKernel: number;
+  /** How image features are pooled. */
   imagePool: "flatten" | "mean";
+  /** Shared embedding width. */
   embedDim: number;
+  /** Initial log logit scale. */
   logitScaleInit: number;
+  /** Largest log logit scale. */
   logitScaleMax: number;
+  /** Seed of the initial weights. */
   seed: number;
 }
 

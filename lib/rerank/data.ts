@@ -20,9 +20,13 @@ import {
 
 /** What the reranker needs of a tokenizer (lib/tokenizer's `BpeTokenizer` fits). */
 export interface RerankTokenizer {
+  /** Vocabulary size. */
   readonly vocabSize: number;
+  /** The padding token id. */
   readonly padId: number;
+  /** Encodes one text into ids. */
   encode(text: string): number[];
+  /** Encodes texts into a padded id batch. */
   encodeBatch(
     texts: readonly string[],
     options: { textLen?: number; appendEot?: boolean },
@@ -47,15 +51,21 @@ export interface RerankDataOptions {
 
 /** Captioned images with their captions as id rows. */
 export interface RerankData {
+  /** The images. */
   images: ImageBatch;
+  /** One caption per image. */
   captions: string[];
+  /** Each image's scene, when known. */
   attributes: Scene[] | null;
+  /** The split the data came from, when known. */
   split: string | null;
   /** (count, textLen) ids, row-major, each caption then `<|eot|>`, then pads. */
   ids: Int32Array;
+  /** Text length (tokens). */
   textLen: number;
   /** The tokenizer's vocabulary size and pad id (a reranker trained on it must share them). */
   textVocab: number;
+  /** The padding token id. */
   padId: number;
 }
 
@@ -111,7 +121,9 @@ export function rerankData(options: RerankDataOptions): RerankData {
 
 /** A row of a set that names or shows a held-out colour–shape pair, and which. */
 export interface HeldOutRow {
+  /** Row of the held-out data. */
   row: number;
+  /** Its caption. */
   caption: string;
   /** e.g. "green triangle"; for an unreadable caption, why it cannot be checked. */
   pair: string;

@@ -36,9 +36,11 @@ export interface RetrievalResult {
   accuracy: number;
   /** 95% Wilson interval of the accuracy. */
   low: number;
+  /** Upper end of the interval. */
   high: number;
   /** Pool size, and chance = 1 / pool. */
   pool: number;
+  /** Accuracy by chance, 1/pool. */
   chance: number;
   /** Each caption's rank of its own image in its pool (0: first). */
   ranks: Int32Array;

@@ -30,7 +30,10 @@ export interface Reranked {
 
 /** Whether inputs are checked (shape, dtype, value range, ids); the trainer's task skips it. */
 export interface EncodeOptions {
-  /** @default true */
+  /**
+   * Whether to check the inputs' shapes.
+   * @default true
+   */
   check?: boolean;
 }
 
@@ -60,12 +63,27 @@ export class Reranker extends Module {
   readonly config: ResolvedRerankerConfig;
   /** The learned log logit scale (a scalar); see {@link scale} for the value applied. */
   readonly logitScale: tf.Variable;
+  /**
+   * The text encoder: the network's internal layout, reachable for tests and inspection but
+   * not a stable API (its type stays private).
+   * @ignore
+   */
   readonly text: TextEncoder;
+  /**
+   * The image encoder: the network's internal layout, reachable for tests and inspection but
+   * not a stable API (its type stays private).
+   * @ignore
+   */
   readonly image: ImageEncoder;
+  /** Maps the text encoder's features into the shared embedding space. */
   readonly textProjection: Linear;
+  /** Maps the image encoder's features into the shared embedding space. */
   readonly imageProjection: Linear;
 
-  /** @param config See {@link RerankerConfig}. */
+  /**
+   * Builds the reranker with fresh weights from the config's seed.
+   * @param config See {@link RerankerConfig}.
+   */
   constructor(config: RerankerConfig) {
     super();
     this.config = resolveRerankerConfig(config);

@@ -32,7 +32,7 @@ export type { TruncatedCaption } from "./_input.ts";
  * spaces leaves its last space to the word after it). Every code point matches some branch, so
  * the words always concatenate back to the text.
  */
-export const SPLIT_PATTERN = String
+export const SPLIT_PATTERN: string = String
   .raw`'(?:[sdmt]|ll|ve|re)| ?[\p{L}\p{M}]+| ?\p{N}+| ?[^\s\p{L}\p{M}\p{N}]+|\s+(?!\S)|\s+`;
 
 /** The special tokens, in id order after the merges. */
@@ -102,10 +102,15 @@ export interface EncodedBatch {
 
 /** The JSON a tokenizer saves to (see `toJSON`). */
 export interface TokenizerJson {
+  /** Format tag, always TOKENIZER_FORMAT. */
   format: typeof TOKENIZER_FORMAT;
+  /** Format version. */
   version: number;
+  /** Whether texts are lowercased first. */
   lowercase: boolean;
+  /** The pre-tokenising pattern, as source. */
   splitPattern: string;
+  /** The special tokens, in id order. */
   specialTokens: string[];
   /** Merges flattened: [left0, right0, left1, right1, …]; merge i creates id 256 + i. */
   merges: number[];

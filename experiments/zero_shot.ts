@@ -59,7 +59,7 @@
  * @module
  */
 import { initBackend } from "../lib/backend/mod.ts";
-import { type AttributeAgreement } from "../lib/data/mod.ts";
+import type { AttributeAgreement } from "../lib/data/mod.ts";
 import { zeroShotTable } from "../lib/display/mod.ts";
 import { createShapesJudge } from "../lib/judge/mod.ts";
 import { applyPreset, machineLoad, parseFlags, RunLog, writeCsv } from "../lib/log/mod.ts";

@@ -350,3 +350,10 @@ export {
 } from "./training_figures.ts";
 export { betaTauCurveFigures, betaTauSummaryFigure, dvaeTrainingFigures } from "./dvae_figures.ts";
 export { Report, type ReportImageOptions, type ReportOptions } from "./report.ts";
+export {
+  type NotebookProgressOptions,
+  notebookProgressSink,
+  progressBundle,
+  type ProgressKernel,
+  useNotebookProgress,
+} from "./progress.ts";

@@ -28,6 +28,13 @@ export type {
   RunLogSettings,
 } from "./run_log.ts";
 export { RunMismatchError } from "./run_mismatch.ts";
+export { formatDuration, formatRate, Progress, setProgressSink, terminalSink } from "./progress.ts";
+export type {
+  ProgressOptions,
+  ProgressSink,
+  ProgressSinkFactory,
+  ProgressState,
+} from "./progress.ts";
 export { readCsv, writeCsv } from "./csv.ts";
 export { applyPreset, explicitFlags, parseFlags } from "./flags.ts";
 export type { CommonFlags, Flags } from "./flags.ts";

@@ -20,6 +20,7 @@ import {
   writeFileAtomicSync,
 } from "../io/mod.ts";
 import { RunMismatchError } from "./run_mismatch.ts";
+import { Progress } from "./progress.ts";
 
 /** One metrics row: `step` plus snake_case metrics with units in their names. */
 export type MetricsRow = Record<string, number | string | boolean | null>;
@@ -36,7 +37,7 @@ export interface RunLogOptions {
   root?: string;
   /** Rewrite `metrics.csv` every this many rows (0: only on `flush`). @default 50 */
   flushEvery?: number;
-  /** Print a progress line every this many rows (0: never). @default 10 */
+  /** Report progress every this many rows (0: never; in a notebook, one live display). @default 10 */
   printEvery?: number;
   /** Total steps, for the ETA in progress lines. */
   totalSteps?: number;
@@ -50,7 +51,7 @@ export interface RunLogResumeOptions {
   experiment: string;
   /** The checkpoint's step: rows with `step < fromStep` are kept, the rest dropped. */
   fromStep: number;
-  /** Print a progress line every this many rows (0: never). @default 10 */
+  /** Report progress every this many rows (0: never; in a notebook, one live display). @default 10 */
   printEvery?: number;
   /** Total steps, for the ETA in progress lines. */
   totalSteps?: number;
@@ -111,10 +112,9 @@ export type RunLogSettings =
 export class RunLog {
   /** The metrics rows logged so far, oldest first. */
   readonly rows: MetricsRow[] = [];
-  readonly #started = performance.now();
   #sinceFlush = 0;
-  /** Rows logged by this process (a resumed log starts with the kept rows, not counted). */
-  #loggedHere = 0;
+  /** Reports the rows of this process (a resumed log's kept rows are not reported). */
+  readonly #progress: Progress;
 
   private constructor(
     /** The run folder (`""` when not writing). */
@@ -128,7 +128,14 @@ export class RunLog {
     readonly options: RunLogSettings,
     /** The step this process started at (for the ETA): 0, or a resume's `fromStep`. */
     readonly startStep = 0,
-  ) {}
+  ) {
+    this.#progress = new Progress({
+      label: options.experiment,
+      totalSteps: options.totalSteps,
+      startStep,
+      printEvery: options.printEvery,
+    });
+  }
 
   /**
    * Creates the run folder and writes `config.json`: the configuration, with `backend` set to the
@@ -242,16 +249,15 @@ export class RunLog {
   }
 
   /**
-   * Appends a row; prints progress and rewrites `metrics.csv` at the configured intervals.
+   * Appends a row; reports progress (a terminal line every `printEvery` rows, or the sink a
+   * notebook registered: see lib/log's progress.ts) and rewrites `metrics.csv` at the configured
+   * intervals.
    *
    * @param row The metrics (`step` first by convention).
    */
   log(row: MetricsRow): void {
     this.rows.push(row);
-    const n = ++this.#loggedHere;
-    if (this.options.printEvery > 0 && (n === 1 || n % this.options.printEvery === 0)) {
-      console.log(this.progressLine(row));
-    }
+    this.#progress.update(row);
     this.#sinceFlush++;
     if (
       this.options.write && this.options.flushEvery > 0 &&
@@ -264,24 +270,13 @@ export class RunLog {
   }
 
   /**
-   * A one-line summary of a row with elapsed time and ETA.
+   * A one-line summary of a row with elapsed time, rate and ETA.
    *
    * @param row The row to describe.
-   * @returns e.g. `[dvae] step 120/2000 loss 0.1234 · 35 s, eta 9.1 min`.
+   * @returns e.g. `[dvae] step 120 loss 0.1234 · 35 s, 3.44 steps/s, eta 9.1 min`.
    */
   progressLine(row: MetricsRow): string {
-    const elapsedSec = (performance.now() - this.#started) / 1000;
-    const parts = Object.entries(row).map(([k, v]) =>
-      typeof v === "number" && !Number.isInteger(v) ? `${k} ${v.toPrecision(4)}` : `${k} ${v}`
-    );
-    let eta = "";
-    const step = typeof row.step === "number" ? row.step : null;
-    if (this.options.totalSteps && step !== null && step > this.startStep) {
-      // Only the steps of this process took `elapsedSec`: a resumed run's earlier ones did not.
-      const left = (elapsedSec / (step - this.startStep)) * (this.options.totalSteps - step);
-      eta = `, eta ${left > 90 ? `${(left / 60).toFixed(1)} min` : `${left.toFixed(0)} s`}`;
-    }
-    return `[${this.options.experiment}] ${parts.join(" ")} · ${elapsedSec.toFixed(0)} s${eta}`;
+    return this.#progress.state(row).line;
   }
 
   /**
@@ -297,8 +292,12 @@ export class RunLog {
     return formatCsv(this.rows);
   }
 
-  /** Writes `metrics.csv` now (atomically). */
+  /**
+   * Writes `metrics.csv` now (atomically) and delivers the latest progress (a notebook's display
+   * shows the last row, even one its throttle held back).
+   */
   async flush(): Promise<void> {
+    await this.#progress.flush();
     if (!this.options.write) return;
     this.#sinceFlush = 0;
     await writeFileAtomic(`${this.dir}/metrics.csv`, this.#csv());

@@ -9,9 +9,12 @@
  *
  * Command: `deno task figures` or `deno run -A experiments/figures.ts [--out=data/figures]
  *   [--png=true]` (`--png=false` skips the screenshots).
- * Runtime: about a minute when every run exists (Figure 11, the tables and 6 Chromium
- *   screenshots of self-contained pages); on a fresh clone add each missing experiment's `--quick`
- *   run (about half a minute each, a few minutes for the reranking pair, which trains a pipeline).
+ * Runtime (measured 2026-12-02 on the shared 2-core machine): with every run present, 95 s at
+ *   load average 4 and 166 s at load 10 (most of it writing the 11 MB self-contained pages and 6
+ *   Chromium screenshots). On a fresh clone each missing experiment's `--quick` run comes first:
+ *   dvae_beta_tau, the rank sweep, the variants and fp16 scaling took 0.8–2 min each at load 8–9
+ *   (20–50 s each on a quiet machine); the reranking pair needs a pipeline (the main job's
+ *   `--quick`, which trains the judge once: about 10 minutes), then 1.1 and 1.7 min.
  * Writes into `--out` the files of {@link FIGURE_FILES}: HTML always (plotly embedded, with a
  * caption naming the run folder), PNG through headless Chromium when `findChromium()` finds it
  * (else one line saying the PNGs were skipped and why; Figure 11's PNG is drawn with sharp and

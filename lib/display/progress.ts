@@ -77,6 +77,7 @@ export function notebookProgressSink(options: NotebookProgressOptions = {}): Pro
     let latest: ProgressState | null = null;
     let sentLatest = true;
     let shown = false;
+    let messages = 0;
     let lastSentMs = -Infinity;
     let chain: Promise<void> = Promise.resolve();
     let failure: unknown = null;
@@ -84,10 +85,11 @@ export function notebookProgressSink(options: NotebookProgressOptions = {}): Pro
     const send = (state: ProgressState) => {
       const type = shown ? "update_display_data" : "display_data";
       shown = true;
+      const message = messages++;
       sentLatest = true;
       lastSentMs = nowMs();
       const content = {
-        data: progressBundle(state, curve),
+        data: progressBundle(state, curve, message),
         metadata: {},
         transient: { display_id: displayId },
       };
@@ -132,6 +134,8 @@ export function notebookProgressSink(options: NotebookProgressOptions = {}): Pro
  *
  * @param state The loop's state.
  * @param curve `[step, value]` points of the curve, oldest first.
+ * @param message Which message of its display this is (0: the `display_data`), kept as
+ *   `data-progress-message` so a saved notebook shows that its display was updated. @default 0
  * @returns The bundle.
  * @example
  * ```ts
@@ -142,7 +146,11 @@ export function notebookProgressSink(options: NotebookProgressOptions = {}): Pro
  * console.log(html.includes('data-progress-step="4"'), html.includes("<svg")); // true true
  * ```
  */
-export function progressBundle(state: ProgressState, curve: [number, number][]): MimeBundle {
+export function progressBundle(
+  state: ProgressState,
+  curve: [number, number][],
+  message = 0,
+): MimeBundle {
   const { label, step, totalSteps, stepsPerSec, etaSec, elapsedSec, done } = state;
   const fraction = totalSteps && step !== null ? Math.min(1, (step + 1) / totalSteps) : null;
   const position = step === null
@@ -161,7 +169,7 @@ export function progressBundle(state: ProgressState, curve: [number, number][]):
     `background:${done ? "#2a9d4b" : "#3b6fd4"}"></div></div>`;
   const html = `<div class="dalle-lab-progress" data-progress-label="${escapeHtml(label)}" ` +
     `data-progress-step="${step ?? ""}" data-progress-total="${totalSteps ?? ""}" ` +
-    `data-progress-done="${done}" style="font:12px monospace;line-height:1.5">` +
+    `data-progress-done="${done}" data-progress-message="${message}" style="font:12px monospace;line-height:1.5">` +
     `<b>[${escapeHtml(label)}]</b> ${escapeHtml(facts)}${bar}${sparkline(curve)}` +
     `<div style="color:#444;max-width:720px">${escapeHtml(metricsText(state.row))}</div></div>`;
   return { "text/html": html, "text/plain": state.line };

@@ -48,6 +48,12 @@ Deno.test("notebook progress: one display, throttled updates in order, the held-
   assert.equal(new Set(received.map((m) => m.id)).size, 1, "one display_id");
   const last = received.at(-1)!;
   assert.match(last.html, /step 15\/100/);
+  assert.deepEqual(received.map((m) => /data-progress-message="(\d+)"/.exec(m.html)?.[1]), [
+    "0",
+    "1",
+    "2",
+    "3",
+  ]);
   assert.match(last.html, /<svg[^>]*>.*<polyline/);
   assert.match(last.html, /loss 0\.1333/);
   assert.match(last.plain, /^\[unit\] step 14 loss 0\.1333 · /);

@@ -1,9 +1,10 @@
 /**
  * Run logging: a run folder `data/runs/<experiment>/<UTC timestamp>_<tag>/` holding `config.json`
  * (the run's configuration, its experiment and the backend it ran on) and `metrics.csv` (one row
- * per logged step, `step` first), progress lines on the terminal (and so in notebooks), resuming a
- * run into its folder, and flags parsed against a defaults object, with `--backend` understood by
- * every experiment. Files are written through lib/io's atomic writer; lib/io's `readRun` and
+ * per logged step, `step` first), progress through one interface (`Progress`: a line per interval
+ * on the terminal; in a notebook the sink lib/display registers, one display updated in place),
+ * resuming a run into its folder, and flags parsed against a defaults object, with `--backend`
+ * understood by every experiment. Files are written through lib/io's atomic writer; lib/io's `readRun` and
  * `latestRun` read run folders back.
  *
  * @example

@@ -34,7 +34,7 @@ export interface ProgressKernel {
 export interface NotebookProgressOptions {
   /** Where messages go. @default Deno.jupyter */
   kernel?: ProgressKernel;
-  /** Least milliseconds between two updates (the first row and the last step go at once). @default 500 */
+  /** Least ms between two updates (the first row and the last step go at once). @default 500 */
   throttleMs?: number;
   /** The clock, in milliseconds. @default performance.now */
   nowMs?: () => number;
@@ -59,7 +59,8 @@ let displayCounter = 0;
  * import { notebookProgressSink } from "./progress.ts";
  * const sent: string[] = [];
  * const kernel = { broadcast: (type: string) => (sent.push(type), Promise.resolve()) };
- * const progress = new Progress({ label: "demo", totalSteps: 3 }, notebookProgressSink({ kernel }));
+ * const sink = notebookProgressSink({ kernel });
+ * const progress = new Progress({ label: "demo", totalSteps: 3 }, sink);
  * for (let step = 0; step < 3; step++) progress.update({ step, loss: 1 / (step + 1) });
  * await progress.flush();
  * console.log(sent); // [ "display_data", "update_display_data" ]: step 1 was throttled away
@@ -169,7 +170,8 @@ export function progressBundle(
     `background:${done ? "#2a9d4b" : "#3b6fd4"}"></div></div>`;
   const html = `<div class="dalle-lab-progress" data-progress-label="${escapeHtml(label)}" ` +
     `data-progress-step="${step ?? ""}" data-progress-total="${totalSteps ?? ""}" ` +
-    `data-progress-done="${done}" data-progress-message="${message}" style="font:12px monospace;line-height:1.5">` +
+    `data-progress-done="${done}" data-progress-message="${message}" ` +
+    `style="font:12px monospace;line-height:1.5">` +
     `<b>[${escapeHtml(label)}]</b> ${escapeHtml(facts)}${bar}${sparkline(curve)}` +
     `<div style="color:#444;max-width:720px">${escapeHtml(metricsText(state.row))}</div></div>`;
   return { "text/html": html, "text/plain": state.line };

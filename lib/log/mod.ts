@@ -4,8 +4,8 @@
  * per logged step, `step` first), progress through one interface (`Progress`: a line per interval
  * on the terminal; in a notebook the sink lib/display registers, one display updated in place),
  * resuming a run into its folder, and flags parsed against a defaults object, with `--backend`
- * understood by every experiment. Files are written through lib/io's atomic writer; lib/io's `readRun` and
- * `latestRun` read run folders back.
+ * understood by every experiment. Files are written through lib/io's atomic writer; lib/io's
+ * `readRun` and `latestRun` read run folders back.
  *
  * @example
  * ```ts

@@ -16,7 +16,10 @@ export interface ProgressOptions {
   label: string;
   /** Total steps, for the ETA (steps run from 0 to `totalSteps - 1`). */
   totalSteps?: number;
-  /** The step this process started at (a resumed run's), so its earlier steps do not count toward the rate. @default 0 */
+  /**
+   * The step this process started at (a resumed run's): earlier steps do not count toward the
+   * rate. @default 0
+   */
   startStep?: number;
   /** Report every this many rows in the terminal (0: report nothing, anywhere). @default 10 */
   printEvery?: number;
@@ -169,7 +172,8 @@ export class Progress {
    * The state after `row`, as a sink receives it.
    *
    * @param row The latest row.
-   * @returns The state, its `line` e.g. `[dvae] step 120 loss 0.1234 · 35 s, 3.4 steps/s, eta 9.1 min`.
+   * @returns The state, its `line` e.g.
+   *   `[dvae] step 120 loss 0.1234 · 35 s, 3.4 steps/s, eta 9.1 min`.
    */
   state(row: MetricsRow): ProgressState {
     const { label, totalSteps, startStep } = this.#options;

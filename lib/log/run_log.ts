@@ -37,7 +37,7 @@ export interface RunLogOptions {
   root?: string;
   /** Rewrite `metrics.csv` every this many rows (0: only on `flush`). @default 50 */
   flushEvery?: number;
-  /** Report progress every this many rows (0: never; in a notebook, one live display). @default 10 */
+  /** Report progress every this many rows (0: never; notebooks: one live display). @default 10 */
   printEvery?: number;
   /** Total steps, for the ETA in progress lines. */
   totalSteps?: number;
@@ -51,7 +51,7 @@ export interface RunLogResumeOptions {
   experiment: string;
   /** The checkpoint's step: rows with `step < fromStep` are kept, the rest dropped. */
   fromStep: number;
-  /** Report progress every this many rows (0: never; in a notebook, one live display). @default 10 */
+  /** Report progress every this many rows (0: never; notebooks: one live display). @default 10 */
   printEvery?: number;
   /** Total steps, for the ETA in progress lines. */
   totalSteps?: number;

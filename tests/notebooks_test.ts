@@ -6,7 +6,11 @@
  *   shows (`showPng` an image, `showPlot`, `showHtml` and `showTable` HTML, `show` text, any
  *   other `show…` or `display` at least one output), non-empty, so a figure cell that prints a
  *   message instead of its figure fails without anyone having to annotate it;
- * - a cell carrying a `// expect: <mime type>` comment must have produced an output of that type.
+ * - a cell carrying a `// expect: <mime type>` comment must have produced an output of that type;
+ * - a cell carrying `// expect: progress` (a loop reporting through lib/log's Progress) must hold
+ *   one live progress display (lib/display/progress.ts), updated in place to its last step
+ *   (nbclient applies `update_display_data` to the saved output of its `display_id`), and fewer
+ *   than {@link MAX_PROGRESS_LINES} lines of stdout/stderr, not a line per interval.
  * Executed copies are kept under data/notebooks_executed/ for inspection, and each notebook's
  * wall time is printed (on a fresh clone the first notebook that needs a run makes it, see
  * lib/io's requireRun).
@@ -26,6 +30,7 @@ const outDir = `${root}data/notebooks_executed`;
 interface Output {
   output_type: string;
   data?: Record<string, unknown>;
+  text?: string | string[];
   ename?: string;
   evalue?: string;
 }
@@ -66,6 +71,31 @@ function shown(outputs: Output[], mime: string | null): boolean {
   );
 }
 
+/** A progress cell may print a few lines (set-up messages), not one per interval. */
+const MAX_PROGRESS_LINES = 10;
+
+const joined = (value: unknown) => Array.isArray(value) ? value.join("") : String(value ?? "");
+
+/** What is wrong with a `// expect: progress` cell's outputs, or null. */
+function progressFault(outputs: Output[]): string | null {
+  const lines = outputs.filter((o) => o.output_type === "stream")
+    .flatMap((o) => joined(o.text).split("\n").filter((l) => l.trim() !== ""));
+  if (lines.length >= MAX_PROGRESS_LINES) {
+    return `printed ${lines.length} lines (the first: ${
+      JSON.stringify(lines[0])
+    }), not one display`;
+  }
+  const displays = outputs.map((o) => joined(o.data?.["text/html"]))
+    .filter((html) => html.includes('class="dalle-lab-progress"'));
+  if (displays.length !== 1) return `holds ${displays.length} progress displays, not 1`;
+  const attr = (name: string) =>
+    Number(new RegExp(`data-progress-${name}="(\\d+)"`).exec(displays[0])?.[1] ?? NaN);
+  const [step, total, message] = [attr("step"), attr("total"), attr("message")];
+  if (!(message > 0)) return "its progress display was never updated in place";
+  if (!(step === total - 1)) return `its progress display ends at step ${step} of ${total}`;
+  return null;
+}
+
 /**
  * The faults of an executed notebook's cells: throws (via assert) on a cell that raised, returns
  * one line per promised output that is missing, and how many promises it checked.
@@ -89,7 +119,12 @@ function cellFaults(name: string, cells: Cell[]): { missing: string[]; checked: 
     }
     for (const m of source.matchAll(/\/\/ expect: ([\w/+.-]+)/g)) {
       checked++;
-      if (!shown(outputs, m[1])) missing.push(`cell ${i} promised ${m[1]} but showed ${got()}`);
+      if (m[1] === "progress") {
+        const fault = progressFault(outputs);
+        if (fault !== null) missing.push(`cell ${i} promised live progress but ${fault}`);
+      } else if (!shown(outputs, m[1])) {
+        missing.push(`cell ${i} promised ${m[1]} but showed ${got()}`);
+      }
     }
   });
   return { missing, checked };
@@ -125,6 +160,35 @@ Deno.test("notebook check: a show cell without its output is a fault, comments d
   assert.throws(() => faults([code("await show(1);", [threw])]), /cell 0 of t threw TypeError/);
   const markdown: Cell = { cell_type: "markdown", source: "await showPng(x)" };
   assert.equal(faults([markdown]).checked, 0);
+});
+
+Deno.test("notebook check: a progress cell holds one display updated to its last step, few lines", () => {
+  const display = (step: number, message: number, total = 60) => ({
+    output_type: "display_data",
+    data: {
+      "text/html": [
+        `<div class="dalle-lab-progress" data-progress-step="${step}" `,
+        `data-progress-total="${total}" data-progress-message="${message}">…</div>`,
+      ],
+      "text/plain": "[prior] …",
+    },
+  });
+  const stream = (lines: number) => ({
+    output_type: "stream",
+    text: Array.from({ length: lines }, (_, i) => `[prior] step ${i} loss 1\n`),
+  });
+  const cell = (outputs: Output[]): Cell => ({
+    cell_type: "code",
+    source: "// expect: progress\nawait trainPrior(p, b, { log });",
+    outputs,
+  });
+  const faults = (outputs: Output[]) => cellFaults("t", [cell(outputs)]).missing;
+  assert.deepEqual(faults([display(59, 7), stream(2)]), []);
+  assert.match(faults([display(59, 7), stream(60)])[0], /printed 60 lines/);
+  assert.match(faults([stream(3)])[0], /holds 0 progress displays/);
+  assert.match(faults([display(59, 7), display(59, 3)])[0], /holds 2 progress displays/);
+  assert.match(faults([display(59, 0)])[0], /never updated in place/);
+  assert.match(faults([display(30, 4)])[0], /ends at step 30 of 60/);
 });
 
 const notebooks = [...Deno.readDirSync(`${root}notebooks`)]

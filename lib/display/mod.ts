@@ -188,11 +188,11 @@ export function plotlySource(): string {
     const require = createRequire(import.meta.url);
     let path: string;
     try {
-      path = require.resolve("plotly.js-dist/plotly.js");
+      path = require.resolve("plotly.js-dist-min/plotly.min.js");
     } catch {
       // `createRequire` finds the package only after Deno has installed it into node_modules.
       throw new Error(
-        "plotly.js-dist is not installed in node_modules: run `deno install` in the repository",
+        "plotly.js-dist-min is not installed in node_modules: run `deno install` in the repository",
       );
     }
     plotlyBundle = Deno.readTextFileSync(path);

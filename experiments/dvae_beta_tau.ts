@@ -103,7 +103,7 @@
  *
  * @module
  */
-import { defaultWorkers, initBackend, tf } from "../lib/backend/mod.ts";
+import { defaultWorkers, initBackend, type tf } from "../lib/backend/mod.ts";
 import {
   batches,
   batchIndicesAt,

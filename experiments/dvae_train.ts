@@ -80,6 +80,10 @@ import {
 export const DEFAULTS = {
   /** "fashion" (Fashion-MNIST padded to 32×32 RGB) or "shapes" (lib/data's captioned shapes). */
   dataset: "fashion",
+  /** Channels of the first encoder group (doubling per group): 64 is the paper's shape at 1/4 width. */
+  hidden: 64,
+  /** Channels at the decoder's input. */
+  decoderWidth: 128,
   /** Optimiser steps (≈0.5 s each at batch 16 with 2 wasm workers on our 2-core machine). */
   steps: 950,
   /** Images per step. */
@@ -201,6 +205,8 @@ if (import.meta.main) {
   const cfg = { ...asked, workers: asked.workers === 0 ? defaultWorkers() : asked.workers };
   const { train, test } = await loadData(cfg);
   const dvae = createDvae({
+    hidden: cfg.hidden,
+    decoderInitWidth: cfg.decoderWidth,
     seed: cfg.seed,
     reconstruction: cfg.reconstruction as "logit-laplace" | "mse",
   });

@@ -32,6 +32,7 @@ export { RunMismatchError } from "./run_mismatch.ts";
 export { formatDuration, formatRate, Progress, setProgressSink, terminalSink } from "./progress.ts";
 export type {
   ProgressOptions,
+  ProgressSettings,
   ProgressSink,
   ProgressSinkFactory,
   ProgressState,

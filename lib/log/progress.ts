@@ -57,12 +57,13 @@ export interface ProgressSink {
   flush(): Promise<void>;
 }
 
+/** {@link ProgressOptions} with every default filled in, as a sink factory receives them. */
+export type ProgressSettings = Required<Omit<ProgressOptions, "totalSteps">> & {
+  totalSteps?: number;
+};
+
 /** Makes the sink of one loop. */
-export type ProgressSinkFactory = (
-  options: Required<Omit<ProgressOptions, "totalSteps">> & {
-    totalSteps?: number;
-  },
-) => ProgressSink;
+export type ProgressSinkFactory = (options: ProgressSettings) => ProgressSink;
 
 /**
  * The default sink: `console.log` of the state's line on the first row and every `printEvery`-th.
@@ -76,12 +77,15 @@ export type ProgressSinkFactory = (
  * for (let step = 0; step < 3; step++) p.update({ step }); // prints the rows of steps 0 and 1
  * ```
  */
-export const terminalSink: ProgressSinkFactory = ({ printEvery }) => ({
-  update(state) {
-    if (state.rows === 1 || state.rows % printEvery === 0) console.log(state.line);
-  },
-  flush: () => Promise.resolve(),
-});
+export function terminalSink(options: ProgressSettings): ProgressSink {
+  const { printEvery } = options;
+  return {
+    update(state) {
+      if (state.rows === 1 || state.rows % printEvery === 0) console.log(state.line);
+    },
+    flush: () => Promise.resolve(),
+  };
+}
 
 let registered: ProgressSinkFactory = terminalSink;
 
@@ -132,11 +136,13 @@ export function formatDuration(seconds: number): string {
  */
 export class Progress {
   readonly #started = performance.now();
-  readonly #options: Required<Omit<ProgressOptions, "totalSteps">> & { totalSteps?: number };
+  readonly #options: ProgressSettings;
   readonly #sink: ProgressSink | null;
   #rows = 0;
 
   /**
+   * Starts the clock and makes this loop's sink (none when `printEvery` is 0).
+   *
    * @param options See {@link ProgressOptions}.
    * @param sink Makes the sink. @default the registered one ({@link setProgressSink})
    */

@@ -90,7 +90,7 @@ export function notebookProgressSink(options: NotebookProgressOptions = {}): Pro
       sentLatest = true;
       lastSentMs = nowMs();
       const content = {
-        data: progressBundle(state, curve, message),
+        data: progressBundle(state, curve, message, curveKey),
         metadata: {},
         transient: { display_id: displayId },
       };
@@ -137,6 +137,7 @@ export function notebookProgressSink(options: NotebookProgressOptions = {}): Pro
  * @param curve `[step, value]` points of the curve, oldest first.
  * @param message Which message of its display this is (0: the `display_data`), kept as
  *   `data-progress-message` so a saved notebook shows that its display was updated. @default 0
+ * @param curveName What the curve shows, written beside it. @default "loss"
  * @returns The bundle.
  * @example
  * ```ts
@@ -151,6 +152,7 @@ export function progressBundle(
   state: ProgressState,
   curve: [number, number][],
   message = 0,
+  curveName = "loss",
 ): MimeBundle {
   const { label, step, totalSteps, stepsPerSec, etaSec, elapsedSec, done } = state;
   const fraction = totalSteps && step !== null ? Math.min(1, (step + 1) / totalSteps) : null;
@@ -172,7 +174,7 @@ export function progressBundle(
     `data-progress-step="${step ?? ""}" data-progress-total="${totalSteps ?? ""}" ` +
     `data-progress-done="${done}" data-progress-message="${message}" ` +
     `style="font:12px monospace;line-height:1.5">` +
-    `<b>[${escapeHtml(label)}]</b> ${escapeHtml(facts)}${bar}${sparkline(curve)}` +
+    `<b>[${escapeHtml(label)}]</b> ${escapeHtml(facts)}${bar}${sparkline(curve, curveName)}` +
     `<div style="color:#444;max-width:720px">${escapeHtml(metricsText(state.row))}</div></div>`;
   return { "text/html": html, "text/plain": state.line };
 }
@@ -184,8 +186,8 @@ function metricsText(row: MetricsRow): string {
   ).join(" · ");
 }
 
-/** An inline SVG line of the points (min and max labelled), or "" with fewer than two. */
-function sparkline(points: [number, number][]): string {
+/** An inline SVG line of the points (named, min and max labelled), or "" with fewer than two. */
+function sparkline(points: [number, number][], name: string): string {
   if (points.length < 2) return "";
   const [w, h, pad] = [320, 60, 4];
   const xs = points.map((p) => p[0]), ys = points.map((p) => p[1]);
@@ -197,6 +199,7 @@ function sparkline(points: [number, number][]): string {
   return `<svg width="${w + 70}" height="${h}" style="display:block">` +
     `<polyline fill="none" stroke="#3b6fd4" stroke-width="1.5" points="${path}"/>` +
     `<text x="${w + 4}" y="12" font-size="10">${y1.toPrecision(3)}</text>` +
+    `<text x="${w + 4}" y="${h / 2 + 4}" font-size="10" fill="#3b6fd4">${escapeHtml(name)}</text>` +
     `<text x="${w + 4}" y="${h - 2}" font-size="10">${y0.toPrecision(3)}</text></svg>`;
 }
 

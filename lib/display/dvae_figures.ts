@@ -6,7 +6,7 @@
  * @module
  */
 import type { Figure } from "./mod.ts";
-import { groupBy, PALETTE, requireColumns, type Row } from "./training_figures.ts";
+import { groupBy, PALETTE, requireColumns, type Row } from "./rows.ts";
 
 /**
  * A dVAE training run's curves: the relaxed −ELB and the loss in bits per dimension, and the

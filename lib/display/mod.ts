@@ -321,29 +321,27 @@ export {
   type PngSize,
   screenshot,
 } from "./chromium.ts";
+export { type FigurePicture, figuresToPngs } from "./figure_pngs.ts";
 export { pngIsBlank, pngSize, type PngStats, pngStats } from "./png.ts";
 export {
   escapeHtml,
   formatCell,
   htmlTable,
+  markdownTable,
+  type MarkdownTableOptions,
   showTable,
   type TableOptions,
   type TableRow,
   textTable,
   type TextTableOptions,
 } from "./table.ts";
+export { groupBy, PALETTE, requireColumns, type Row, runSource, smooth } from "./rows.ts";
 export {
   bytesPerStepFigure,
   compressionRateFigure,
   gradScalingFigures,
-  groupBy,
   lossCurvesFigure,
   type LossCurvesOptions,
-  PALETTE,
-  requireColumns,
-  type Row,
-  runSource,
-  smooth,
   stepTimeFigure,
   type Table1Out,
   table1Rows,

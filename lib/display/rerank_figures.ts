@@ -9,7 +9,8 @@
  * @module
  */
 import type { Figure } from "./mod.ts";
-import { requireColumns, type Row } from "./training_figures.ts";
+import { requireColumns, type Row } from "./rows.ts";
+import { markdownTable } from "./table.ts";
 
 /** The picks the N sweep compares, in legend order. */
 const PICKS = ["reranked", "random", "oracle"] as const;
@@ -271,13 +272,7 @@ export function zeroShotTable(
     ];
     return Object.fromEntries(titles.map((t, i) => [t, values[i]]));
   });
-  const line = (cells: string[]) => `| ${cells.join(" | ")} |`;
-  const markdown = [
-    line(titles),
-    `|${" --- |".repeat(titles.length)}`,
-    ...table.map((r) => line(titles.map((t) => r[t]))),
-  ].join("\n");
-  return { rows: table, markdown };
+  return { rows: table, markdown: markdownTable(table, { columns: titles }) };
 }
 
 /**

@@ -6,11 +6,10 @@
  *
  * Cells: numbers to `digits` significant digits (integers exactly), missing values (null,
  * undefined, NaN) as "—", everything escaped in HTML. A column whose values are all numbers is
- * right-aligned.
+ * right-aligned. The same cells as a markdown table for files (`markdownTable`).
  *
  * @module
  */
-import { display } from "./mod.ts";
 
 /** One row of a table: column name → value. Values other than primitives are shown as JSON. */
 export type TableRow = Readonly<Record<string, unknown>>;
@@ -149,6 +148,50 @@ export function htmlTable(rows: readonly TableRow[], options: TableOptions = {})
     `<tbody>\n${body}\n</tbody></table>`;
 }
 
+/** Options of {@link markdownTable}. */
+export interface MarkdownTableOptions {
+  /** Columns to show, in order. @default every key of the rows, in first-seen order */
+  columns?: readonly string[];
+  /** Significant digits of non-integer numbers. @default 4 */
+  digits?: number;
+}
+
+/**
+ * A GitHub-flavoured markdown table: cells as {@link formatCell} writes them, numeric columns
+ * right-aligned (`---:`), `|` inside a cell escaped and line breaks flattened so a row stays
+ * one line.
+ *
+ * @param rows The rows (at least one, or `columns`).
+ * @param options Columns and digits.
+ * @returns The header, the rule and one line per row, joined by "\n" (no trailing newline).
+ * @example
+ * ```ts
+ * import { markdownTable } from "./table.ts";
+ * console.log(markdownTable([{ model: "12B", rank: 2816, rate: 0.8571 }]));
+ * // | model | rank | rate |
+ * // | --- | ---: | ---: |
+ * // | 12B | 2816 | 0.8571 |
+ * ```
+ */
+export function markdownTable(
+  rows: readonly TableRow[],
+  options: MarkdownTableOptions = {},
+): string {
+  const columns = columnsOf(rows, options.columns);
+  if (columns.length === 0) {
+    throw new RangeError("markdownTable: no columns (give rows or options.columns)");
+  }
+  const digits = options.digits ?? 4;
+  const cell = (text: string) => text.replaceAll("|", "\\|").replace(/\r?\n/g, " ");
+  const line = (cells: string[]) => `| ${cells.map(cell).join(" | ")} |`;
+  const rule = `| ${columns.map((c) => isNumeric(rows, c) ? "---:" : "---").join(" | ")} |`;
+  return [
+    line(columns),
+    rule,
+    ...rows.map((row) => line(columns.map((c) => formatCell(row[c], digits)))),
+  ].join("\n");
+}
+
 /** Width of text in terminal columns (code points; no wide glyphs in our tables). */
 function widthOf(text: string): number {
   return Array.from(text).length;
@@ -268,5 +311,8 @@ export async function showTable(
   rows: readonly TableRow[],
   options: TextTableOptions = {},
 ): Promise<void> {
+  // Loaded on use: mod.ts re-exports the TensorFlow-backed builders, and the tables (used by the
+  // TF-free figure builders) should not pull them in.
+  const { display } = await import("./mod.ts");
   await display({ "text/html": htmlTable(rows, options), "text/plain": textTable(rows, options) });
 }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { Rng } from "../io/mod.ts";
-import { escapeHtml, formatCell, htmlTable, showTable, textTable } from "./mod.ts";
+import { escapeHtml, formatCell, htmlTable, markdownTable, showTable, textTable } from "./mod.ts";
 
 Deno.test("formatCell: significant digits, exact integers, missing values, infinities", () => {
   assert.equal(formatCell(3.14159), "3.142");
@@ -110,4 +110,22 @@ Deno.test("showTable: outside a notebook prints the text table", async () => {
     console.log = log;
   }
   assert.deepEqual(printed, ["β sweep\nbeta     elb\n----  ------\n   1  0.1235"]);
+});
+
+Deno.test("markdownTable: formatted cells, numeric columns right-aligned, pipes escaped", () => {
+  const md = markdownTable([
+    { model: "2.8B", rank: 512, rate: 0.833333, note: "a | b\nc" },
+    { model: "12B", rank: null, rate: 0.85891, note: "" },
+  ]);
+  assert.deepEqual(md.split("\n"), [
+    "| model | rank | rate | note |",
+    "| --- | ---: | ---: | --- |",
+    "| 2.8B | 512 | 0.8333 | a \\| b c |",
+    "| 12B | — | 0.8589 |  |",
+  ]);
+  assert.equal(
+    markdownTable([{ a: 1, b: 2.5 }], { columns: ["b"], digits: 2 }),
+    "| b |\n| ---: |\n| 2.5 |",
+  );
+  assert.throws(() => markdownTable([]), /no columns/);
 });

@@ -8,16 +8,19 @@
  * run's command, and the artefact says it comes from a quick run.
  *
  * Command: `deno task figures` or `deno run -A experiments/figures.ts [--out=data/figures]
- *   [--png=true]` (`--png=false` skips the screenshots).
- * Runtime (measured 2026-12-02 on the shared 2-core machine): with every run present, 95 s at
- *   load average 4 and 166 s at load 10 (most of it writing the 11 MB self-contained pages and 6
- *   Chromium screenshots). On a fresh clone each missing experiment's `--quick` run comes first:
+ *   [--png=true]` (`--png=false` skips the PNGs of the pages).
+ * Runtime (measured 2026-12-02 on the shared 2-core machine): with every run present, 28 s at
+ *   load average 11 (170 s before the pages' PNGs were drawn in one Chromium launch: each page
+ *   cost two launches, each parsing plotly's bundle; now most of the time is writing the 4.7 MB
+ *   self-contained pages and the one launch). On a fresh clone each missing experiment's `--quick`
+ *   run comes first:
  *   dvae_beta_tau, the rank sweep, the variants and fp16 scaling took 0.8–2 min each at load 8–9
  *   (20–50 s each on a quiet machine); the reranking pair needs a pipeline (the main job's
  *   `--quick`, which trains the judge once: about 10 minutes), then 1.1 and 1.7 min.
  * Writes into `--out` the files of {@link FIGURE_FILES}: HTML always (plotly embedded, with a
  * caption naming the run folder), PNG through headless Chromium when `findChromium()` finds it
- * (else one line saying the PNGs were skipped and why; Figure 11's PNG is drawn with sharp and
+ * (lib/display's `figuresToPngs`: every page's title, source line and figures, one launch for all;
+ * else one line saying the PNGs were skipped and why; Figure 11's PNG is drawn with sharp and
  * always written), CSV with the run's columns unchanged, markdown with a comment naming the run.
  *
  * @module
@@ -28,18 +31,17 @@ import {
   betaTauSummaryFigure,
   bytesPerStepFigure,
   compressionRateFigure,
-  escapeHtml,
   type Figure,
+  type FigurePicture,
+  figuresToPngs,
   findChromium,
-  formatCell,
   gradScalingFigures,
-  htmlTable,
   lossCurvesFigure,
+  markdownTable,
   nSweepFigure,
-  plotHtml,
+  Report,
   type Row,
   runSource,
-  screenshot,
   stepTimeFigure,
   table1Rows,
   zeroShotFigure,
@@ -91,27 +93,12 @@ export const FIGURES_DEFAULTS = {
   png: true,
 };
 
-/** A self-contained page: a title, the source line, the figures (plotly embedded once), HTML. */
-function page(title: string, source: string, figures: Figure[], html = ""): string {
-  const plots = figures.map((fig, i) =>
-    plotHtml(fig, { includePlotly: i === 0 ? "inline" : false })
-  )
-    .join("\n");
-  return `<!DOCTYPE html><html><head><meta charset="utf-8"><title>${escapeHtml(title)}</title>` +
-    `</head><body style="font-family:sans-serif;margin:16px">` +
-    `<h2>${escapeHtml(title)}</h2><p class="source">${escapeHtml(source)}</p>` +
-    `${html}${plots}</body></html>`;
-}
-
-/** A markdown table (cells formatted as lib/display's tables format them). */
-function markdownTable(rows: readonly Row[]): string {
-  const columns = Object.keys(rows[0]);
-  const line = (cells: string[]) => `| ${cells.join(" | ")} |`;
-  return [
-    line(columns),
-    line(columns.map(() => "---")),
-    ...rows.map((r) => line(columns.map((c) => formatCell(r[c])))),
-  ].join("\n");
+/** A self-contained page (lib/display's Report): the title, the source line, a table, figures. */
+function page(title: string, source: string, figures: Figure[], table?: readonly Row[]): string {
+  const report = new Report(title, { subtitle: source });
+  if (table !== undefined) report.table(table);
+  for (const figure of figures) report.plot(figure);
+  return report.toHtml();
 }
 
 /** summary.csv's rows, or an error naming the run that has none. */
@@ -209,7 +196,7 @@ export async function writeFigures(
       "Table 1: minimum PowerSGD rank and compression rate",
       "From lib/powersgd (the paper's ranks; rates from the formula and from element counts); no run.",
       [compressionRateFigure()],
-      htmlTable(table1),
+      table1,
     ),
   );
 
@@ -220,15 +207,22 @@ export async function writeFigures(
     }
     return runs.get(experiment)!;
   };
+  const pictures: (FigurePicture & { file: string })[] = [];
   for (const [experiment, spec] of Object.entries(PAGES)) {
     const run = await runOf(experiment);
     const figures = spec.build(run);
     await write(`${experiment}.html`, page(spec.title, runSource(run), figures));
-    if (chromium !== null) {
-      const width = Math.max(...figures.map((f) => Number(f.layout?.width ?? 720))) + 48;
-      await screenshot(`${out}/${experiment}.html`, `${out}/${experiment}.png`, { width });
-      written.push(`${out}/${experiment}.png`);
-    }
+    pictures.push({
+      file: `${experiment}.png`,
+      title: spec.title,
+      caption: runSource(run),
+      figures,
+    });
+  }
+  if (chromium !== null) {
+    // One Chromium launch draws every page's figures (a launch per page cost seconds each).
+    const pngs = await figuresToPngs(pictures);
+    for (const [i, { file }] of pictures.entries()) await write(file, pngs[i]);
   }
 
   const zeroShot = await runOf("zero_shot");
@@ -244,7 +238,7 @@ export async function writeFigures(
       `Zero-shot: judge agreement per attribute, first draw and best of ${n}`,
       runSource(zeroShot),
       [zeroShotFigure(zeroRows, n)],
-      htmlTable(table.rows),
+      table.rows,
     ),
   );
   return written;

@@ -5,6 +5,8 @@
  * @module
  */
 import type { BackendPreference } from "../backend/mod.ts";
+import type { ModuleDocs } from "./_flag_docs.ts";
+import { accepted, exitOnUsageError, expected, formatHelp, moduleDocs, UsageError } from "./cli.ts";
 
 /** Flags every experiment takes besides those of its defaults (see {@link parseFlags}). */
 export interface CommonFlags {
@@ -21,9 +23,31 @@ export interface CommonFlags {
  */
 export type Flags<T> = "backend" extends keyof T ? T : T & CommonFlags;
 
+/** Options of {@link parseFlags}. */
+export interface ParseFlagsOptions {
+  /**
+   * The module whose source holds the defaults object and its JSDoc (the meaning of each flag and
+   * its `@accepts` tag) and whose header comment opens `--help`. @default Deno.mainModule
+   */
+  module?: string | URL;
+  /**
+   * Positional arguments the entry point takes, as its usage line shows them (`[SUITE ...]`);
+   * without it, an argument that is not a flag is an error. The caller reads them itself.
+   */
+  positional?: string;
+}
+
 /**
  * Parses `--key=value` flags against a defaults object: each value is typed like its default,
  * and unknown keys or malformed values are errors (nanoGPT's configurator, typed).
+ *
+ * The JSDoc above each key of the defaults (in {@link ParseFlagsOptions.module}, the entry point)
+ * is the flag's one-line meaning; an `@accepts` tag there narrows what it takes
+ * (`@accepts integer ≥ 1`, `@accepts number > 0`, `@accepts fashion | shapes`; list flags check
+ * each item). `--help` (or `-h`) prints the entry point's question, its flags with type, default
+ * and meaning, and an example, then exits 0. Bad input throws a {@link UsageError}; parsing the
+ * command line (`args` omitted or equal to `Deno.args`) installs the handler that turns an
+ * uncaught one into `error: <message>` and exit status 2.
  *
  * Every entry point also takes `--backend=NAME` ({@link CommonFlags}; present in the result only
  * when given) and hands it to `initBackend(flags.backend)`, so that the flag, else
@@ -31,7 +55,9 @@ export type Flags<T> = "backend" extends keyof T ? T : T & CommonFlags;
  *
  * @param defaults The configuration with its default values.
  * @param args Command-line arguments. @default Deno.args
+ * @param options Where the flags' docs are, and positional arguments.
  * @returns A new object with overrides applied.
+ * @throws {UsageError} For an unknown flag or a value its default's type or `@accepts` refuses.
  * @example
  * ```ts
  * import { parseFlags } from "./flags.ts";
@@ -43,44 +69,90 @@ export type Flags<T> = "backend" extends keyof T ? T : T & CommonFlags;
  */
 export function parseFlags<T extends Record<string, unknown>>(
   defaults: T,
-  args: string[] = Deno.args,
+  args?: string[],
+  options: ParseFlagsOptions = {},
 ): Flags<T> {
+  const argv = args ?? Deno.args;
+  if (sameArgs(argv, Deno.args)) exitOnUsageError();
+  const module = options.module ?? Deno.mainModule;
+  if (argv.includes("--help") || argv.includes("-h")) {
+    console.log(helpText(defaults, module, options.positional));
+    Deno.exit(0);
+  }
+  const docs = readableDocs(module, Object.keys(defaults));
   const out: Record<string, unknown> = { ...defaults };
-  for (const arg of args) {
-    const m = /^--([\w-]+)(?:=(.*))?$/.exec(arg);
-    if (!m) throw new TypeError(`expected --key=value, got "${arg}"`);
+  for (const arg of argv) {
+    if (!arg.startsWith("--") && options.positional !== undefined) continue;
+    const m = /^--([\w-]+)(?:=(.*))?$/s.exec(arg);
+    if (!m) throw new UsageError(`expected --key=value, got "${arg}" (--help lists the flags)`);
     const key = m[1].replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
     const raw = m[2];
+    const name = `--${m[1]}`;
     if (key === "backend" && !(key in defaults)) {
-      if (raw === undefined) throw new TypeError(`--${m[1]} needs a value (--${m[1]}=...)`);
+      if (raw === undefined) throw new UsageError(`${name} needs a value (${name}=...)`);
       out[key] = raw; // initBackend checks the name
       continue;
     }
     if (!(key in defaults)) {
-      throw new TypeError(
-        `unknown flag --${m[1]}; known: ${[...Object.keys(defaults), "backend"].join(", ")}`,
+      throw new UsageError(
+        `unknown flag ${name}; known: ${[...Object.keys(defaults), "backend"].join(", ")}`,
       );
     }
     const def = defaults[key];
+    const accepts = docs?.flags.get(key)?.accepts;
     if (typeof def === "boolean") {
       if (raw === undefined || raw === "true") out[key] = true;
       else if (raw === "false") out[key] = false;
-      else throw new TypeError(`--${m[1]} expects true or false, got "${raw}"`);
-    } else if (raw === undefined) {
-      throw new TypeError(`--${m[1]} needs a value (--${m[1]}=...)`);
-    } else if (typeof def === "number") {
-      const v = Number(raw);
-      if (raw.trim() === "" || !Number.isFinite(v)) {
-        throw new TypeError(`--${m[1]} expects a number, got "${raw}"`);
-      }
-      out[key] = v;
-    } else if (Array.isArray(def)) {
-      out[key] = raw.split(",").map((s) => (typeof def[0] === "number" ? Number(s) : s));
+      else throw new UsageError(`${name} expects true or false, got "${raw}"`);
+      continue;
+    }
+    if (raw === undefined) throw new UsageError(`${name} needs a value (${name}=...)`);
+    const one = (text: string, kind: unknown, what: string) => {
+      const value = typeof kind === "number" && text.trim() !== "" ? Number(text) : text;
+      const bad = typeof kind === "number"
+        ? !accepted(value, accepts ?? { text: "number" })
+        : accepts !== undefined && !accepted(value, accepts);
+      if (bad) throw new UsageError(`${name} expects ${what}, got "${raw}"`);
+      return value;
+    };
+    if (Array.isArray(def)) {
+      const what = `a comma-separated list of ${
+        accepts ? accepts.text : typeof def[0] === "number" ? "numbers" : "values"
+      }`;
+      out[key] = raw.split(",").map((s) => one(s, def[0], what));
     } else {
-      out[key] = raw;
+      out[key] = one(raw, def, expected(accepts, typeof def === "number" ? "a number" : "text"));
     }
   }
   return out as Flags<T>;
+}
+
+/** Whether `args` is the command line (entry points often pass `Deno.args` on explicitly). */
+function sameArgs(args: string[], command: string[]): boolean {
+  return args.length === command.length && args.every((a, i) => a === command[i]);
+}
+
+/** The docs of the defaults' keys in `module`, or undefined when its source cannot be read. */
+function readableDocs(module: string | URL, keys: string[]): ModuleDocs | undefined {
+  try {
+    return moduleDocs(module, keys);
+  } catch {
+    // Not a readable file (a notebook's kernel, a remote module): the defaults' types still check.
+    return undefined;
+  }
+}
+
+/** The `--help` text of the entry point `module`. */
+function helpText(defaults: Record<string, unknown>, module: string | URL, positional?: string) {
+  const url = new URL(module);
+  const path = url.protocol === "file:" ? url.pathname : url.href;
+  const cwd = `${Deno.cwd()}/`;
+  const shownPath = path.startsWith(cwd) ? path.slice(cwd.length) : path;
+  return formatHelp(defaults, {
+    docs: moduleDocs(module, Object.keys(defaults)),
+    command: `deno run -A ${shownPath}`,
+    positional,
+  });
 }
 
 /**

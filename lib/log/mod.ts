@@ -39,5 +39,6 @@ export type {
 } from "./progress.ts";
 export { readCsv, writeCsv } from "./csv.ts";
 export { applyPreset, explicitFlags, parseFlags } from "./flags.ts";
-export type { CommonFlags, Flags } from "./flags.ts";
+export type { CommonFlags, Flags, ParseFlagsOptions } from "./flags.ts";
+export { UsageError } from "./cli.ts";
 export { machineLoad } from "./machine.ts";

@@ -44,7 +44,7 @@ export function checkpointOf(dir: string): string {
 export async function resumableFlags<T extends Record<string, unknown> & { resume: string }>(
   experiment: string,
   defaults: T,
-  args: string[] = Deno.args,
+  args?: string[],
 ): Promise<Flags<T>> {
   const first = parseFlags(defaults, args);
   if (!first.resume) return first;

@@ -76,10 +76,14 @@ function flagDoc(comment: string): FlagDoc {
 /**
  * The keys of the object literal opening at `source[open]` (`{`), each with the JSDoc comment just
  * above it (or undefined). Strings, templates, comments and nested brackets are skipped; spreads
- * and shorthand properties are not keys.
+ * and shorthand properties are not keys; `...NAME` spreads are listed.
  */
-function scanObject(source: string, open: number): { keys: Map<string, string | undefined> } {
+function scanObject(
+  source: string,
+  open: number,
+): { keys: Map<string, string | undefined>; spreads: string[] } {
   const keys = new Map<string, string | undefined>();
+  const spreads: string[] = [];
   let depth = 0;
   let expectKey = false;
   let doc: string | undefined;
@@ -112,7 +116,13 @@ function scanObject(source: string, open: number): { keys: Map<string, string | 
       if (depth === 1) expectKey = true;
     } else if ("}])".includes(c)) {
       depth--;
-      if (depth === 0) return { keys };
+      if (depth === 0) return { keys, spreads };
+    } else if (depth === 1 && expectKey && source.startsWith("...", i)) {
+      const m = /^\.\.\.([\w$]+)\s*(?=[,}])/.exec(source.slice(i));
+      if (m) spreads.push(m[1]);
+      expectKey = false;
+      i += m ? m[0].length : 3;
+      continue;
     } else if (c === "," && depth === 1) {
       expectKey = true;
       doc = undefined;
@@ -127,27 +137,68 @@ function scanObject(source: string, open: number): { keys: Map<string, string | 
     }
     i++;
   }
-  return { keys };
+  return { keys, spreads };
+}
+
+/** Keys and their JSDoc of each `const NAME = { ... }` literal of a source, spreads resolved. */
+type Literal = Map<string, string | undefined>;
+
+/**
+ * The literals of a source, by name, with `...NAME` spreads filled in from the same source or from
+ * the module a relative import names (read with `load`).
+ */
+function literals(source: string, load: (specifier: string) => string | undefined, depth = 0) {
+  const raw = new Map<string, { keys: Literal; spreads: string[] }>();
+  for (const m of source.matchAll(/\b(?:const|let)\s+([\w$]+)(?:\s*:[^=;]+)?\s*=\s*\{/g)) {
+    raw.set(m[1], scanObject(source, m.index + m[0].length - 1));
+  }
+  const resolved = new Map<string, Literal>();
+  const resolve = (name: string, seen: Set<string>): Literal => {
+    if (resolved.has(name)) return resolved.get(name)!;
+    const own = raw.get(name);
+    const out: Literal = new Map();
+    if (own === undefined) {
+      // An imported literal: `import { NAME } from "./x.ts"` (one level of modules is enough).
+      const from = new RegExp(`import\\s*\\{[^}]*\\b${name}\\b[^}]*\\}\\s*from\\s*"([^"]+)"`)
+        .exec(source)?.[1];
+      const text = from !== undefined && depth < 2 ? load(from) : undefined;
+      return text === undefined ? out : literals(text, load, depth + 1).get(name) ?? out;
+    }
+    for (const spread of own.spreads) {
+      if (seen.has(spread)) continue;
+      for (const [k, d] of resolve(spread, new Set([...seen, spread]))) out.set(k, d);
+    }
+    for (const [k, d] of own.keys) out.set(k, d);
+    resolved.set(name, out);
+    return out;
+  };
+  for (const name of raw.keys()) resolve(name, new Set([name]));
+  return resolved;
 }
 
 /**
  * Reads the docs of the flags `keys` from a module's source: its header, and the JSDoc of the
- * `const NAME = { ... }` literal whose keys are exactly `keys` (else the smallest one holding them).
+ * `const NAME = { ... }` literal whose keys are exactly `keys` (else the smallest one holding them;
+ * spreads of literals of the same module or of a relatively imported one count).
  *
  * @param source The module's source text.
  * @param keys The defaults' keys.
+ * @param load Reads an imported module's source by its specifier (undefined: not readable).
  * @returns The module's documentation.
  */
-export function readModuleDocs(source: string, keys: string[]): ModuleDocs {
+export function readModuleDocs(
+  source: string,
+  keys: string[],
+  load: (specifier: string) => string | undefined = () => undefined,
+): ModuleDocs {
   const header = /^\s*(?:#![^\n]*\n\s*)?(\/\*\*[\s\S]*?\*\/)/.exec(source)?.[1];
   const headerText = header ? commentText(header) : "";
   const paragraph = header
     ? commentText(header.split(/\n\s*\*\s*\n/)[0] + (header.includes("\n") ? "*/" : ""))
     : "";
   const example = /Command:\s*`([^`]+)`/.exec(headerText)?.[1];
-  let best: Map<string, string | undefined> | undefined;
-  for (const m of source.matchAll(/\b(?:const|let)\s+[\w$]+(?:\s*:[^=;]+)?\s*=\s*\{/g)) {
-    const { keys: found } = scanObject(source, m.index + m[0].length - 1);
+  let best: Literal | undefined;
+  for (const found of literals(source, load).values()) {
     if (!keys.every((k) => found.has(k))) continue;
     if (best === undefined || found.size < best.size) best = found;
   }

@@ -6,6 +6,7 @@
  * @module
  */
 import { type Accepts, type ModuleDocs, readModuleDocs } from "./_flag_docs.ts";
+import type { BackendPreference } from "../backend/mod.ts";
 
 /** Exit status of a command-line usage error (as in POSIX utilities and Deno's own CLI). */
 export const USAGE_EXIT_STATUS = 2;
@@ -28,6 +29,19 @@ export class UsageError extends Error {
     this.name = "UsageError";
   }
 }
+
+/**
+ * The names `--backend` takes: the keys of a record over lib/backend's `BackendPreference`, so
+ * that the type checker holds this list to that type (importing lib/backend's value would load
+ * TensorFlow.js before `--help` could answer).
+ */
+export const BACKENDS: Readonly<Record<BackendPreference, true>> = {
+  auto: true,
+  tensorflow: true,
+  webgpu: true,
+  wasm: true,
+  cpu: true,
+};
 
 let handlerInstalled = false;
 
@@ -52,7 +66,14 @@ export function exitOnUsageError(): void {
 
 /** Reads the docs of `keys` from a module (a file URL). */
 export function moduleDocs(module: string | URL, keys: string[]): ModuleDocs {
-  return readModuleDocs(Deno.readTextFileSync(new URL(module)), keys);
+  const load = (specifier: string) => {
+    try {
+      return Deno.readTextFileSync(new URL(specifier, module));
+    } catch {
+      return undefined; // its keys then show as undocumented, which the help refuses
+    }
+  };
+  return readModuleDocs(Deno.readTextFileSync(new URL(module)), keys, load);
 }
 
 /** How a default is shown in the help. */
@@ -106,7 +127,9 @@ export function formatHelp(defaults: Record<string, unknown>, options: HelpOptio
       "--backend",
       "string",
       "auto",
-      "Backend to start (tensorflow, wasm, cpu, auto); else $DALLE_LAB_BACKEND, else auto.",
+      `Backend to start: ${
+        Object.keys(BACKENDS).join(", ")
+      }; unset: $DALLE_LAB_BACKEND, else auto.`,
     ]);
   }
   rows.push(["--help", "", "", "Print this help and exit."]);

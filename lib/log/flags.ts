@@ -6,7 +6,15 @@
  */
 import type { BackendPreference } from "../backend/mod.ts";
 import type { ModuleDocs } from "./_flag_docs.ts";
-import { accepted, exitOnUsageError, expected, formatHelp, moduleDocs, UsageError } from "./cli.ts";
+import {
+  accepted,
+  BACKENDS,
+  exitOnUsageError,
+  expected,
+  formatHelp,
+  moduleDocs,
+  UsageError,
+} from "./cli.ts";
 
 /** Flags every experiment takes besides those of its defaults (see {@link parseFlags}). */
 export interface CommonFlags {
@@ -90,7 +98,12 @@ export function parseFlags<T extends Record<string, unknown>>(
     const name = `--${m[1]}`;
     if (key === "backend" && !(key in defaults)) {
       if (raw === undefined) throw new UsageError(`${name} needs a value (${name}=...)`);
-      out[key] = raw; // initBackend checks the name
+      if (!(raw in BACKENDS)) {
+        throw new UsageError(
+          `${name} expects one of ${Object.keys(BACKENDS).join(", ")}, got "${raw}"`,
+        );
+      }
+      out[key] = raw;
       continue;
     }
     if (!(key in defaults)) {

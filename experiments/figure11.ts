@@ -17,7 +17,7 @@
 import { initBackend } from "../lib/backend/mod.ts";
 import { writeFileAtomic } from "../lib/io/mod.ts";
 import { figure11, figure11Png, plotPage } from "../lib/display/mod.ts";
-import { parseFlags } from "../lib/log/mod.ts";
+import { parseFlags, UsageError } from "../lib/log/mod.ts";
 
 /**
  * Writes Figure 11 as a PNG and as a standalone plotly page.
@@ -42,12 +42,16 @@ export async function writeFigure11(
 }
 
 if (import.meta.main) {
+  const FIGURE11_DEFAULTS = {
+    /** Folder to write into (also the first positional argument). */
+    outDir: "data/figures",
+  };
+  const flags = parseFlags(FIGURE11_DEFAULTS, undefined, { positional: "[outDir]" });
   const positional = Deno.args.filter((a) => !a.startsWith("--"));
-  const flags = parseFlags(
-    { outDir: positional[0] ?? "data/figures" },
-    Deno.args.filter((a) => a.startsWith("--")),
-  );
+  if (positional.length > 1) {
+    throw new UsageError(`expected at most one folder, got ${positional.length}: ${positional}`);
+  }
   if (flags.backend !== undefined) await initBackend(flags.backend);
-  const paths = await writeFigure11(flags.outDir);
+  const paths = await writeFigure11(positional[0] ?? flags.outDir);
   console.log(`wrote ${paths.png} and ${paths.html}`);
 }

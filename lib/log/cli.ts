@@ -1,7 +1,7 @@
 /**
  * The command line's two answers a person reads: `--help` (the entry point's question, its flags
  * with type, default and meaning, an example) and a one-line error with exit status 2 for bad
- * input. {@link parseFlags} uses both, so every entry point gets them.
+ * input. `parseFlags` uses both, so every entry point gets them.
  *
  * @module
  */
@@ -13,7 +13,9 @@ export const USAGE_EXIT_STATUS = 2;
 
 /**
  * Bad input at the command line (an unknown flag, a malformed value, a value out of range): an
- * uncaught one prints `error: <message>` on one line and exits with status 2, without a stack.
+ * uncaught one prints `error: <message>` on one line and exits with status 2, without a stack,
+ * once `parseFlags` has parsed the command line (which installs that handler): an entry
+ * point checks its other input after its flags.
  *
  * @example
  * ```ts

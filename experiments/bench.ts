@@ -27,7 +27,7 @@
  *
  * @module
  */
-import { writeCsv } from "../lib/log/mod.ts";
+import { parseFlags, UsageError, writeCsv } from "../lib/log/mod.ts";
 import {
   type BenchOptions,
   type BenchRow,
@@ -91,17 +91,29 @@ interface ChildResult {
   backend: string;
 }
 
-const flag = (name: string) =>
-  Deno.args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+/** The flags of `deno task bench` (suites to run are positional: `deno task bench conv dvae`). */
+export const BENCH_DEFAULTS = {
+  /**
+   * Backends to run, comma-separated ("" = each suite's own: tensorflow and wasm, plus cpu for
+   * conv's forward pass).
+   */
+  backends: "",
+  /**
+   * A smoke run of the harness (also `DALLE_LAB_BENCH_QUICK=1`): every row and backend with 2–3
+   * timed iterations, smaller batches, the peers at 1 thread only; its figures mean little.
+   */
+  quick: false,
+  /** Internal: run one suite in this process and print its rows (how each backend is run). */
+  child: "",
+  /** Internal, with --child: processes the suite splits its batch over. @accepts integer ≥ 1 */
+  procs: 1,
+};
 
 /** Child mode: run one suite on the backend of `$DALLE_LAB_BACKEND`, print rows and peak RSS. */
-async function child(suiteName: string): Promise<void> {
+async function child(suiteName: string, flags: typeof BENCH_DEFAULTS): Promise<void> {
   const suite = SUITES[suiteName];
   const mod = await import(suite.file) as Record<string, BenchFn>;
-  const rows = await mod[suite.fn]({
-    quick: Deno.args.includes("--quick"),
-    procs: Number(flag("procs") ?? 1),
-  });
+  const rows = await mod[suite.fn]({ quick: flags.quick, procs: flags.procs });
   const rss = peakRssMb();
   let backend = "js";
   if (suite.backends[0] !== null) {
@@ -267,18 +279,13 @@ function markdown(rows: ReportRow[]): string {
   ].join("\n");
 }
 
-async function main(): Promise<void> {
-  const quick = Deno.args.includes("--quick") || Deno.env.get("DALLE_LAB_BENCH_QUICK") === "1";
+async function main(flags: typeof BENCH_DEFAULTS, wanted: string[]): Promise<void> {
+  const quick = flags.quick || Deno.env.get("DALLE_LAB_BENCH_QUICK") === "1";
   // Each peer launch costs seconds of `import torch`: a smoke run tries one thread count (1: on
   // a busy machine torch 1.13 at 2 threads can take minutes where 1 thread takes seconds).
   const threads = quick ? [1] : [2, 1];
-  const backendsFlag = flag("backends")?.split(",").filter((b) => b.length > 0);
-  const wanted = Deno.args.filter((a) => !a.startsWith("--"));
-  for (const name of wanted) {
-    if (!(name in SUITES)) {
-      throw new TypeError(`unknown benchmark "${name}"; known: ${Object.keys(SUITES).join(", ")}`);
-    }
-  }
+  const named = flags.backends.split(",").filter((b) => b.length > 0);
+  const backendsFlag = named.length > 0 ? named : undefined;
   const all: ReportRow[] = [];
   const tables: string[] = [];
   const notes = new Set<string>();
@@ -376,8 +383,19 @@ async function main(): Promise<void> {
   );
 }
 
-const childSuite = flag("child");
 if (import.meta.main) {
-  if (childSuite !== undefined) await child(childSuite);
-  else await main();
+  const flags = parseFlags(BENCH_DEFAULTS, undefined, { positional: "[SUITE ...]" });
+  const wanted = Deno.args.filter((a) => !a.startsWith("--"));
+  for (const name of [...wanted, ...(flags.child ? [flags.child] : [])]) {
+    if (!(name in SUITES)) {
+      throw new UsageError(`unknown benchmark "${name}"; known: ${Object.keys(SUITES).join(", ")}`);
+    }
+  }
+  // The suites start their backends themselves, from the variable each child is given.
+  if (flags.backend !== undefined) {
+    if (flags.backends) throw new UsageError("give --backends (the list to run) or --backend");
+    flags.backends = flags.backend;
+  }
+  if (flags.child) await child(flags.child, flags);
+  else await main(flags, wanted);
 }

@@ -10,8 +10,9 @@
  *
  * @module
  */
-import { initBackend, tf } from "../lib/backend/mod.ts";
+import { BACKEND_ENV, initBackend, tf } from "../lib/backend/mod.ts";
 import type { BenchOptions, BenchRow } from "./_peer.ts";
+import { parseFlags } from "../lib/log/mod.ts";
 
 const SHAPE = { batch: 16, size: 32, inCh: 64, outCh: 64, kernel: 3 };
 // Forward, input gradient and kernel gradient each cost 2·B·H·W·Cin·Cout·k² flops.
@@ -83,4 +84,14 @@ export async function benchBackend(options: BenchOptions = {}): Promise<BenchRow
   return rows;
 }
 
-if (import.meta.main) console.table(await benchBackend({ quick: Deno.args.includes("--quick") }));
+if (import.meta.main) {
+  /** This file's flags when run on its own (`deno task bench` passes the same to it). */
+  const BENCH_FLAGS = {
+    /** A smoke run: 2–3 timed iterations, smaller batches; its figures mean little. */
+    quick: false,
+  };
+  const flags = parseFlags(BENCH_FLAGS);
+  // The suite starts its backend itself: the flag reaches it as `deno task bench` passes it.
+  if (flags.backend !== undefined) Deno.env.set(BACKEND_ENV, flags.backend);
+  console.table(await benchBackend({ quick: flags.quick }));
+}

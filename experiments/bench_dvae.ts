@@ -17,10 +17,11 @@
  *
  * @module
  */
-import { initBackend, tf } from "../lib/backend/mod.ts";
+import { BACKEND_ENV, initBackend, tf } from "../lib/backend/mod.ts";
 import { createDvae, type Dvae, dvaeObjective, trainDvae } from "../lib/dvae/mod.ts";
 import { AdamW, paramCount, valueAndGrads } from "../lib/nn/mod.ts";
 import { type BenchOptions, type BenchRow, median, type PeerSpecs } from "./_peer.ts";
+import { parseFlags } from "../lib/log/mod.ts";
 
 const BATCH = 32;
 /** The batch of `--quick` runs, ours and the peer's: a smoke test, not a measurement. */
@@ -135,6 +136,18 @@ export async function benchDvae(options: BenchOptions = {}): Promise<BenchRow[]>
 }
 
 if (import.meta.main) {
-  const procs = Number(Deno.args.find((a) => a.startsWith("--procs="))?.slice(8) ?? 1);
-  console.table(await benchDvae({ procs, quick: Deno.args.includes("--quick") }));
+  /** This file's flags when run on its own (`deno task bench` passes the same to it). */
+  const BENCH_FLAGS = {
+    /** A smoke run: 2–3 timed iterations, smaller batches; its figures mean little. */
+    quick: false,
+    /**
+     * Processes the batch is split over (1: this one; 2: data-parallel with a Deno Worker).
+     * @accepts integer ≥ 1
+     */
+    procs: 1,
+  };
+  const flags = parseFlags(BENCH_FLAGS);
+  // The suite starts its backend itself: the flag reaches it as `deno task bench` passes it.
+  if (flags.backend !== undefined) Deno.env.set(BACKEND_ENV, flags.backend);
+  console.table(await benchDvae({ quick: flags.quick, procs: flags.procs }));
 }

@@ -18,9 +18,10 @@
  *
  * @module
  */
-import { initBackend, tf } from "../lib/backend/mod.ts";
+import { BACKEND_ENV, initBackend, tf } from "../lib/backend/mod.ts";
 import { PowerSGD } from "../lib/powersgd/mod.ts";
 import type { BenchOptions, BenchRow, PeerSpecs } from "./_peer.ts";
+import { parseFlags } from "../lib/log/mod.ts";
 
 const SIZE = { n: 1024, m: 1024, rank: 32, warmupSteps: 3, timedSteps: 20 };
 const PEER_SCRIPT = new URL("../../shared/peers/torch_powersgd.py", import.meta.url).pathname;
@@ -128,4 +129,14 @@ export async function benchPowerSgd(options: BenchOptions = {}): Promise<BenchRo
   return rows;
 }
 
-if (import.meta.main) console.table(await benchPowerSgd({ quick: Deno.args.includes("--quick") }));
+if (import.meta.main) {
+  /** This file's flags when run on its own (`deno task bench` passes the same to it). */
+  const BENCH_FLAGS = {
+    /** A smoke run: 2–3 timed iterations, smaller batches; its figures mean little. */
+    quick: false,
+  };
+  const flags = parseFlags(BENCH_FLAGS);
+  // The suite starts its backend itself: the flag reaches it as `deno task bench` passes it.
+  if (flags.backend !== undefined) Deno.env.set(BACKEND_ENV, flags.backend);
+  console.table(await benchPowerSgd({ quick: flags.quick }));
+}

@@ -21,6 +21,7 @@ import cl100k from "js-tiktoken/ranks/cl100k_base";
 import { BpeTokenizer } from "../lib/tokenizer/mod.ts";
 import { captionsOfSize, variedText } from "../lib/tokenizer/testdata/_captions.ts";
 import type { BenchOptions, BenchRow } from "./_peer.ts";
+import { parseFlags, UsageError } from "../lib/log/mod.ts";
 
 const MEGABYTE = 1e6;
 const VOCAB_SIZE = 16_384;
@@ -164,5 +165,14 @@ export async function benchTokenizer(options: BenchOptions = {}): Promise<BenchR
 }
 
 if (import.meta.main) {
-  console.table(await benchTokenizer({ quick: Deno.args.includes("--quick") }));
+  /** This file's flags when run on its own (`deno task bench` passes the same to it). */
+  const BENCH_FLAGS = {
+    /** A smoke run: 2–3 timed iterations, smaller batches; its figures mean little. */
+    quick: false,
+  };
+  const flags = parseFlags(BENCH_FLAGS);
+  if (flags.backend !== undefined) {
+    throw new UsageError("--backend: the tokenizer benchmark runs plain JavaScript, on no backend");
+  }
+  console.table(await benchTokenizer({ quick: flags.quick }));
 }

@@ -18,13 +18,21 @@ import {
 
 /** Where the caption lists come from (the same for both experiments). */
 export const CAPTION_DEFAULTS = {
-  /** Captions per split: the first this many distinct captions of the split's seeded set. */
+  /**
+   * Captions per split: the first this many distinct captions of the split's seeded set.
+   * @accepts integer ≥ 1
+   */
   captions: 40,
-  /** The train split's set: the scenes experiments/prior_shapes.ts trains on (its defaults). */
+  /**
+   * Scenes of the train split's set: those experiments/prior_shapes.ts trains on (its defaults).
+   * @accepts integer ≥ 1
+   */
   trainCount: 4000,
+  /** Seed of the train split's set (prior_shapes' default). @accepts integer */
   trainSeed: 0,
-  /** The test and zero-shot sets: this many scenes of this seed (prior_shapes' evaluation seed). */
+  /** Scenes of the test and zero-shot sets. @accepts integer ≥ 1 */
   captionPool: 480,
+  /** Seed of the test and zero-shot sets (prior_shapes' evaluation seed). @accepts integer */
   captionSeed: 11,
 };
 

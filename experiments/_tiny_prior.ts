@@ -17,21 +17,21 @@ import { createPrior, type Prior, type PriorConfig, trainPrior } from "../lib/pr
  * defaults and adds its question's flags.
  */
 export const TINY_PRIOR_DEFAULTS = {
-  /** Examples in the token dataset (lib/data `makeTokenDataset`). */
+  /** Examples in the token dataset (lib/data `makeTokenDataset`). @accepts integer ≥ 1 */
   examples: 4096,
-  /** Examples per step, split evenly over the workers. */
+  /** Examples per step, split evenly over the workers. @accepts integer ≥ 1 */
   batchSize: 32,
-  /** Processes computing each step: this one and workers − 1 Deno Workers. */
+  /** Processes computing each step: this one and workers − 1 Deno Workers. @accepts integer ≥ 1 */
   workers: 2,
   /** Peak AdamW step size (warm-up over 5% of steps, cosine decay to a tenth; trainPrior's). */
   lr: 3e-3,
-  /** Width of the tiny prior. */
+  /** Width of the tiny prior. @accepts integer ≥ 1 */
   dModel: 64,
-  /** Transformer layers. */
+  /** Transformer layers. @accepts integer ≥ 1 */
   layers: 2,
-  /** Attention heads. */
+  /** Attention heads. @accepts integer ≥ 1 */
   heads: 4,
-  /** Seed of weights, data and batch order: the same for every run of a study. */
+  /** Seed of weights, data and batch order: the same for every run of a study. @accepts integer */
   seed: 0,
   /** Folder that holds the runs of all experiments. */
   root: "data/runs",

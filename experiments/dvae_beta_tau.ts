@@ -125,15 +125,15 @@ import { constant, cosine, scaleSteps } from "../lib/nn/mod.ts";
 
 /** Every flag with its default. */
 export const DEFAULTS = {
-  /** "both", "fashion" or "shapes". */
+  /** "both", "fashion" or "shapes". @accepts both | fashion | shapes */
   dataset: "both",
-  /** Steps per run. */
+  /** Steps per run. @accepts integer ≥ 1 */
   steps: 120,
-  /** Width of the first group (the default model's is 64). */
+  /** Width of the first group (the default model's is 64). @accepts integer ≥ 1 */
   hidden: 32,
-  /** Codebook size. */
+  /** Codebook size. @accepts integer ≥ 2 */
   vocab: 512,
-  /** Images per step. */
+  /** Images per step. @accepts integer ≥ 1 */
   batchSize: 32,
   /** Peak step size (cosine to lr/10); 1e-3 collapsed the codebook in trials. */
   lr: 3e-4,
@@ -141,7 +141,7 @@ export const DEFAULTS = {
   tauFrac: 0.5,
   /** Final KL weights to sweep. */
   betas: [0, 1, 6.6],
-  /** τ schedules to sweep. */
+  /** τ schedules to sweep. @accepts cosine | linear | constant */
   taus: ["cosine", "linear", "constant"],
   /**
    * Weights of KL(q̄ ‖ uniform) to sweep (not in the paper; see lib/dvae): 0 is the paper's
@@ -151,13 +151,14 @@ export const DEFAULTS = {
   /**
    * Processes computing each step's gradients (1 = this one only); 0 = `defaultWorkers()` of the
    * backend in use (1 on tensorflow, one per core on wasm). config.json records the number used.
+   * @accepts integer ≥ 0
    */
   workers: 0,
   /** Held-out images per dataset. */
   testImages: 500,
   /** Shapes training images. */
   shapesCount: 4000,
-  /** Seed of every run (weights, batch order, noise). */
+  /** Seed of every run (weights, batch order, noise). @accepts integer */
   seed: 0,
   /** Suffix of the run folder. */
   tag: "sweep",

@@ -78,25 +78,37 @@ import {
 
 /** Every flag with its default. */
 export const DEFAULTS = {
-  /** "fashion" (Fashion-MNIST padded to 32×32 RGB) or "shapes" (lib/data's captioned shapes). */
+  /**
+   * "fashion" (Fashion-MNIST padded to 32×32 RGB) or "shapes" (lib/data's captioned shapes).
+   * @accepts fashion | shapes
+   */
   dataset: "fashion",
-  /** Channels of the first encoder group (doubling per group): 64 is the paper's shape at 1/4 width. */
+  /**
+   * Channels of the first encoder group (doubling per group): 64 is the paper's shape at 1/4 width.
+   * @accepts integer ≥ 1
+   */
   hidden: 64,
-  /** Channels at the decoder's input. */
+  /** Channels at the decoder's input. @accepts integer ≥ 1 */
   decoderWidth: 128,
-  /** Optimiser steps (≈0.5 s each at batch 16 with 2 wasm workers on our 2-core machine). */
+  /**
+   * Optimiser steps (≈0.5 s each at batch 16 with 2 wasm workers on our 2-core machine).
+   * @accepts integer ≥ 1
+   */
   steps: 950,
-  /** Images per step. */
+  /** Images per step. @accepts integer ≥ 1 */
   batchSize: 16,
-  /** Peak step size (cosine to lr/10 over the run). */
+  /** Peak step size (cosine to lr/10 over the run). @accepts number > 0 */
   lr: 4e-3,
-  /** Linear warm-up steps of the step size before the cosine decay. */
+  /** Linear warm-up steps of the step size before the cosine decay. @accepts integer ≥ 0 */
   warmup: 20,
   /** Final KL weight (cosine warm-up from 0 over the paper's 5,000/3M of the run, then held). */
   beta: 0,
-  /** Final temperature. */
+  /** Final temperature. @accepts number > 0 */
   tauTo: 1 / 16,
-  /** Fraction of the run over which τ anneals (cosine); the paper's is 150,000/3M = 0.05. */
+  /**
+   * Fraction of the run over which τ anneals (cosine); the paper's is 150,000/3M = 0.05.
+   * @accepts number ≥ 0 ≤ 1
+   */
   tauFrac: 1,
   /** Weight of KL(q̄ ‖ uniform) of the batch's average posterior (0 = the paper's objective). */
   marginalKl: 20,
@@ -108,21 +120,22 @@ export const DEFAULTS = {
   straightThrough: false,
   /** Train (and evaluate) on dequantised pixels. */
   dequantize: false,
-  /** Reconstruction likelihood: "logit-laplace" or "mse". */
+  /** Reconstruction likelihood: "logit-laplace" or "mse". @accepts logit-laplace | mse */
   reconstruction: "logit-laplace",
   /** Start the decoder's output biases at the training data's average pixel (not in the paper). */
   initBias: false,
-  /** Shapes images to train on (Fashion-MNIST always has 60,000). */
+  /** Shapes images to train on (Fashion-MNIST always has 60,000). @accepts integer ≥ 1 */
   shapesCount: 12000,
-  /** Held-out images to evaluate on. */
+  /** Held-out images to evaluate on. @accepts integer ≥ 1 */
   testImages: 2000,
   /**
    * Processes computing each step's gradients (1 = this one only); 0 = `defaultWorkers()` of the
    * backend in use (1 on tensorflow, which threads over every core itself; one per core on wasm).
    * Results depend on it (each shard draws its own noise): config.json records the number used.
+   * @accepts integer ≥ 0
    */
   workers: 0,
-  /** Seed of the weights, the batch order and the Gumbel noise. */
+  /** Seed of the weights, the batch order and the Gumbel noise. @accepts integer */
   seed: 0,
   /** Where the EMA weights go ("" = data/cache/dvae_<dataset>.safetensors). */
   out: "",

@@ -83,17 +83,26 @@ const MODES = ["fp32", "global", "per-block"] as const;
 /** The experiment's configuration and defaults. */
 export const GRAD_SCALING_DEFAULTS = {
   ...TINY_PRIOR_DEFAULTS,
-  /** Runs: "fp32" (float32 exchange), "global" (one scale), "per-block" (App. D). */
+  /**
+   * Runs: "fp32" (float32 exchange), "global" (one scale), "per-block" (App. D).
+   * @accepts fp32 | global | per-block
+   */
   modes: [...MODES] as string[],
-  /** 16-bit format of the gradients: "float16" (sent as IEEE halves) or "1-6-9" (emulated). */
+  /**
+   * 16-bit format of the gradients: "float16" (sent as IEEE halves) or "1-6-9" (emulated).
+   * @accepts float16 | 1-6-9
+   */
   format: "float16",
-  /** Steps per doubling of a scale (paper: 1000). */
+  /** Steps per doubling of a scale (paper: 1000). @accepts integer ≥ 1 */
   growthInterval: 16,
-  /** Updates within which a scale is not divided twice (paper: 125 for 1000 above). */
+  /**
+   * Updates within which a scale is not divided twice (paper: 125 for 1000 above).
+   * @accepts integer ≥ 0
+   */
   backoffCooldown: 2,
-  /** Training steps of every run. */
+  /** Training steps of every run. @accepts integer ≥ 1 */
   steps: 240,
-  /** Transformer layers (= residual blocks besides embed and head). */
+  /** Transformer layers (= residual blocks besides embed and head). @accepts integer ≥ 1 */
   layers: 4,
   /** Tag of the run folder. */
   tag: "fp16",

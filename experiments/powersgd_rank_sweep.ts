@@ -84,13 +84,16 @@ import {
 /** The sweep's configuration and defaults. */
 export const RANK_SWEEP_DEFAULTS = {
   ...TINY_PRIOR_DEFAULTS,
-  /** Ranks to try, besides the exact all-reduce. */
+  /** Ranks to try, besides the exact all-reduce. @accepts integer ≥ 1 */
   ranks: [2, 4, 8, 16, 32],
-  /** Training steps of every run. */
+  /** Training steps of every run. @accepts integer ≥ 1 */
   steps: 240,
   /** PowerSGD compresses a matrix only if n·m > (n + m)·r·this. */
   minCompressionRate: 2,
-  /** Fraction of training the gap criterion looks at (the paper: the first 10%). */
+  /**
+   * Fraction of training the gap criterion looks at (the paper: the first 10%).
+   * @accepts number > 0 ≤ 1
+   */
   window: 0.1,
   /** Largest relative early gap that counts as "no gap". */
   gapTolerance: 0.02,

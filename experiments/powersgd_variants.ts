@@ -85,9 +85,12 @@ export const VARIANTS_DEFAULTS = {
   ...TINY_PRIOR_DEFAULTS,
   /** Variants to run, by name (see POWERSGD_VARIANTS). */
   variants: Object.keys(POWERSGD_VARIANTS),
-  /** PowerSGD rank of every compressed variant: the rank sweep's smallest without early gap. */
+  /**
+   * PowerSGD rank of every compressed variant: the rank sweep's smallest without early gap.
+   * @accepts integer ≥ 1
+   */
   rank: 8,
-  /** Training steps of every run. */
+  /** Training steps of every run. @accepts integer ≥ 1 */
   steps: 150,
   /** Tag of the run folder. */
   tag: "variants",

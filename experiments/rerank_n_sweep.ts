@@ -109,12 +109,17 @@ export const RERANK_N_SWEEP_DEFAULTS = {
   /** Run at the small budget of {@link RERANK_N_SWEEP_QUICK}. */
   quick: false,
   ...CAPTION_DEFAULTS,
+  /** Splits whose captions are drawn for. @accepts train | test | zero-shot */
   splits: ["train", "test", "zero-shot"] as string[],
-  /** Draws per caption; the Ns are prefixes of them. */
+  /** Draws per caption; the Ns are prefixes of them. @accepts integer ≥ 1 */
   maxN: 64,
+  /** Numbers of candidates the reranker chooses from (each ≤ maxN). @accepts integer ≥ 1 */
   ns: [1, 2, 4, 8, 16, 32, 64],
+  /** Sampling temperature of the prior. @accepts number > 0 */
   temperature: 1,
+  /** Seed of the draws. @accepts integer */
   seed: 0,
+  /** Suffix of the run folder. */
   tag: "sweep",
   /** Root folder of the runs. */
   root: "data/runs",

@@ -64,20 +64,32 @@ import { choosePipeline } from "./_judged_splits.ts";
 
 /** Every flag with its default. */
 export const RERANK_DEFAULTS = {
-  /** Training scenes ("train" split only: the reranker never sees held-out pairs) and their seed. */
+  /**
+   * Training scenes ("train" split only: the reranker never sees held-out pairs).
+   * @accepts integer ≥ 1
+   */
   trainCount: 12000,
+  /** Seed of the training scenes. @accepts integer */
   trainSeed: 0,
-  /** Evaluation sets: test captions, zero-shot captions, and training captions (for the gap). */
+  /** Scenes of the test evaluation set. @accepts integer ≥ 1 */
   testCount: 2000,
+  /** Seed of the test evaluation set. @accepts integer */
   testSeed: 1,
+  /** Scenes of the zero-shot evaluation set. @accepts integer ≥ 1 */
   zeroShotCount: 2000,
+  /** Seed of the zero-shot evaluation set. @accepts integer */
   zeroShotSeed: 1,
+  /** Training scenes evaluated too (for the train–test gap). @accepts integer ≥ 1 */
   trainEvalCount: 2000,
-  /** Optimiser steps, pairs per step (each pair's negatives), peak step size, warm-up. */
+  /** Optimiser steps. @accepts integer ≥ 1 */
   steps: 1000,
+  /** Pairs per step (each pair's negatives are the batch's others). @accepts integer ≥ 2 */
   batch: 128,
+  /** Peak step size. @accepts number > 0 */
   lr: 2e-3,
+  /** Warm-up steps of the step size. @accepts integer ≥ 0 */
   warmupSteps: 50,
+  /** AdamW weight decay. @accepts number ≥ 0 */
   weightDecay: 0.1,
   /** The saved pipeline whose tokenizer to use; "" = choose (see the header). */
   pipeline: "",
@@ -87,24 +99,34 @@ export const RERANK_DEFAULTS = {
   prior: "",
   /** Caption positions; 0 = the longest training caption's ids + `<|eot|>`. */
   textLen: 0,
-  /** Model sizes (lib/rerank's defaults). */
+  /** Width of the text encoder (lib/rerank's default). @accepts integer ≥ 1 */
   textWidth: 64,
+  /** Transformer layers of the text encoder. @accepts integer ≥ 1 */
   textLayers: 2,
+  /** Attention heads of the text encoder. @accepts integer ≥ 1 */
   textHeads: 4,
+  /** Width of the joint embedding. @accepts integer ≥ 1 */
   embedDim: 64,
+  /** How the image encoder pools its grid: "flatten" or "mean". @accepts flatten | mean */
   imagePool: "flatten",
-  /** Images each evaluation caption is ranked among (its own included), and their draw's seed. */
+  /** Images each evaluation caption is ranked among (its own included). @accepts integer ≥ 1 */
   pool: 32,
+  /** Seed of the evaluation pools' draw. @accepts integer */
   evalSeed: 0,
   /** Seed of the weights and the batch order. */
   seed: 0,
-  /** Gradient processes; 0 = defaultWorkers() (1 on tensorflow). Negatives are per process. */
+  /**
+   * Gradient processes; 0 = defaultWorkers() (1 on tensorflow). Negatives are per process.
+   * @accepts integer ≥ 0
+   */
   workers: 0,
   /** Where the weights go. */
   out: "data/cache/rerank_shapes.safetensors",
-  /** Suffix of the run folder, its root, and whether to write at all. */
+  /** Suffix of the run folder. */
   tag: "",
+  /** Folder that holds the runs. */
   root: "data/runs",
+  /** Write the run folder (false: keep rows in memory). */
   write: true,
   /** A run folder of this experiment to continue from its last checkpoint ("" = a new run). */
   resume: "",

@@ -84,10 +84,13 @@ export const ZERO_SHOT_DEFAULTS = {
   /** Run at the small budget of {@link ZERO_SHOT_QUICK}. */
   quick: false,
   ...CAPTION_DEFAULTS,
-  /** Candidates the reranker chooses from. */
+  /** Candidates the reranker chooses from. @accepts integer ≥ 1 */
   n: 32,
+  /** Sampling temperature of the prior. @accepts number > 0 */
   temperature: 1,
+  /** Seed of the draws. @accepts integer */
   seed: 0,
+  /** Suffix of the run folder. */
   tag: "table",
   /** Root folder of the runs. */
   root: "data/runs",

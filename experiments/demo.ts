@@ -36,13 +36,15 @@ import { writeDemoReport } from "./_demo_report.ts";
 export const DEMO_DEFAULTS = {
   /** Tiny budgets on the same path (DEMO_QUICK): checks the pipeline, not the results. */
   quick: false,
-  /** dVAE optimiser steps (batch 16, the shapes recipe of dvae_train.ts). */
+  /** dVAE optimiser steps (batch 16, the shapes recipe of dvae_train.ts). @accepts integer ≥ 1 */
   dvaeSteps: 1000,
-  /** Prior optimiser steps (batch 32) and reranker steps (batch 128). */
+  /** Prior optimiser steps (batch 32). @accepts integer ≥ 1 */
   priorSteps: 600,
+  /** Reranker optimiser steps (batch 128). @accepts integer ≥ 1 */
   rerankSteps: 150,
-  /** Captions per split drawn and judged (8 draws each, at temperature 1). */
+  /** Captions per split drawn and judged (8 draws each, at temperature 1). @accepts integer ≥ 1 */
   evalCaptions: 8,
+  /** Seed passed to every stage. @accepts integer */
   seed: 0,
 };
 

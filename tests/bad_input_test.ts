@@ -29,7 +29,7 @@ import { createReranker, rerankData, trainReranker } from "../lib/rerank/mod.ts"
 import { powerSgd } from "../lib/powersgd/mod.ts";
 import { BpeTokenizer } from "../lib/tokenizer/mod.ts";
 import { loadFashionMnist, makeShapes, parseCaption } from "../lib/data/mod.ts";
-import { parseFlags, RunLog, RunMismatchError } from "../lib/log/mod.ts";
+import { parseFlags, RunLog, RunMismatchError, UsageError } from "../lib/log/mod.ts";
 // plan.ts alone: the rank check, without the reducer's worker machinery.
 import { checkRank } from "../lib/powersgd/plan.ts";
 import {
@@ -476,7 +476,7 @@ const ROWS: Row[] = [
   {
     name: "flags: an unknown flag name",
     run: () => parseFlags({ steps: 100, lr: 1e-3 }, ["--stpes=5"]),
-    error: TypeError,
+    error: UsageError,
     message: /^unknown flag --stpes; known: steps, lr, backend$/,
   },
   // --- Rows of other pieces (lib/log, lib/powersgd) -------------------------------------------

@@ -15,16 +15,17 @@ export const USAGE_EXIT_STATUS = 2;
  * Bad input at the command line (an unknown flag, a malformed value, a value out of range): an
  * uncaught one prints `error: <message>` on one line and exits with status 2, without a stack,
  * once `parseFlags` has parsed the command line (which installs that handler): an entry
- * point checks its other input after its flags.
+ * point checks its other input after its flags. A TypeError (a value of the wrong kind), so code
+ * that catches those keeps working.
  *
  * @example
  * ```ts
  * import { UsageError } from "./cli.ts";
  * const err = new UsageError('--steps expects an integer ≥ 1, got "abc"');
- * console.log(err.name, err instanceof Error); // UsageError true
+ * console.log(err.name, err instanceof TypeError); // UsageError true
  * ```
  */
-export class UsageError extends Error {
+export class UsageError extends TypeError {
   /** @param message What was expected and what came, one line. */
   constructor(message: string) {
     super(message);

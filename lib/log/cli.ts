@@ -26,7 +26,11 @@ export const USAGE_EXIT_STATUS = 2;
  * ```
  */
 export class UsageError extends TypeError {
-  /** @param message What was expected and what came, one line. */
+  /**
+   * A usage error with its one-line message.
+   *
+   * @param message What was expected and what came, one line.
+   */
   constructor(message: string) {
     super(message);
     this.name = "UsageError";

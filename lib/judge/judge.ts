@@ -8,6 +8,7 @@
  * @module
  */
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { ensureBackend, tf } from "../backend/mod.ts";
 import { loadWeights, saveWeights } from "../nn/mod.ts";
 import { readFileOrNull } from "../io/mod.ts";
@@ -127,6 +128,25 @@ export interface JudgeOptions {
   onProgress?: (message: string) => void;
 }
 
+/**
+ * Where the judge's weights shipped with the toolkit lie (lib/judge/weights/; default config
+ * only). When JUDGE_VERSION or the shapes generator changes, retrain
+ * (`createShapesJudge({ retrain: true })`) and copy the cache file there: a test fails until then.
+ *
+ * @param config The judge's configuration.
+ * @returns The file's path, or null for a config other than the default (or a non-file URL).
+ * @example
+ * ```ts
+ * import { shippedWeightsPath } from "./mod.ts";
+ * console.log(shippedWeightsPath()?.endsWith(".safetensors")); // true
+ * ```
+ */
+export function shippedWeightsPath(config: JudgeConfig = DEFAULT_JUDGE_CONFIG): string | null {
+  if (JSON.stringify(config) !== JSON.stringify(DEFAULT_JUDGE_CONFIG)) return null;
+  const url = new URL(`./weights/judge_v${JUDGE_VERSION}.safetensors`, import.meta.url);
+  return url.protocol === "file:" ? fileURLToPath(url) : null;
+}
+
 function weightsPath(cacheDir: string, config: JudgeConfig): string {
   const isDefault = JSON.stringify(config) === JSON.stringify(DEFAULT_JUDGE_CONFIG);
   const suffix = isDefault ? "" : `_${hashConfig(config)}`;
@@ -140,9 +160,10 @@ function hashConfig(config: JudgeConfig): string {
 }
 
 /**
- * The shapes judge: loads the cached weights, or trains them once (1–3 minutes) and caches
- * them. The weights file records the configuration and the shapes generator version it was
- * trained for; a mismatch retrains.
+ * The shapes judge: loads the cached weights, else the weights shipped with the toolkit (so every
+ * clone measures with the same instrument), else trains them once (1–3 minutes) and caches them.
+ * A weights file records the configuration and the shapes generator version it was trained for;
+ * one that does not match is passed over.
  *
  * @param options See `JudgeOptions`.
  * @returns A ready judge (dispose it when done).
@@ -163,16 +184,22 @@ export async function createShapesJudge(options: JudgeOptions = {}): Promise<Sha
     config: JSON.stringify(config),
   };
   const onProgress = options.onProgress ?? console.log;
-  if (!options.retrain && (await readFileOrNull(path)) !== null) {
+  // The cache first (a judge retrained here), then the weights shipped with the toolkit, so every
+  // clone measures with the same instrument unless it retrains on purpose.
+  const candidates = options.retrain ? [] : [path, shippedWeightsPath(config)].filter(
+    (p): p is string => p !== null,
+  );
+  for (const candidate of candidates) {
+    if ((await readFileOrNull(candidate)) === null) continue;
     const net = new JudgeNet(config);
-    // Unreadable or stale weights are retrained over, and the retraining says why.
+    // Unreadable or stale weights are passed over (or retrained over), and the message says why.
     try {
-      const metadata = await loadWeights(path, net);
+      const metadata = await loadWeights(candidate, net);
       const stale = Object.entries(wanted).find(([k, v]) => metadata[k] !== v);
       if (!stale) return new ShapesJudge(net, config);
-      onProgress(`judge: ${path} was trained with another ${stale[0]}; retraining`);
+      onProgress(`judge: ${candidate} was trained with another ${stale[0]}; not used`);
     } catch (err) {
-      onProgress(`judge: ${path} cannot be read (${(err as Error).message}); retraining`);
+      onProgress(`judge: ${candidate} cannot be read (${(err as Error).message}); not used`);
     }
     net.dispose();
   }

@@ -19,7 +19,7 @@ import {
   SHAPES,
   SIZES,
 } from "../data/mod.ts";
-import { Mulberry32 } from "../io/mod.ts";
+import { existsSync, Mulberry32 } from "../io/mod.ts";
 import {
   agreement,
   captionAgreement,
@@ -28,6 +28,7 @@ import {
   JUDGE_VERSION,
   judgeAccuracy,
   ShapesJudge,
+  shippedWeightsPath,
 } from "./mod.ts";
 import { JudgeNet } from "./_net.ts";
 import { judgeInput } from "./_input.ts";
@@ -176,11 +177,28 @@ Deno.test("judge: a second load reads the cached weights and reads the same", as
   again.dispose();
 });
 
+Deno.test("judge: a clone with an empty cache reads with the shipped weights, and they match this version", async () => {
+  const cacheDir = await Deno.makeTempDir();
+  try {
+    const messages: string[] = [];
+    const shipped = await createShapesJudge({ cacheDir, onProgress: (m) => messages.push(m) });
+    // Stale or unreadable shipped weights would be passed over with a message, then retrained.
+    assert.deepEqual(messages, [], "the shipped weights are current: nothing retrained");
+    assert.deepEqual([...Deno.readDirSync(cacheDir)], [], "nothing written to the cache");
+    const set = await makeShapes({ count: 40, seed: FRESH_SEED + 5, split: "test", cache: false });
+    assert.deepEqual(shipped.read(set.images), judge.read(set.images), "the same instrument");
+    shipped.dispose();
+  } finally {
+    await Deno.remove(cacheDir, { recursive: true });
+  }
+});
+
 /** The cached judge's network with every forward pass counted. */
 async function countingJudge(): Promise<{ judge: ShapesJudge; passes: () => number }> {
   const net = new JudgeNet(DEFAULT_JUDGE_CONFIG);
-  // The top-level createShapesJudge made sure this file exists.
-  await loadWeights(join(defaultCacheDir(), `judge_v${JUDGE_VERSION}.safetensors`), net);
+  // The top-level createShapesJudge read one of these: the cache, else the shipped weights.
+  const cached = join(defaultCacheDir(), `judge_v${JUDGE_VERSION}.safetensors`);
+  await loadWeights(existsSync(cached) ? cached : shippedWeightsPath()!, net);
   let passes = 0;
   const counted = {
     apply(...args: Parameters<JudgeNet["apply"]>) {

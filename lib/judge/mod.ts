@@ -2,7 +2,7 @@
  * An automatic judge for the shapes world: a small CNN that reads a 32×32 scene back into its
  * attributes, so samples can be checked against their captions without a person looking.
  *
- * - `createShapesJudge()` loads the cached judge (or trains it once); `judge.read(images)` runs
+ * - `createShapesJudge()` loads the cached or shipped judge (or trains it once); `judge.read(images)` runs
  *   the network once and returns one `Scene` per image.
  * - Scoring is pure functions over what was read, so one read serves every score: `agreement`
  *   (does each image show its caption), `captionAgreement` (per-attribute rates), and
@@ -49,6 +49,7 @@ export {
   type JudgeConfig,
   type JudgeOptions,
   ShapesJudge,
+  shippedWeightsPath,
 } from "./judge.ts";
 export {
   agreement,

@@ -125,6 +125,11 @@ Deno.test("a bad flag or value is one line on stderr and exit status 2", async (
       'error: --procs expects an integer ≥ 1, got "1.5"',
     ],
     ["experiments/zero_shot.ts", ["captions=3"], 'error: expected --key=value, got "captions=3"'],
+    [
+      "experiments/prior_shapes.ts",
+      ["--resume=lib"],
+      'error: --resume=lib is not a run of "prior_shapes": it has no readable config.json',
+    ],
   ];
   for (const [file, args, line] of cases) {
     const ran = await run(file, ...args);

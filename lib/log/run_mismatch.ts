@@ -1,9 +1,12 @@
 /**
- * The error of resuming into the wrong folder. A `TypeError` (the `--resume=` argument is of the
- * wrong kind), typed so that an entry point can tell it from a failure of the run itself.
+ * The error of resuming into the wrong folder: a `UsageError` (the `--resume=` argument is of the
+ * wrong kind), so the command line prints it as one line and exits 2, and an entry point can tell
+ * it from a failure of the run itself.
  *
  * @module
  */
+
+import { UsageError } from "./cli.ts";
 
 /**
  * `--resume=<dir>` names a folder that is not a run of the resuming experiment: not a run folder
@@ -16,7 +19,7 @@
  * console.log(err.message); // --resume=data/runs/prior_shapes/x is a run of "prior_shapes", not of "dvae_train"
  * ```
  */
-export class RunMismatchError extends TypeError {
+export class RunMismatchError extends UsageError {
   /** The error class name, as printed. */
   override name = "RunMismatchError";
 

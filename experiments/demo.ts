@@ -42,7 +42,7 @@ export const DEMO_DEFAULTS = {
   /** Reranker optimiser steps (batch 128). @accepts integer ≥ 1 */
   rerankSteps: 150,
   /** Captions per split drawn and judged (8 draws each, at temperature 1). @accepts integer ≥ 1 */
-  evalCaptions: 8,
+  evalCaptions: 16,
   /** Seed passed to every stage. @accepts integer */
   seed: 0,
 };

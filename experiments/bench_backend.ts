@@ -10,9 +10,9 @@
  *
  * @module
  */
-import { BACKEND_ENV, initBackend, tf } from "../lib/backend/mod.ts";
+import { initBackend, tf } from "../lib/backend/mod.ts";
 import type { BenchOptions, BenchRow } from "./_peer.ts";
-import { parseFlags } from "../lib/log/mod.ts";
+import { BENCH_QUICK, benchMain } from "./_bench_main.ts";
 
 const SHAPE = { batch: 16, size: 32, inCh: 64, outCh: 64, kernel: 3 };
 // Forward, input gradient and kernel gradient each cost 2·B·H·W·Cin·Cout·k² flops.
@@ -86,12 +86,6 @@ export async function benchBackend(options: BenchOptions = {}): Promise<BenchRow
 
 if (import.meta.main) {
   /** This file's flags when run on its own (`deno task bench` passes the same to it). */
-  const BENCH_FLAGS = {
-    /** A smoke run: 2–3 timed iterations, smaller batches; its figures mean little. */
-    quick: false,
-  };
-  const flags = parseFlags(BENCH_FLAGS);
-  // The suite starts its backend itself: the flag reaches it as `deno task bench` passes it.
-  if (flags.backend !== undefined) Deno.env.set(BACKEND_ENV, flags.backend);
-  console.table(await benchBackend({ quick: flags.quick }));
+  const BENCH_FLAGS = { ...BENCH_QUICK };
+  await benchMain(BENCH_FLAGS, (flags) => benchBackend({ quick: flags.quick }));
 }

@@ -14,12 +14,12 @@
  *
  * @module
  */
-import { BACKEND_ENV, initBackend, tf } from "../lib/backend/mod.ts";
+import { initBackend, tf } from "../lib/backend/mod.ts";
 import { batches, imageGrid, loadFashionMnist, makeShapes, toRgb32 } from "../lib/data/mod.ts";
 import { createShapesJudge, judgeAccuracy } from "../lib/judge/mod.ts";
 
 import type { BenchOptions, BenchRow } from "./_peer.ts";
-import { parseFlags } from "../lib/log/mod.ts";
+import { BENCH_QUICK, benchMain } from "./_bench_main.ts";
 
 async function seconds<T>(fn: () => Promise<T>): Promise<[T, number]> {
   const started = performance.now();
@@ -123,12 +123,6 @@ export async function benchData(options: BenchOptions = {}): Promise<BenchRow[]>
 
 if (import.meta.main) {
   /** This file's flags when run on its own (`deno task bench` passes the same to it). */
-  const BENCH_FLAGS = {
-    /** A smoke run: 2–3 timed iterations, smaller batches; its figures mean little. */
-    quick: false,
-  };
-  const flags = parseFlags(BENCH_FLAGS);
-  // The suite starts its backend itself: the flag reaches it as `deno task bench` passes it.
-  if (flags.backend !== undefined) Deno.env.set(BACKEND_ENV, flags.backend);
-  console.table(await benchData({ quick: flags.quick }));
+  const BENCH_FLAGS = { ...BENCH_QUICK };
+  await benchMain(BENCH_FLAGS, (flags) => benchData({ quick: flags.quick }));
 }

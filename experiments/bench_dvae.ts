@@ -17,11 +17,11 @@
  *
  * @module
  */
-import { BACKEND_ENV, initBackend, tf } from "../lib/backend/mod.ts";
+import { initBackend, tf } from "../lib/backend/mod.ts";
 import { createDvae, type Dvae, dvaeObjective, trainDvae } from "../lib/dvae/mod.ts";
 import { AdamW, paramCount, valueAndGrads } from "../lib/nn/mod.ts";
 import { type BenchOptions, type BenchRow, median, type PeerSpecs } from "./_peer.ts";
-import { parseFlags } from "../lib/log/mod.ts";
+import { BENCH_PROCS, BENCH_QUICK, benchMain } from "./_bench_main.ts";
 
 const BATCH = 32;
 /** The batch of `--quick` runs, ours and the peer's: a smoke test, not a measurement. */
@@ -137,17 +137,6 @@ export async function benchDvae(options: BenchOptions = {}): Promise<BenchRow[]>
 
 if (import.meta.main) {
   /** This file's flags when run on its own (`deno task bench` passes the same to it). */
-  const BENCH_FLAGS = {
-    /** A smoke run: 2–3 timed iterations, smaller batches; its figures mean little. */
-    quick: false,
-    /**
-     * Processes the batch is split over (1: this one; 2: data-parallel with a Deno Worker).
-     * @accepts integer ≥ 1
-     */
-    procs: 1,
-  };
-  const flags = parseFlags(BENCH_FLAGS);
-  // The suite starts its backend itself: the flag reaches it as `deno task bench` passes it.
-  if (flags.backend !== undefined) Deno.env.set(BACKEND_ENV, flags.backend);
-  console.table(await benchDvae({ quick: flags.quick, procs: flags.procs }));
+  const BENCH_FLAGS = { ...BENCH_QUICK, ...BENCH_PROCS };
+  await benchMain(BENCH_FLAGS, (flags) => benchDvae({ quick: flags.quick, procs: flags.procs }));
 }

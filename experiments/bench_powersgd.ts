@@ -18,10 +18,10 @@
  *
  * @module
  */
-import { BACKEND_ENV, initBackend, tf } from "../lib/backend/mod.ts";
+import { initBackend, tf } from "../lib/backend/mod.ts";
 import { PowerSGD } from "../lib/powersgd/mod.ts";
 import type { BenchOptions, BenchRow, PeerSpecs } from "./_peer.ts";
-import { parseFlags } from "../lib/log/mod.ts";
+import { BENCH_QUICK, benchMain } from "./_bench_main.ts";
 
 const SIZE = { n: 1024, m: 1024, rank: 32, warmupSteps: 3, timedSteps: 20 };
 const PEER_SCRIPT = new URL("../../shared/peers/torch_powersgd.py", import.meta.url).pathname;
@@ -131,12 +131,6 @@ export async function benchPowerSgd(options: BenchOptions = {}): Promise<BenchRo
 
 if (import.meta.main) {
   /** This file's flags when run on its own (`deno task bench` passes the same to it). */
-  const BENCH_FLAGS = {
-    /** A smoke run: 2–3 timed iterations, smaller batches; its figures mean little. */
-    quick: false,
-  };
-  const flags = parseFlags(BENCH_FLAGS);
-  // The suite starts its backend itself: the flag reaches it as `deno task bench` passes it.
-  if (flags.backend !== undefined) Deno.env.set(BACKEND_ENV, flags.backend);
-  console.table(await benchPowerSgd({ quick: flags.quick }));
+  const BENCH_FLAGS = { ...BENCH_QUICK };
+  await benchMain(BENCH_FLAGS, (flags) => benchPowerSgd({ quick: flags.quick }));
 }

@@ -3,8 +3,11 @@
  * and a scratch project (its own deno.json in a temporary folder) reaches them through that map.
  *
  * The scratch project links this repository (`"links"`, so no registry is asked: JSR is out of
- * reach here), names it in its import map as `jsr:@dalle-lab/dalle-lab`, and runs as a subprocess
- * with npm packages from Deno's global cache (`nodeModulesDir: "none"`, `--cached-only`). Only the
+ * reach here), names it in its import map as `jsr:@dalle-lab/dalle-lab`, and is set up as a user's
+ * would be: `deno cache` fetches the npm packages into Deno's global cache (`nodeModulesDir:
+ * "none"`; this repository's own node_modules does not serve it), then it runs as a subprocess
+ * with `--cached-only`, so nothing it needs is fetched later. The global cache is whatever
+ * `DENO_DIR` names: CI empties it first, so a warm cache cannot hide a missing step. Only the
  * export map can resolve `dalle-lab/dvae`, and a private file the map does not list must not load,
  * so a missing or wrong entry fails here.
  */
@@ -61,12 +64,21 @@ async function runScratch(
   main: string,
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   await Deno.writeTextFile(`${dir}/main.ts`, main);
+  const text = new TextDecoder();
+  // What a user does once in a new project: fetch what main.ts imports (npm packages included).
+  const cache = await new Deno.Command(Deno.execPath(), {
+    args: ["cache", "--quiet", "main.ts"],
+    cwd: dir,
+    env: { NO_COLOR: "1" },
+  }).output();
+  if (!cache.success) {
+    return { code: cache.code, stdout: "", stderr: `deno cache: ${text.decode(cache.stderr)}` };
+  }
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", "--quiet", "--cached-only", "main.ts"],
     cwd: dir,
     env: { NO_COLOR: "1" },
   }).output();
-  const text = new TextDecoder();
   return { code: out.code, stdout: text.decode(out.stdout), stderr: text.decode(out.stderr) };
 }
 

@@ -1,7 +1,15 @@
 import assert from "node:assert/strict";
 import { BACKEND_ENV, initBackend, tf } from "../backend/mod.ts";
 import { parseCsv, readRun, Rng } from "../io/mod.ts";
-import { parseFlags, readCsv, RunLog, RunMismatchError, UsageError, writeCsv } from "./mod.ts";
+import {
+  codeVersion,
+  parseFlags,
+  readCsv,
+  RunLog,
+  RunMismatchError,
+  UsageError,
+  writeCsv,
+} from "./mod.ts";
 
 await initBackend("cpu");
 
@@ -36,6 +44,7 @@ Deno.test("RunLog writes config.json and a metrics.csv that reads back row for r
   assert.deepEqual(JSON.parse(await Deno.readTextFile(`${run.dir}/config.json`)), {
     backend: "cpu",
     experiment: "unit",
+    code: await codeVersion(),
     lr: 1e-3,
   });
   assert.equal(run.backend, "cpu");
@@ -77,6 +86,7 @@ Deno.test("config.json records the backend in use, first, in place of the one as
       assert.deepEqual(JSON.parse(text), {
         backend: tf.getBackend(),
         experiment: "unit",
+        code: await codeVersion(),
         lr: 1e-3,
       });
       assert.equal(run.backend, backend);
@@ -86,11 +96,13 @@ Deno.test("config.json records the backend in use, first, in place of the one as
     assert.deepEqual(JSON.parse(await Deno.readTextFile(`${bare.dir}/config.json`)), {
       backend: "cpu",
       experiment: "unit",
+      code: await codeVersion(),
     });
     const list = await RunLog.create({ experiment: "unit", tag: "list", config: [1, 2], root });
     assert.deepEqual(JSON.parse(await Deno.readTextFile(`${list.dir}/config.json`)), {
       backend: "cpu",
       experiment: "unit",
+      code: await codeVersion(),
       config: [1, 2],
     });
   } finally {
@@ -200,6 +212,7 @@ Deno.test("RunLog.resume keeps the rows before the checkpoint's step and logs on
     assert.equal(resumes.length, 1);
     assert.equal(resumes[0].step, 5);
     assert.equal(resumes[0].backend, "cpu");
+    assert.deepEqual(resumes[0].code, await codeVersion());
     assert.ok(!Number.isNaN(Date.parse(resumes[0].time)));
     // A second resume appends its note; a resume past the last row keeps every row.
     const again = await RunLog.resume(run.dir, { experiment: "unit", fromStep: 100 });

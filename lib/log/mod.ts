@@ -42,3 +42,5 @@ export { applyPreset, explicitFlags, parseFlags } from "./flags.ts";
 export type { CommonFlags, Flags, ParseFlagsOptions } from "./flags.ts";
 export { UsageError } from "./cli.ts";
 export { machineLoad } from "./machine.ts";
+export { codeVersion } from "./code_version.ts";
+export type { CodeVersion } from "./code_version.ts";

@@ -21,6 +21,7 @@ import {
 } from "../io/mod.ts";
 import { RunMismatchError } from "./run_mismatch.ts";
 import { Progress } from "./progress.ts";
+import { type CodeVersion, codeVersion } from "./code_version.ts";
 
 /** One metrics row: `step` plus snake_case metrics with units in their names. */
 export type MetricsRow = Record<string, number | string | boolean | null>;
@@ -67,20 +68,30 @@ export interface ResumeNote {
   time: string;
   /** The backend the resumed part computes on. */
   backend: string;
+  /** The code the resumed part runs (it may differ from the first part's). */
+  code: CodeVersion;
 }
 
 /**
  * `config.json`'s content: `backend` (the backend in use) first, then `experiment` (unless the
- * configuration has its own), then the configuration. An own `backend` key of the configuration
+ * configuration has its own), `code` (the toolkit's git commit and whether its tree was dirty,
+ * see {@link codeVersion}), then the configuration. An own `backend` key of the configuration
  * (e.g. the `--backend` asked for, maybe `auto`) is replaced by the name in use; a configuration
  * that is not a plain object is kept under `config`.
  */
-function runConfig(config: unknown, backend: string, experiment: string): Record<string, unknown> {
+function runConfig(
+  config: unknown,
+  backend: string,
+  experiment: string,
+  code: CodeVersion,
+): Record<string, unknown> {
   if (config === null || typeof config !== "object" || Array.isArray(config)) {
-    return config === undefined ? { backend, experiment } : { backend, experiment, config };
+    return config === undefined
+      ? { backend, experiment, code }
+      : { backend, experiment, code, config };
   }
   const { backend: _asked, ...rest } = config as Record<string, unknown>;
-  return { backend, experiment, ...rest };
+  return { backend, experiment, code, ...rest };
 }
 
 const EXPERIMENT_NAME = /^[\w.-]+$/;
@@ -166,7 +177,11 @@ export class RunLog {
       await Deno.mkdir(dir, { recursive: true });
       await writeFileAtomic(
         `${dir}/config.json`,
-        JSON.stringify(runConfig(options.config, backend, options.experiment), null, 2) + "\n",
+        JSON.stringify(
+          runConfig(options.config, backend, options.experiment, await codeVersion()),
+          null,
+          2,
+        ) + "\n",
       );
     }
     return run;
@@ -239,7 +254,12 @@ export class RunLog {
     for (const row of kept) run.rows.push(row);
     // Exactly what an uninterrupted run would have written by now (no rows: an empty file).
     if (text !== null) await writeFileAtomic(metricsPath, run.#csv());
-    const note: ResumeNote = { step: options.fromStep, time: new Date().toISOString(), backend };
+    const note: ResumeNote = {
+      step: options.fromStep,
+      time: new Date().toISOString(),
+      backend,
+      code: await codeVersion(),
+    };
     const resumes = Array.isArray(config.resumes) ? config.resumes : [];
     await writeFileAtomic(
       `${dir}/config.json`,

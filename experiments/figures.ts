@@ -50,6 +50,7 @@ import {
 import { readRun, requireRun, type RunRecord, writeFileAtomic } from "../lib/io/mod.ts";
 import { parseFlags, writeCsv } from "../lib/log/mod.ts";
 import { writeFigure11 } from "./figure11.ts";
+import { RESULTS_FILE, writeResults } from "./_results.ts";
 
 /** Every file written, the experiment whose newest run it is drawn from, and what it shows. */
 export const FIGURE_FILES: readonly { file: string; from: string; shows: string }[] = [
@@ -83,6 +84,11 @@ export const FIGURE_FILES: readonly { file: string; from: string; shows: string 
   { file: "zero_shot.csv", from: "zero_shot", shows: "zero-shot table, run's columns" },
   { file: "zero_shot.md", from: "zero_shot", shows: "zero-shot table as markdown" },
   { file: "zero_shot.html", from: "zero_shot", shows: "zero-shot table and bars" },
+  {
+    file: RESULTS_FILE,
+    from: "every experiment's newest full run",
+    shows: "every measured figure, with its run, commit and intervals",
+  },
 ];
 
 /** Flags and their defaults. */
@@ -241,6 +247,8 @@ export async function writeFigures(
       table.rows,
     ),
   );
+  // Last: it reads full runs only (the quick runs made above for missing figures never count).
+  written.push((await writeResults(out)).path);
   return written;
 }
 

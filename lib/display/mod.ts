@@ -337,6 +337,14 @@ export {
 } from "./table.ts";
 export { groupBy, PALETTE, requireColumns, type Row, runSource, smooth } from "./rows.ts";
 export {
+  mergeIntervals,
+  percent,
+  rateWithInterval,
+  resultsMarkdown,
+  type ResultsSection,
+  runFacts,
+} from "./results.ts";
+export {
   bytesPerStepFigure,
   compressionRateFigure,
   gradScalingFigures,

@@ -147,6 +147,11 @@ export interface LatestRunOptions {
    * @default false
    */
   preferFull?: boolean;
+  /**
+   * Only runs this accepts count (e.g. one dataset's runs, or not the main job's stage runs);
+   * called with the folder and its parsed config.json.
+   */
+  where?: (dir: string, config: Record<string, unknown>) => boolean;
 }
 
 /**
@@ -165,7 +170,7 @@ export interface LatestRunOptions {
  */
 export async function latestRun(
   experiment: string,
-  { root = "data/runs", preferFull = false }: LatestRunOptions = {},
+  { root = "data/runs", preferFull = false, where }: LatestRunOptions = {},
 ): Promise<string | null> {
   const parent = `${root}/${experiment}`;
   const names: string[] = [];
@@ -182,12 +187,13 @@ export async function latestRun(
   let quick: string | null = null;
   for (const name of names) {
     const dir = `${parent}/${name}`;
-    if (!preferFull) {
+    if (!preferFull && where === undefined) {
       if (await exists(`${dir}/config.json`)) return dir;
       continue;
     }
     const config = await readRunConfig(dir);
-    if (config === null) continue;
+    if (config === null || (where !== undefined && !where(dir, config))) continue;
+    if (!preferFull) return dir;
     if (config.quick !== true) return dir;
     quick ??= dir;
   }

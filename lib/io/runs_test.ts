@@ -81,6 +81,37 @@ Deno.test("latestRun with preferFull: the newest full run before a newer --quick
   }
 });
 
+Deno.test("latestRun with where: only the runs it accepts, with and without preferFull", async () => {
+  const root = await Deno.makeTempDir();
+  try {
+    const base = `${root}/dvae_train`;
+    await makeRun(`${base}/20261202T000000Z_fashion`, { "config.json": '{"dataset":"fashion"}' });
+    await makeRun(`${base}/20261203T000000Z_shapes`, { "config.json": '{"dataset":"shapes"}' });
+    await makeRun(`${base}/20261204T000000Z_demo_full`, { "config.json": '{"dataset":"shapes"}' });
+    await makeRun(`${base}/20261205T000000Z_quick`, {
+      "config.json": '{"dataset":"fashion","quick":true}',
+    });
+    const fashion = (_: string, c: Record<string, unknown>) => c.dataset === "fashion";
+    const ownShapes = (dir: string, c: Record<string, unknown>) =>
+      c.dataset === "shapes" && !dir.includes("_demo_");
+    assert.equal(
+      await latestRun("dvae_train", { root, where: fashion }),
+      `${base}/20261205T000000Z_quick`,
+    );
+    assert.equal(
+      await latestRun("dvae_train", { root, where: fashion, preferFull: true }),
+      `${base}/20261202T000000Z_fashion`,
+    );
+    assert.equal(
+      await latestRun("dvae_train", { root, where: ownShapes }),
+      `${base}/20261203T000000Z_shapes`,
+    );
+    assert.equal(await latestRun("dvae_train", { root, where: () => false }), null);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
 Deno.test("runStamp and runExperiment agree with lib/log's folder layout", () => {
   assert.equal(runStamp(new Date("2026-12-02T01:44:52.999Z")), "20261202T014452Z");
   assert.equal(runExperiment("data/runs/a_b/20261202T014452Z_t/", {}), "a_b");

@@ -40,7 +40,8 @@ export type {
 export { readCsv, writeCsv } from "./csv.ts";
 export { applyPreset, explicitFlags, parseFlags } from "./flags.ts";
 export type { CommonFlags, Flags, ParseFlagsOptions } from "./flags.ts";
-export { UsageError } from "./cli.ts";
+export { moduleDocs, UsageError } from "./cli.ts";
+export type { ModuleDocs } from "./_flag_docs.ts";
 export { machineLoad } from "./machine.ts";
 export { codeVersion } from "./code_version.ts";
 export type { CodeVersion } from "./code_version.ts";

@@ -1,0 +1,217 @@
+/**
+ * The results page (`data/figures/RESULTS.md`, written by `deno task figures`): which run of
+ * each experiment it reads and which of its tables it shows. The page itself is built by
+ * lib/display's `resultsMarkdown`; every number on it comes from a run folder it names.
+ *
+ * @module
+ */
+import { resultsMarkdown, type ResultsSection, type Row } from "../lib/display/mod.ts";
+import { latestRun, readRun, type RunRecord, writeFileAtomic } from "../lib/io/mod.ts";
+import { moduleDocs } from "../lib/log/mod.ts";
+
+/** Where the page goes, relative to the figures folder. */
+export const RESULTS_FILE = "RESULTS.md";
+
+/** A run folder filter: which runs of an experiment a section may read. */
+type Where = (dir: string, config: Record<string, unknown>) => boolean;
+
+/** The main job runs dvae_train and prior_shapes at its own budgets, tagged `demo_…`. */
+const notDemoStage: Where = (dir) => !/\/\d{8}T\d{6}Z_demo_/.test(dir);
+
+/** One section's recipe: the experiment, which of its runs, and the tables read from the run. */
+interface SectionSpec {
+  name: string;
+  experiment: string;
+  command: string;
+  where?: Where;
+  tables: (run: RunRecord, repo: string) => Promise<ResultsSection["tables"]>;
+  notes?: (run: RunRecord) => string[];
+}
+
+/** summary.csv's rows (an object or nothing gives none). */
+function summaryOf(run: RunRecord): Row[] {
+  return Array.isArray(run.summary) ? run.summary as Row[] : [];
+}
+
+/** A one-row summary as `quantity | value` lines, which a page can show without scrolling. */
+function transposed(rows: readonly Row[]): Row[] {
+  if (rows.length !== 1) return [...rows];
+  return Object.entries(rows[0]).map(([quantity, value]) => ({ quantity, value }));
+}
+
+/** Rows without the listed columns (long commands and paths that the facts line already gives). */
+function without(rows: readonly Row[], ...columns: string[]): Row[] {
+  return rows.map((row) =>
+    Object.fromEntries(Object.entries(row).filter(([key]) => !columns.includes(key)))
+  );
+}
+
+/** The summary as one table under a caption. */
+const summaryTable = (caption: string) => (run: RunRecord) =>
+  Promise.resolve([{ caption, rows: summaryOf(run) }]);
+
+/** A dVAE run's one-row held-out summary, as lines. */
+const heldOutTable = (run: RunRecord) =>
+  Promise.resolve([{ caption: "Held out, EMA weights:", rows: transposed(summaryOf(run)) }]);
+
+/** Reads a run folder named in another run's config (a path relative to the repository). */
+async function linkedRun(repo: string, path: unknown): Promise<RunRecord | null> {
+  if (typeof path !== "string" || path === "") return null;
+  try {
+    return await readRun(path.startsWith("/") ? path : `${repo}/${path}`);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return null;
+    throw err;
+  }
+}
+
+/** A linked run's folder as the page names it, or why it is missing. */
+function where(path: unknown, run: RunRecord | null): string {
+  return run === null ? `run folder ${String(path)} missing` : `\`${String(path)}\``;
+}
+
+const SECTIONS: readonly SectionSpec[] = [
+  {
+    name: "demo",
+    experiment: "demo",
+    command: "deno task demo",
+    tables: async (run, repo) => {
+      const stages = without(summaryOf(run), "command");
+      const [dvae, prior] = await Promise.all(
+        [run.config.dvaeRun, run.config.priorRun].map((p) => linkedRun(repo, p)),
+      );
+      return [
+        { caption: "Time per stage (seconds) and the run folder each stage wrote:", rows: stages },
+        {
+          caption: `Stage one, the dVAE, on held-out scenes (${where(run.config.dvaeRun, dvae)}):`,
+          rows: dvae ? transposed(summaryOf(dvae)) : [],
+        },
+        {
+          caption: `Stage two, draws judged per split (${where(run.config.priorRun, prior)}); ` +
+            "`captions` is the count each rate rests on:",
+          rows: prior ? summaryOf(prior) : [],
+        },
+      ];
+    },
+  },
+  {
+    name: "dvae_train (fashion)",
+    experiment: "dvae_train",
+    command: "deno run -A experiments/dvae_train.ts",
+    where: (_, c) => c.dataset === "fashion",
+    tables: heldOutTable,
+  },
+  {
+    name: "dvae_train (shapes)",
+    experiment: "dvae_train",
+    command: "deno run -A experiments/dvae_train.ts --dataset=shapes",
+    where: (dir, c) => c.dataset === "shapes" && notDemoStage(dir, c),
+    tables: heldOutTable,
+  },
+  {
+    name: "dvae_beta_tau",
+    experiment: "dvae_beta_tau",
+    command: "deno run -A experiments/dvae_beta_tau.ts",
+    tables: summaryTable("One row per run (held out, EMA weights):"),
+  },
+  {
+    name: "prior_shapes",
+    experiment: "prior_shapes",
+    command: "deno run -A experiments/prior_shapes.ts",
+    where: notDemoStage,
+    tables: summaryTable(
+      "Per split and temperature; `captions` is the count each rate rests on (95% intervals " +
+        "over captions):",
+    ),
+  },
+  {
+    name: "rerank_train",
+    experiment: "rerank_train",
+    command: "deno run -A experiments/rerank_train.ts",
+    tables: summaryTable("Retrieval per split:"),
+  },
+  {
+    name: "rerank_n_sweep",
+    experiment: "rerank_n_sweep",
+    command: "deno run -A experiments/rerank_n_sweep.ts",
+    tables: summaryTable("Judge agreement against N, per split:"),
+  },
+  {
+    name: "zero_shot",
+    experiment: "zero_shot",
+    command: "deno run -A experiments/zero_shot.ts",
+    tables: summaryTable("Judge agreement per attribute:"),
+  },
+  {
+    name: "powersgd_rank_sweep",
+    experiment: "powersgd_rank_sweep",
+    command: "deno run -A experiments/powersgd_rank_sweep.ts",
+    tables: summaryTable("One row per rank:"),
+  },
+  {
+    name: "powersgd_variants",
+    experiment: "powersgd_variants",
+    command: "deno run -A experiments/powersgd_variants.ts",
+    tables: summaryTable("One row per variant:"),
+  },
+  {
+    name: "grad_scaling_fp16",
+    experiment: "grad_scaling_fp16",
+    command: "deno run -A experiments/grad_scaling_fp16.ts",
+    tables: summaryTable("One row per mode:"),
+  },
+];
+
+/** The question an experiment answers: the first sentence of its header, as `--help` shows it. */
+function questionOf(experiment: string): string {
+  return moduleDocs(new URL(`./${experiment}.ts`, import.meta.url), []).question;
+}
+
+/**
+ * Builds the results page from the newest full run of each experiment under `<repo>/data/runs`
+ * and writes it to `<out>/RESULTS.md`. Experiments without a full run get a line with the command
+ * that makes one; no `--quick` run is ever shown as a result.
+ *
+ * @param out The folder to write into.
+ * @param options `repo`: the repository whose runs are read (default "."); `generated`: the time
+ *   to print (default now).
+ * @returns The path written and the sections (with their runs).
+ */
+export async function writeResults(
+  out: string,
+  options: { repo?: string; generated?: string } = {},
+): Promise<{ path: string; sections: ResultsSection[] }> {
+  const repo = options.repo ?? ".";
+  const sections: ResultsSection[] = [];
+  for (const spec of SECTIONS) {
+    const dir = await latestRun(spec.experiment, {
+      root: `${repo}/data/runs`,
+      preferFull: true,
+      where: spec.where,
+    });
+    const found = dir === null ? null : await readRun(dir);
+    const run = found === null || found.config.quick === true ? null : found;
+    const shown = run === null ? null : { ...run, dir: relative(run.dir, repo) };
+    sections.push({
+      name: spec.name,
+      question: questionOf(spec.experiment),
+      command: spec.command,
+      run: shown,
+      tables: run === null ? [] : await spec.tables(run, repo),
+      notes: run === null ? [] : spec.notes?.(run),
+    });
+  }
+  const path = `${out}/${RESULTS_FILE}`;
+  const generated = options.generated ?? new Date().toISOString().replace(/\.\d+Z$/, "Z");
+  await writeFileAtomic(
+    path,
+    resultsMarkdown(sections, { generated, command: "deno task figures" }),
+  );
+  return { path, sections };
+}
+
+/** A run folder's path from the repository root, as the page prints it. */
+function relative(dir: string, repo: string): string {
+  const prefix = repo.endsWith("/") ? repo : `${repo}/`;
+  return dir.startsWith(prefix) ? dir.slice(prefix.length) : dir;
+}

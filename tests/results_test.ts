@@ -1,0 +1,96 @@
+/**
+ * The results page that `deno task figures` writes (experiments/_results.ts): built from a
+ * made-up runs folder, it must read only full runs, never the main job's stage runs in place of an
+ * experiment's own, follow the main job's links to its stages, and print intervals beside rates.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { writeResults } from "../experiments/_results.ts";
+import { writeCsv } from "../lib/log/mod.ts";
+
+const CODE = { commit: "a".repeat(40), dirty: false, changed: [] };
+
+async function makeRun(
+  repo: string,
+  path: string,
+  config: Record<string, unknown>,
+  summary: Record<string, string | number>[],
+): Promise<void> {
+  await Deno.mkdir(`${repo}/${path}`, { recursive: true });
+  await Deno.writeTextFile(
+    `${repo}/${path}/config.json`,
+    JSON.stringify({ code: CODE, ...config }),
+  );
+  await writeCsv(`${repo}/${path}/summary.csv`, summary);
+}
+
+/** The text of one `## name` section of the page. */
+function section(page: string, name: string): string {
+  const start = page.indexOf(`\n## ${name}\n`);
+  assert.ok(start >= 0, `no section ${name}`);
+  const end = page.indexOf("\n## ", start + 1);
+  return page.slice(start, end < 0 ? undefined : end);
+}
+
+Deno.test("the results page reads each experiment's newest full run and says where it is missing", async () => {
+  const repo = await Deno.makeTempDir();
+  try {
+    const runs = "data/runs";
+    const row = (split: string, agree: number) => ({
+      split,
+      captions: 24,
+      judge_agreement: agree,
+      judge_agreement_low: agree / 2,
+      judge_agreement_high: Math.min(1, agree * 2),
+    });
+    await makeRun(repo, `${runs}/prior_shapes/20261201T000000Z_full`, {}, [row("test", 0.125)]);
+    // Newer, but a --quick run and a main-job stage: neither may stand for the experiment.
+    await makeRun(repo, `${runs}/prior_shapes/20261202T000000Z_quick`, { quick: true }, [
+      row("test", 0.9),
+    ]);
+    const stage = `${runs}/prior_shapes/20261203T000000Z_demo_full`;
+    await makeRun(repo, stage, {}, [row("test", 0.0625)]);
+    const dvaeStage = `${runs}/dvae_train/20261203T000000Z_demo_full`;
+    await makeRun(repo, dvaeStage, { dataset: "shapes" }, [{ elb_bits_per_dim: -1.77 }]);
+    await makeRun(
+      repo,
+      `${runs}/demo/20261203T000000Z_full`,
+      { dvaeRun: dvaeStage, priorRun: stage, backend: "tensorflow", cores: 2 },
+      [{ stage: "Stage one", seconds: 299, run: dvaeStage, command: "deno run …" }],
+    );
+    await makeRun(repo, `${runs}/zero_shot/20261203T000000Z_quick`, { quick: true }, [
+      { attribute: "shape", test_first: 0.5 },
+    ]);
+    const out = `${repo}/out`;
+    await Deno.mkdir(out);
+    const { path } = await writeResults(out, { repo, generated: "2026-12-07T07:00:00Z" });
+    const page = await Deno.readTextFile(path);
+
+    const prior = section(page, "prior_shapes");
+    assert.match(prior, /run `data\/runs\/prior_shapes\/20261201T000000Z_full`/);
+    assert.match(prior, /commit aaaaaaaaaa/);
+    assert.match(prior, /\| test \| 24 \| 13% \[6\.3–25%\] \|/);
+    assert.doesNotMatch(prior, /90%|6\.3% \[/, "neither the quick run's nor the stage's rate");
+
+    const demo = section(page, "demo");
+    assert.match(demo, /run `data\/runs\/demo\/20261203T000000Z_full`/);
+    assert.match(demo, /\| Stage one \| 299 \|/);
+    assert.doesNotMatch(demo, /deno run …/, "commands are left to the facts line");
+    assert.match(demo, /Stage one, the dVAE, on held-out scenes \(`data\/runs\/dvae_train\//);
+    assert.match(demo, /\| elb_bits_per_dim \| -1\.77 \|/);
+    assert.match(demo, /\| test \| 24 \| 6\.3% \[3\.1–13%\] \|/);
+
+    // Only a quick run, a stage run, or nothing: the command that makes the full run.
+    assert.match(
+      section(page, "zero_shot"),
+      /No full run on this machine\. Make one with `deno run -A experiments\/zero_shot\.ts`/,
+    );
+    assert.match(section(page, "dvae_train (shapes)"), /No full run on this machine/);
+    assert.match(section(page, "dvae_beta_tau"), /No full run on this machine/);
+    // Each section opens with its experiment's question, read from its header.
+    assert.match(section(page, "dvae_beta_tau"), /does the KL weight β/);
+  } finally {
+    await Deno.remove(repo, { recursive: true });
+  }
+});

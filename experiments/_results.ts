@@ -143,6 +143,15 @@ const SECTIONS: readonly SectionSpec[] = [
     tables: summaryTable("Judge agreement per attribute:"),
   },
   {
+    name: "bench",
+    experiment: "bench",
+    command: "deno task bench",
+    tables: summaryTable(
+      "One row per workload, backend and process count; `speed ÷ best` is our speed over the " +
+        "faster PyTorch peer's (above 1: faster):",
+    ),
+  },
+  {
     name: "powersgd_rank_sweep",
     experiment: "powersgd_rank_sweep",
     command: "deno run -A experiments/powersgd_rank_sweep.ts",
@@ -192,11 +201,13 @@ export async function writeResults(
     const found = dir === null ? null : await readRun(dir);
     const run = found === null || found.config.quick === true ? null : found;
     const shown = run === null ? null : { ...run, dir: relative(run.dir, repo) };
+    const wallSeconds = run === null ? undefined : await wallTime(run);
     sections.push({
       name: spec.name,
       question: questionOf(spec.experiment),
       command: spec.command,
       run: shown,
+      wallSeconds,
       tables: run === null ? [] : await spec.tables(run, repo),
       notes: run === null ? [] : spec.notes?.(run),
     });
@@ -208,6 +219,24 @@ export async function writeResults(
     resultsMarkdown(sections, { generated, command: "deno task figures" }),
   );
   return { path, sections };
+}
+
+/**
+ * How long a run took: its own record (`total_seconds`) where it keeps one, else from the start in
+ * its folder's stamp to the last write of its summary.csv (a resumed run counts its pause too).
+ */
+async function wallTime(run: RunRecord): Promise<number | undefined> {
+  if (typeof run.config.total_seconds === "number") return run.config.total_seconds;
+  const stamp = /(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z_[^/]*\/?$/.exec(run.dir);
+  if (stamp === null) return undefined;
+  const [, y, mo, d, h, mi, se] = stamp;
+  const start = Date.parse(`${y}-${mo}-${d}T${h}:${mi}:${se}Z`);
+  try {
+    const end = (await Deno.stat(`${run.dir}/summary.csv`)).mtime?.getTime();
+    return end === undefined ? undefined : (end - start) / 1000;
+  } catch {
+    return undefined;
+  }
 }
 
 /** A run folder's path from the repository root, as the page prints it. */

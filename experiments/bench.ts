@@ -15,10 +15,12 @@
  * forward pass), `--quick` (or `DALLE_LAB_BENCH_QUICK=1`: a smoke run of the harness, every row
  * and backend with 2–3 timed iterations, smaller dVAE and prior batches for us and the peers, the
  * peers at 1 thread only; its figures mean little).
- * Runtime: about 12–15 minutes on a quiet 2-core machine (plus 1–3 minutes the first time, when
- * the data suite trains the shapes judge), about twice that on a busy one; `--quick` about 2
- * minutes. Figures print as one markdown table per suite and are written to
- * data/bench/<timestamp>.csv (its `quick` column marks smoke runs).
+ * Runtime: about 12–15 minutes on a quiet 2-core machine, about twice that on a busy one (the
+ * results page gives the newest full run's own time); `--quick` about 2
+ * minutes. Figures print as one markdown table per suite and are written to a run folder,
+ * data/runs/bench/<stamp>_<full|quick>/: summary.csv (every row; its `quick` column marks smoke
+ * runs) and config.json (suites, backends, the code's commit, cores and load); the results page
+ * (`deno task figures`, data/figures/RESULTS.md § bench) shows the newest full one.
  *
  * Columns: `ours` on `on` (backend, and process count for data-parallel rows); the peers' best
  * figure per build and its thread count; `speed ÷ best` = our speed over the faster peer's (above
@@ -27,7 +29,8 @@
  *
  * @module
  */
-import { parseFlags, UsageError, writeCsv } from "../lib/log/mod.ts";
+import { runStamp, writeFileAtomic } from "../lib/io/mod.ts";
+import { codeVersion, machineLoad, parseFlags, UsageError, writeCsv } from "../lib/log/mod.ts";
 import {
   type BenchOptions,
   type BenchRow,
@@ -290,6 +293,8 @@ async function main(flags: typeof BENCH_DEFAULTS, wanted: string[]): Promise<voi
   const tables: string[] = [];
   const notes = new Set<string>();
   const started = performance.now();
+  const startedAt = new Date();
+  const loadAtStart = machineLoad();
   for (const [name, suite] of Object.entries(SUITES)) {
     if (wanted.length > 0 && !wanted.includes(name)) continue;
     console.log(`\n== ${name}${quick ? " (quick)" : ""} ==`);
@@ -374,13 +379,31 @@ async function main(flags: typeof BENCH_DEFAULTS, wanted: string[]): Promise<voi
       `speed ÷ best: our speed over the faster peer's (>1: faster).`,
   );
   for (const note of notes) console.log(`note: ${note}`);
-  const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
-  await writeCsv(`data/bench/${stamp}.csv`, all);
-  console.log(
-    `\nwrote data/bench/${stamp}.csv (${
-      ((performance.now() - started) / 1000).toFixed(0)
-    } s in all)`,
+  // A run folder like every experiment's: the rows, and the code and machine that made them.
+  const dir = `data/runs/bench/${runStamp(startedAt)}_${quick ? "quick" : "full"}`;
+  const totalSeconds = (performance.now() - started) / 1000;
+  await Deno.mkdir(dir, { recursive: true });
+  await writeCsv(`${dir}/summary.csv`, all);
+  await writeFileAtomic(
+    `${dir}/config.json`,
+    JSON.stringify(
+      {
+        experiment: "bench",
+        quick,
+        suites: wanted.length > 0 ? wanted : Object.keys(SUITES),
+        backends: flags.backends,
+        threads,
+        code: await codeVersion(),
+        cores: loadAtStart.cores,
+        load_avg_1min_at_start: loadAtStart.load_avg_1min,
+        load_avg_1min_at_end: machineLoad().load_avg_1min,
+        total_seconds: totalSeconds,
+      },
+      null,
+      2,
+    ) + "\n",
   );
+  console.log(`\nwrote ${dir}/summary.csv (${totalSeconds.toFixed(0)} s in all)`);
 }
 
 if (import.meta.main) {

@@ -56,7 +56,7 @@ Deno.test("the results page reads each experiment's newest full run and says whe
     await makeRun(
       repo,
       `${runs}/demo/20261203T000000Z_full`,
-      { dvaeRun: dvaeStage, priorRun: stage, backend: "tensorflow", cores: 2 },
+      { dvaeRun: dvaeStage, priorRun: stage, backend: "tensorflow", cores: 2, total_seconds: 663 },
       [{ stage: "Stage one", seconds: 299, run: dvaeStage, command: "deno run …" }],
     );
     await makeRun(repo, `${runs}/zero_shot/20261203T000000Z_quick`, { quick: true }, [
@@ -76,6 +76,7 @@ Deno.test("the results page reads each experiment's newest full run and says whe
     const demo = section(page, "demo");
     assert.match(demo, /run `data\/runs\/demo\/20261203T000000Z_full`/);
     assert.match(demo, /\| Stage one \| 299 \|/);
+    assert.match(demo, / · took 11\.1 min\n/, "the run's own time");
     assert.doesNotMatch(demo, /deno run …/, "commands are left to the facts line");
     assert.match(demo, /Stage one, the dVAE, on held-out scenes \(`data\/runs\/dvae_train\//);
     assert.match(demo, /\| elb_bits_per_dim \| -1\.77 \|/);

@@ -22,6 +22,8 @@ export interface ResultsSection {
   run: RunRecord | null;
   /** Tables read from the run (caption, rows); intervals are merged by {@link mergeIntervals}. */
   tables: readonly { caption: string; rows: readonly Row[] }[];
+  /** The run's wall time in seconds, when it is known. */
+  wallSeconds?: number;
   /** Lines stated beside the tables: departures from the paper, what a column means. */
   notes?: readonly string[];
 }
@@ -166,7 +168,10 @@ export function resultsMarkdown(
       lines.push(`No full run on this machine. Make one with \`${section.command}\`.`);
       continue;
     }
-    lines.push(runFacts(section.run), "", `Command: \`${section.command}\``);
+    const took = section.wallSeconds === undefined
+      ? ""
+      : ` · took ${(section.wallSeconds / 60).toFixed(1)} min`;
+    lines.push(runFacts(section.run) + took, "", `Command: \`${section.command}\``);
     for (const note of section.notes ?? []) lines.push("", note);
     for (const table of section.tables) {
       if (table.rows.length === 0) continue;

@@ -5,10 +5,16 @@
  * @module
  */
 import {
+  agreementOf,
+  describeDvaeObjective,
+  type DvaeObjectiveText,
   dvaeTrainingFigures,
+  formatAgreement,
+  judgeTable,
   lossCurvesFigure,
   nSweepFigure,
   Report,
+  rerankingStatement,
   textTable,
 } from "../lib/display/mod.ts";
 import {
@@ -38,24 +44,77 @@ export interface DemoReportInput {
 }
 
 const SPLITS = ["train", "test", "zero-shot"];
-const pct = (x: unknown) => (typeof x === "number" && Number.isFinite(x) ? 100 * x : NaN);
 
-/** The judge's table: one row per split, agreement in percent. */
-function judgeRows(summary: CsvRow[]): CsvRow[] {
-  return summary.filter((r) => SPLITS.includes(String(r.split)) && r.temperature !== undefined)
-    .map((r) => ({
-      split: r.split,
-      "per draw %": pct(r.judge_agreement),
-      "reranked best %": pct(r.reranked_agreement),
-      "colour %": pct(r.colour_agreement),
-      "shape %": pct(r.shape_agreement),
-      "size %": pct(r.size_agreement),
-      "count %": pct(r.count_agreement),
-      "relation %": pct(r.relation_agreement),
-      "mismatched caption %": pct(r.mismatched_caption_agreement),
-      "dVAE recon. %": pct(r.dvae_reconstruction_agreement),
-      "bits/token": r.image_bits_per_token,
-    }));
+/** The judged splits' summary rows (the completion row is shown under its grid). */
+function splitRows(summary: CsvRow[]): CsvRow[] {
+  return summary.filter((r) => SPLITS.includes(String(r.split)) && r.temperature !== undefined);
+}
+
+/** How the judge table's intervals are made, for its caption and the terminal. */
+const INTERVALS = "95% intervals over captions (a caption's draws are correlated, so the " +
+  "caption is the unit: Wilson's for 0/1 values such as the reranked pick, else the normal " +
+  "approximation of per-caption rates)";
+
+/** A sweep run beside this one, and whether it judged this run's pipeline. */
+interface Sweep {
+  /** Its run folder, relative to the root. */
+  dir: string;
+  /** The pipeline its config.json names. */
+  pipeline: string;
+  /** Its summary rows. */
+  summary: CsvRow[];
+  ours: boolean;
+}
+
+/**
+ * The newest rerank_n_sweep run, if any, and whether it judged this run's pipeline: its config's
+ * `pipeline` (relative to the repository root unless absolute) resolves to `<dir>/pipeline`.
+ */
+async function newestSweep(input: DemoReportInput): Promise<Sweep | null> {
+  const dir = await latestRun("rerank_n_sweep", { root: `${input.root}data/runs` });
+  if (dir === null) return null;
+  const run = await readRun(dir);
+  const pipeline = String(run.config.pipeline ?? "");
+  const resolve = async (path: string) => {
+    const full = path.startsWith("/") ? path : `${input.root}${path}`;
+    return await Deno.realPath(full).catch(() => full.replace(/\/+$/, ""));
+  };
+  const ours = pipeline !== "" &&
+    await resolve(pipeline) === await resolve(`${input.dir}/pipeline`);
+  return {
+    dir: dir.slice(input.root.length),
+    pipeline,
+    summary: (run.summary ?? []) as CsvRow[],
+    ours,
+  };
+}
+
+/** Stage one's section: what it minimised and how that departs from the paper's objective. */
+function stageOneSection(report: Report, dvae: RunRecord, objective: DvaeObjectiveText): void {
+  const departs = objective.departures.length > 0;
+  report.section(
+    "Stage one: the discrete VAE",
+    `${dvae.config.steps} steps of ${dvae.config.batchSize} shapes images; the held-out figures ` +
+      `use the EMA weights. Its objective (from its config.json): ${objective.objective}. ` +
+      (departs
+        ? "This is not the paper's objective (a β-weighted ELB with a logit-Laplace likelihood):"
+        : "Its config records no departure from the paper's objective."),
+  );
+  if (departs) {
+    report.table(objective.departures.map((d) => ({ "departs from the paper's objective": d })));
+  }
+  if (objective.missing.length > 0) {
+    report.warning(
+      `Stage one's config.json does not record ${objective.missing.join(", ")}: its objective ` +
+        "and the list of how it departs from the paper's may be incomplete.",
+    );
+  }
+  report.text(
+    `The bound shown, the ${objective.bound} in bits per dimension, is the ELB at β = 1 under ` +
+      "the likelihood this run trained: a continuous-density bound on ε-mapped pixels (it can " +
+      "be negative)" +
+      (objective.paperLikelihood ? "." : ", not comparable with the paper's logit-Laplace bound."),
+  );
 }
 
 /** The warnings a reader must see first. */
@@ -104,6 +163,7 @@ export async function writeDemoReport(
   const priorStages = stagesCsv === null ? [] : parseCsv(stagesCsv);
   const backend = String(prior.config.backend ?? dvae.config.backend);
   const warnings = warningsOf(input, dvae, prior);
+  const objective = describeDvaeObjective(dvae.config);
 
   const report = new Report(`dalle-lab main job (${input.quick ? "quick" : "full"})`, {
     subtitle: "captioned shapes → dVAE → BPE → prior → reranker → samples, judged",
@@ -116,6 +176,9 @@ export async function writeDemoReport(
     machine: `${input.machine.atStart.cores} cores, load ${
       input.machine.atStart.load_avg_1min.toFixed(1)
     } at the start, ${input.machine.atEnd.load_avg_1min.toFixed(1)} at the end`,
+    "stage one's objective": objective.objective +
+      (objective.departures.length > 0 ? " (not the paper's: see stage one)" : ""),
+    [`stage one's held-out ${objective.boundName}`]: dvaeSummary.test_elb_bits_per_dim,
     "stage one run": input.stages[0].run,
     "stage two run": input.stages[1].run,
     pipeline: `${input.dir}/pipeline (Pipeline.load)`,
@@ -128,17 +191,15 @@ export async function writeDemoReport(
   ];
   report.table(timeRows, { caption: "wall time of each stage's process, then stage two's parts" });
 
-  report.section(
-    "Stage one: the discrete VAE",
-    `${dvae.config.steps} steps of ${dvae.config.batchSize} shapes images; the held-out figures ` +
-      "use the EMA weights.",
-  );
-  const { bound, codes } = dvaeTrainingFigures(dvae.metrics);
-  report.plot(bound, "the bound and the loss per training batch (bits per dimension)");
+  stageOneSection(report, dvae, objective);
+  const { bound, codes } = dvaeTrainingFigures(dvae.metrics, { boundName: objective.boundName });
+  report.plot(bound, `the ${objective.bound} and the loss per training batch, bits/dim`);
   report.plot(codes, "codebook usage: the KL terms and the batch's codebook perplexity");
-  report.table([dvaeSummary], {
-    caption: "held-out evaluation",
-    columns: Object.keys(dvaeSummary).filter((k) => k.startsWith("test_")),
+  // The bound under the name of the likelihood it was computed with, not a bare "ELB".
+  const heldOutName = (k: string) => (k === "test_elb_bits_per_dim" ? objective.boundName : k);
+  const heldOut = Object.keys(dvaeSummary).filter((k) => k.startsWith("test_"));
+  report.table([Object.fromEntries(heldOut.map((k) => [heldOutName(k), dvaeSummary[k]]))], {
+    caption: "held-out evaluation (codes sampled exactly, EMA weights)",
   });
   const recon = await readFileOrNull(at(`${input.stages[0].run}/recon.png`));
   if (recon) report.image(recon, "held-out images (rows 1, 3) and their reconstructions (2, 4)");
@@ -154,10 +215,14 @@ export async function writeDemoReport(
       title: "Prior training loss (nats per token, moving average)",
     }),
   );
-  report.table(judgeRows(priorSummary), {
-    caption: "the shapes judge's agreement with the caption, per split (8 draws per caption, " +
-      "temperature 1; reranked best = the reranker's top draw)",
+  const judged = splitRows(priorSummary);
+  report.table(judgeTable(judged), {
+    caption: "the shapes judge's agreement with the caption, per split (per draw: every draw at " +
+      "the split's temperature; reranked best: the reranker's top draw of each caption), with " +
+      `${INTERVALS}; a rate over fewer captions names its own count`,
   });
+  const statement = rerankingStatement(judged);
+  if (statement) report.text(statement);
   for (const split of SPLITS) {
     const png = await readFileOrNull(at(`${input.stages[1].run}/samples_${split}.png`));
     if (png) {
@@ -168,31 +233,48 @@ export async function writeDemoReport(
     }
   }
   const completion = await readFileOrNull(at(`${input.stages[1].run}/completion_test.png`));
-  if (completion) report.image(completion, "completions of test images from their top halves");
+  const completed = priorSummary.find((r) => !SPLITS.includes(String(r.split)));
+  if (completion) {
+    const rate = completed === undefined
+      ? ""
+      : `; the judge agrees with ${formatAgreement(agreementOf(completed, "judge_agreement"))} ` +
+        `of them (95% interval over ${completed.captions} images)`;
+    report.image(completion, `completions of test images from their top halves${rate}`);
+  }
 
-  const sweepDir = await latestRun("rerank_n_sweep", { root: at("data/runs") });
-  if (sweepDir !== null) {
-    const sweep = await readRun(sweepDir);
-    report.section(
-      "Reranking against N (latest rerank_n_sweep run)",
-      `${sweepDir.slice(input.root.length)}, pipeline ${sweep.config.pipeline}`,
+  // Only this run's results: a sweep of another pipeline is named, never shown as this run's.
+  const sweep = await newestSweep(input);
+  if (sweep?.ours) {
+    report.section("Reranking against N (rerank_n_sweep of this run's pipeline)", sweep.dir);
+    report.plot(nSweepFigure(sweep.summary));
+  } else if (sweep) {
+    report.text(
+      `An N-sweep exists (${sweep.dir}), but of another pipeline (${sweep.pipeline}), not this ` +
+        "run's: it is not shown here.",
     );
-    report.plot(nSweepFigure(sweep.summary as CsvRow[]));
   }
   await report.write(at(`${input.dir}/report.html`));
 
-  const headline = judgeRows(priorSummary).map((r) => ({
+  const cell = (r: CsvRow, column: string) => formatAgreement(agreementOf(r, column));
+  const headline = judged.map((r) => ({
     split: r.split,
-    "draw %": r["per draw %"],
-    "reranked %": r["reranked best %"],
-    "shape %": r["shape %"],
-    "colour %": r["colour %"],
+    captions: r.captions,
+    "per draw": cell(r, "judge_agreement"),
+    reranked: cell(r, "reranked_agreement"),
+    shape: cell(r, "shape_agreement"),
+    colour: cell(r, "colour_agreement"),
   }));
   const lines = [
-    `dVAE: −ELB ${Number(dvaeSummary.test_elb_bits_per_dim).toFixed(2)} bits/dim, codebook ` +
-    `perplexity ${Number(dvaeSummary.test_codebook_perplexity).toFixed(0)}; prior: ` +
-    `${Number(prior.metrics.at(-1)?.image_bits_per_token).toFixed(2)} bits per image token`,
+    `dVAE (stage one, ${objective.objective}): held-out ${objective.boundName}: ` +
+    `${Number(dvaeSummary.test_elb_bits_per_dim).toFixed(2)}, codebook perplexity ` +
+    `${Number(dvaeSummary.test_codebook_perplexity).toFixed(0)}` +
+    (objective.departures.length > 0
+      ? `; not the paper's objective (${objective.departures.length} departures, in the report)`
+      : ""),
+    `prior: ${Number(prior.metrics.at(-1)?.image_bits_per_token).toFixed(2)} bits per image ` +
+    "token. The judge's agreement, with 95% intervals over captions (see the report):",
     textTable(headline, { maxWidth: 80 }),
+    ...(statement ? [statement] : []),
     textTable(input.stages.map((s) => ({ stage: s.title, seconds: s.seconds })), {
       maxWidth: 80,
     }),

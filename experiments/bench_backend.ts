@@ -2,8 +2,7 @@
  * Benchmark: forward and forward + backward of one 16×32×32×64 → 64, 3×3 conv layer ("same"
  * padding) on the backend of this process (`$DALLE_LAB_BACKEND`, else `auto`): `tensorflow`,
  * `wasm` (with dalle-lab's Conv2DBackpropFilter) or the pure-JS `cpu`, where only the forward pass
- * is timed (its backward pass is a plain JavaScript loop: minutes; on a loaded 2-core machine we
- * measured 455 s).
+ * is timed (its backward pass is a plain JavaScript loop that takes minutes).
  *
  * Command: `deno task bench conv` (every backend), or `DALLE_LAB_BACKEND=wasm deno run -A
  * experiments/bench_backend.ts [--quick]`. Runtime: ~10 s per backend, ~30 s on cpu.

@@ -8,9 +8,10 @@
  * judge run on the backend of this process (`$DALLE_LAB_BACKEND`, else `auto`).
  *
  * Command: `deno task bench data` (every backend), or `DALLE_LAB_BACKEND=wasm deno run -A
- * experiments/bench_data.ts [--quick]`. Runtime: ~30 s per backend with the judge cached under
- * data/cache/ (training it first, once, adds 1–2 minutes). `--quick` generates 500 shapes, judges
- * 200 renders, and trains a 10-step judge in a temporary folder instead of loading the real one.
+ * experiments/bench_data.ts [--quick]`. Runtime: ~30 s per backend (the judge's weights ship
+ * with the toolkit in lib/judge/weights, so nothing is trained first). `--quick` generates 500
+ * shapes, judges 200 renders, and trains a 10-step judge in a temporary folder instead of loading
+ * the shipped one.
  *
  * @module
  */
@@ -98,7 +99,7 @@ export async function benchData(options: BenchOptions = {}): Promise<BenchRow[]>
         })
         : createShapesJudge()
     );
-    add("judge", "create (load cached weights, or train once)", +judgeS.toFixed(2), "s");
+    add("judge", "create (load the shipped weights)", +judgeS.toFixed(2), "s");
     for (const split of ["test", "zero-shot"] as const) {
       const fresh = await makeShapes({ count: judged, seed: 90210, split, cache: false });
       const [read, readS] = await seconds(() => Promise.resolve(judge.read(fresh.images)));

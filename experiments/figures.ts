@@ -9,14 +9,14 @@
  *
  * Command: `deno task figures` or `deno run -A experiments/figures.ts [--out=data/figures]
  *   [--png=true]` (`--png=false` skips the PNGs of the pages).
- * Runtime (measured 2026-12-02 on the shared 2-core machine): with every run present, 28 s at
- *   load average 11 (170 s before the pages' PNGs were drawn in one Chromium launch: each page
- *   cost two launches, each parsing plotly's bundle; now most of the time is writing the 4.7 MB
- *   self-contained pages and the one launch). On a fresh clone each missing experiment's `--quick`
- *   run comes first:
- *   dvae_beta_tau, the rank sweep, the variants and fp16 scaling took 0.8–2 min each at load 8–9
- *   (20–50 s each on a quiet machine); the reranking pair needs a pipeline (the main job's
- *   `--quick`, which trains the judge once: about 10 minutes), then 1.1 and 1.7 min.
+ * Runtime: tens of seconds with every run present (most of it writing the self-contained pages
+ *   and one Chromium launch for all PNGs). On a fresh clone each missing experiment's `--quick`
+ *   run comes first, a minute or two each; the reranking pair needs a pipeline (the main job's
+ *   `--quick` run, made first when there is none).
+ * Also writes RESULTS.md: every measured figure of the experiments, read from the newest full run
+ *   of each (never a `--quick` one), each section naming its run folder, commit, backend and
+ *   machine, rates with their 95% intervals (experiments/_results.ts). The experiments' headers
+ *   and the README point there instead of copying numbers.
  * Writes into `--out` the files of {@link FIGURE_FILES}: HTML always (plotly embedded, with a
  * caption naming the run folder), PNG through headless Chromium when `findChromium()` finds it
  * (lib/display's `figuresToPngs`: every page's title, source line and figures, one launch for all;

@@ -43,23 +43,12 @@
  * Expected (paper): the global scale is held down by the blocks with the largest gradients, so
  *   the blocks with the smallest gradients lose more of their entries to underflow; per-block
  *   scales grow until each block is near its own overflow and keep fewer entries at zero.
- * Measured (data/runs/grad_scaling_fp16/20261202T034836Z_fp16; defaults: 240 steps, 4 layers,
- *   2 workers, float16, tensorflow, 2-core machine: load average 0.8 at the start, up to 5.6
- *   during from other engineers' tests; 4.5 min in all, fp32/global/per-block steps 173/252/346 ms
- *   median). Bytes per worker and step: 838,400 (fp32) vs 419,276 (16-bit: half, plus 76 bytes
- *   of block counts).
- *   - Scales: both modes grow alike from 2¹⁴ to ~2¹⁹ (step 90); then the global scale backs off
- *     and hovers at 2¹⁸–2¹⁹·³ (held by embed and head), while per-block scales of block1–block3
- *     climb to 2²³·³–2²³·⁹ by the end, 5–6 doublings higher; embed stays at 2¹⁸·⁷, head and
- *     block0 at 2²⁰·⁴.
- *   - Underflow (non-zero entries flushed to zero): at the first step (2¹⁴, both modes) 0.06–0.09%
- *     of block0–block3's entries, none of embed's or head's; over the second half ≤ 1.7e-6 in
- *     global mode (block1–block3) and exactly 0 in per-block mode. The tiny model's own
- *     gradients hardly underflow once the scales grow: per-block scaling's advantage is real but
- *     ~10⁻⁶ of the entries here, far from the 12B model's problem.
- *   - Skipped steps: 21 (global) vs 48 (per-block) of 240: six scales at their limits back off
- *     and skip in turn. Final loss (last 10%) vs fp32 0.730: global +1.1%, per-block +4.8%,
- *     the cost of skipping a fifth of the updates with our compressed growth schedule.
+ * Results: data/figures/RESULTS.md § grad_scaling_fp16 (`deno task figures` writes it from the
+ *   newest full run, naming its folder, commit, machine and load), and its curves in
+ *   data/figures/grad_scaling_fp16.html. What to read there: the scales per block (per-block
+ *   scales of the blocks with small gradients should end doublings above the global scale), the
+ *   underflow fraction per block and mode, the skipped steps (more scales at their limits skip
+ *   more often with our compressed growth schedule) and the final loss against fp32.
  *
  * @module
  */

@@ -42,26 +42,13 @@
  *   Here bytes per step fall with the rank; wall time does not, because our "network" is a
  *   message between two processes on one machine: PowerSGD's extra round trips and
  *   orthogonalisation cost more than the bytes they save.
- * Measured (data/runs/powersgd_rank_sweep/20261202T034037Z_sweep; defaults: 240 steps, 2 workers,
- *   tensorflow backend, 2-core machine shared with other engineers' tests: load average 2.1 at the
- *   start, 3–4.4 during; 3.5 min in all). Window: steps 12–23.
- *
- *   | run  | bytes/step (each worker) | vs mean | step ms (median) | early gap | final gap |
- *   | ---- | ------------------------ | ------- | ---------------- | --------- | --------- |
- *   | mean | 438,528                  | 100%    | 94               | —         | —         |
- *   | r2   | 30,048                   | 6.9%    | 173              | +5.6%     | +28%      |
- *   | r4   | 51,456                   | 11.7%   | 155              | +2.9%     | +14%      |
- *   | r8   | 90,368                   | 20.6%   | 198              | +0.97%    | +7.8%     |
- *   | r16  | 192,768                  | 44.0%   | 154              | +0.34%    | +5.8%     |
- *   | r32  | rejected: largest allowed rank 25 ("blocks.0.fc.weight", 64 × 256)            |
- *
- *   Smallest rank with no early gap: r = 8 (r/d_model = 0.125, half the paper's ~0.25), saving
- *   79% of the bytes. The gaps fall monotonically with the rank. Over the last 10% every rank
- *   still lags the mean run (final loss 0.72 vs 0.76–0.92 nats): at 240 steps the criterion on the
- *   first 10% does not promise equal final loss here. Every PowerSGD step took 1.6–2.1× the mean
- *   step's wall time (timings are noisy under the shared load; the ratio, not the ms, is the
- *   finding): the exchange is a message between two processes on one machine, so the saved bytes
- *   buy nothing and the two extra rounds cost.
+ * Results: data/figures/RESULTS.md § powersgd_rank_sweep (`deno task figures` writes it from the
+ *   newest full run, naming its folder, commit, machine and load). What to read there: the
+ *   smallest rank with no early gap (`smallest_rank_no_early_gap`) against the paper's ~d_model/4;
+ *   the bytes per step against the mean run's; and `step_ms_vs_mean`, where a ratio above 1 says
+ *   that PowerSGD's extra rounds cost more than the bytes they save when the "network" is a
+ *   message between two processes on one machine. The final-gap column says whether the early
+ *   criterion promises equal final loss at this length (it need not).
  *
  * @module
  */

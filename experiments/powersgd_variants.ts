@@ -33,25 +33,13 @@
  *   early_gap_vs_mean, final_gap_vs_mean, final_gap_vs_vogels.
  * Expected (paper, Vogels et al.): a fixed Gaussian Q is about as good as warm start; Householder
  *   and 16-bit messages do not hurt; 16-bit messages halve the bytes exactly.
- * Measured (data/runs/powersgd_variants/20261202T034513Z_variants; defaults: rank 8, 150 steps,
- *   2 workers, tensorflow, 2-core machine, load average 1.8 at the start; 2.3 min in all):
- *
- *   | variant      | bytes/step | vs mean | step ms | early gap vs mean | final gap vs mean |
- *   | ------------ | ---------- | ------- | ------- | ----------------- | ----------------- |
- *   | mean         | 438,528    | 100%    | 155     | —                 | —                 |
- *   | mean_16bit   | 219,264    | 50%     | 108     | +0.0007%          | −1.7%             |
- *   | vogels       | 90,368     | 20.6%   | 116     | +1.2%             | +3.5%             |
- *   | vogels_16bit | 45,184     | 10.3%   | 125     | +1.2%             | +0.2%             |
- *   | dalle        | 90,368     | 20.6%   | 133     | +0.6%             | −0.8%             |
- *   | dalle_16bit  | 45,184     | 10.3%   | 146     | +0.6%             | −0.7%             |
- *
- *   16-bit messages halve the bytes exactly and leave the early loss unchanged (to 4 digits);
- *   over the first 10% DALL-E's variant (fixed Q, Householder, 1-6-9 errors) lags the mean run
- *   half as much as Vogels' (0.6% vs 1.2%). Final-loss gaps of a few percent are run-to-run
- *   noise at 150 steps: the exact 16-bit mean run, which differs from the mean run only by
- *   rounding, ends 1.7% away from it. Step times are noisy at this scale (the mean run's 155 ms
- *   is the first run's, under other engineers' load) and say nothing about PowerSGD's cost here;
- *   the rank sweep's ratio does.
+ * Results: data/figures/RESULTS.md § powersgd_variants (`deno task figures` writes it from the
+ *   newest full run, naming its folder, commit, machine and load). What to read there: 16-bit
+ *   messages halve `bytes_sent_per_step` exactly (a property of the code, not a measurement);
+ *   the gaps against the mean run are single runs of one seed, so read a gap only against the
+ *   `mean_16bit` row, which differs from the mean run by rounding alone and shows the run-to-run
+ *   spread at this length. Step times under a shared load say nothing about PowerSGD's cost; the
+ *   rank sweep's ratio does.
  *
  * @module
  */

@@ -5,7 +5,8 @@
  * N draws add?
  *
  * Command: `deno run -A experiments/prior_shapes.ts [--steps=1200] [--rerankSteps=600]` (about
- *   15 minutes on a quiet machine; `--quick`: about two minutes, checking the path, not results)
+ *   20 minutes on our 2-core machine, the results page giving the run's own time; `--quick`: a
+ *   minute or two, checking the path, not results)
  *   (`--resume=data/runs/prior_shapes/<run>` continues a stopped run; `--pipeline=DIR` judges a
  *   saved pipeline without training). It needs the shapes dVAE: `deno run -A
  *   experiments/dvae_train.ts --dataset=shapes` writes data/cache/dvae_shapes.safetensors. A
@@ -17,26 +18,15 @@
  * Expected (the paper's claim, scaled down): samples whose layout, colours and shapes follow
  *   train captions; agreement well above the mismatched-caption baseline, a little lower for test
  *   captions and lowest for zero-shot pairs; reranking raises every split.
- * Measured (2026-12-02, tensorflow, one process, the default flags; data/runs/prior_shapes/
- *   20261202T040412Z_full: 18.2 min in all under a load of 2–5 from other jobs: the prior's 1,200
- *   steps, the reranker's 600, then judging; re-judged with --pipeline in 4.3 min, identical
- *   figures). 24 captions × 8 draws per split (±3–4 points of noise); agreement = the judge finds
- *   every attribute; "reranked" keeps the reranker's best of the 8 draws:
- *
- *                 per draw  reranked  colour shape size count relation  bits/token  mismatched
- *   train, t = 1     11%      25%      73%   36%   71%   95%    61%        1.41        1%
- *   test, t = 1      12%      21%      76%   33%   66%   92%    69%        1.82        1%
- *   zero-shot, t = 1  5%      12%      67%   32%   70%   95%    55%        1.86        0%
- *   test, t = 0.5    22%      33%      80%   46%   77%   98%    68%
- *   zero-shot, t = 0.5 8%     17%      76%   38%   65%   98%    61%
- *   completion (test, bottom half from the top half, 6 × 6): 36%
- *
- *   The judge accepts 92% of the dVAE's reconstructions (96% on zero-shot scenes), so the dVAE is
- *   not what limits it. Reranking doubles agreement on every split (the reranker reads shape and
- *   colour far better than the prior draws them); shape is still the attribute the prior misses.
- *   The run before this rewrite (same prior recipe, patch-free, no reranker) gave 12.0 / 17.2 /
- *   5.7% per draw at t = 1; its longer recipe (`--trainCount=12000 --steps=2400`, 25 min) 21.9 /
- *   27.1 / 8.3%. experiments/rerank_n_sweep.ts measures agreement against N.
+ * Results: data/figures/RESULTS.md § prior_shapes (`deno task figures` writes it from the newest
+ *   full run that is not a main-job stage, naming its folder, commit and machine). Every
+ *   agreement there carries its 95% interval over captions and the caption count it rests on
+ *   (24 per split by default: a rate near 20% is known to about ±15 points, so differences
+ *   between splits, temperatures or reranked and single draws of that size are not established
+ *   by one run). Agreement = the judge finds every attribute; "reranked" keeps the reranker's
+ *   best of the 8 draws; the `dvae_reconstruction_agreement` column says how much the dVAE
+ *   itself caps what the judge can accept. experiments/rerank_n_sweep.ts measures agreement
+ *   against N with more captions.
  *
  * Writes into data/runs/prior_shapes/<stamp>_<tag>/: config.json, metrics.csv (the prior's steps),
  * checkpoint.safetensors, samples_<split>.png (per caption the real image, then the draws best
@@ -55,25 +45,28 @@ import {
   type ShapesSplit,
 } from "../lib/data/mod.ts";
 import { loadDvae } from "../lib/dvae/mod.ts";
-import {
-  agreement,
-  captionAgreement,
-  createShapesJudge,
-  type ShapesJudge,
-} from "../lib/judge/mod.ts";
+import { agreement, createShapesJudge, type ShapesJudge } from "../lib/judge/mod.ts";
 import { applyPreset, type MetricsRow, writeCsv } from "../lib/log/mod.ts";
 import { openRunLog, paramCount, resumableFlags } from "../lib/nn/mod.ts";
 import {
   captionRows,
   imageTokens,
+  interval95,
   judgeCandidates,
-  keptAttributes,
   Pipeline,
 } from "../lib/pipeline/mod.ts";
 import { createPrior, heldOutLoss, trainPrior } from "../lib/prior/mod.ts";
 import { createReranker, rerankData, trainReranker } from "../lib/rerank/mod.ts";
 import { BpeTokenizer } from "../lib/tokenizer/mod.ts";
-import { buildBatchAt, completionGrid, distinctCaptions, sampleGrid } from "./_prior_shapes.ts";
+import { agreementOf, formatAgreement } from "../lib/display/mod.ts";
+import {
+  buildBatchAt,
+  completionGrid,
+  distinctCaptions,
+  intervalColumns,
+  judgedColumns,
+  sampleGrid,
+} from "./_prior_shapes.ts";
 
 /** The experiment's flags and their defaults. */
 export const PRIOR_SHAPES_DEFAULTS = {
@@ -99,7 +92,10 @@ export const PRIOR_SHAPES_DEFAULTS = {
   heads: 4,
   /** Dropout rate of the prior while training. @accepts number ≥ 0 < 1 */
   dropout: 0,
-  /** Tokenizer vocabulary. @accepts integer ≥ 1 */
+  /**
+   * Largest tokenizer vocabulary: the shapes captions reach 343, and the prior is sized to what
+   * the tokenizer reaches. @accepts integer ≥ 1
+   */
   vocabSize: 512,
   /** BPE dropout while training the prior. @accepts number ≥ 0 < 1 */
   bpeDropout: 0.1,
@@ -173,8 +169,7 @@ class StageClock {
   }
 }
 
-const pct = (x: number) => `${(x * 100).toFixed(0)}%`;
-const rate = (flags: boolean[]) => flags.filter(Boolean).length / Math.max(1, flags.length);
+const rate = (values: number[]) => values.reduce((a, b) => a + b, 0) / Math.max(1, values.length);
 
 /** Trains the tokenizer, prior and reranker on train scenes; returns the pipeline. */
 async function build(
@@ -192,16 +187,21 @@ async function build(
   const images = imagesToTensor(train.images);
   const tokens = imageTokens(dvae, images);
   const probe = tf.tidy(() => dvae.reconstruct(images.slice(0, 64) as tf.Tensor4D));
-  const accepted = rate(agreement(train.captions.slice(0, 64), judge.read(probe)));
+  const probed = agreement(train.captions.slice(0, 64), judge.read(probe)).map(Number);
+  const accepted = rate(probed);
   tf.dispose([images, probe]);
   const warning = accepted < 0.5
-    ? `the judge accepts only ${pct(accepted)} of the dVAE's reconstructions, which caps how ` +
+    ? `the judge accepts only ${formatAgreement(interval95(probed))} of the dVAE's ` +
+      `reconstructions of ${probed.length} training images (95% interval), which caps how ` +
       "many of the prior's samples it can accept; a longer dVAE run lifts the cap (the 1,800 " +
       "steps of `dvae_train.ts --dataset=shapes` reach about 85%)"
     : "";
   if (warning) console.warn(`\n[prior_shapes] WARNING: ${warning}\n`);
   clock.lap("image tokens (dVAE encoder)");
-  const tokenizer = BpeTokenizer.train(train.captions, { vocabSize: cfg.vocabSize });
+  const tokenizer = BpeTokenizer.train(train.captions, {
+    vocabSize: cfg.vocabSize,
+    allowSmaller: true, // the prior and the reranker take tokenizer.vocabSize
+  });
   const longest = Math.max(...train.captions.map((c) => tokenizer.encode(c).length));
   const textLen = longest + 4; // room for BPE dropout's longer encodings
   const prior = createPrior({
@@ -300,7 +300,6 @@ export async function run(cfg: PriorShapesConfig): Promise<{ dir: string; summar
     const text = captionRows(tokenizer, set.captions.slice(0, first), textLen);
     const loss = heldOutLoss(prior, concat(text), imageTokens(dvae, setTensor));
     setTensor.dispose();
-    const shifted = captions.map((_, i) => captions[(i + 1) % captions.length]);
     for (const [t, temperature] of cfg.temperatures.entries()) {
       const S = cfg.samplesPerCaption;
       const judged = await judgeCandidates(pipeline, judge, captions, {
@@ -309,38 +308,26 @@ export async function run(cfg: PriorShapesConfig): Promise<{ dir: string; summar
         temperature,
         keepImages: cfg.gridCaptions,
       });
-      const every = judged.flatMap((j) => j.agrees);
-      // Per attribute over every draw, like judge_agreement.
-      const parts = captionAgreement(
-        judged.flatMap((j) => j.scenes.map(() => j.caption)),
-        judged.flatMap((j) => j.scenes),
-      );
       const row: MetricsRow = {
         split,
         temperature,
-        captions: captions.length,
-        draws_per_caption: S,
-        judge_agreement: rate(every),
-        reranked_agreement: pipeline.reranker ? keptAttributes(judged, S, true).scenes : NaN,
-        colour_agreement: parts.colour,
-        shape_agreement: parts.shape,
-        size_agreement: parts.size,
-        count_agreement: parts.count,
-        relation_agreement: parts.relation,
-        mismatched_caption_agreement: rate(
-          judged.flatMap((j, c) => agreement(j.scenes.map(() => shifted[c]), j.scenes)),
+        // Each rate with its 95% interval over captions (the unit: a caption's draws correlate).
+        ...judgedColumns(judged, pipeline.reranker !== null),
+        ...intervalColumns("real_image_agreement", agreement(captions, realRead).map(Number)),
+        ...intervalColumns(
+          "dvae_reconstruction_agreement",
+          agreement(captions, reconRead).map(Number),
         ),
-        real_image_agreement: rate(agreement(captions, realRead)),
-        dvae_reconstruction_agreement: rate(agreement(captions, reconRead)),
         image_bits_per_token: loss.imageBitsPerToken,
         text_loss_nats: loss.textLossNats,
         warning: built.warning,
       };
       summary.push(row);
+      const shown = (column: string) => formatAgreement(agreementOf(row, column));
       console.log(
-        `[prior_shapes] ${split}, t = ${temperature}: the judge agrees with ${
-          pct(row.judge_agreement as number)
-        } of draws, ${pct(row.reranked_agreement as number)} of reranked picks · ${minutes()} min`,
+        `[prior_shapes] ${split}, t = ${temperature}: the judge agrees with ` +
+          `${shown("judge_agreement")} of draws, ${shown("reranked_agreement")} of reranked ` +
+          `picks (95% intervals over ${captions.length} captions) · ${minutes()} min`,
       );
       const png = await sampleGrid(real, judged, cfg.gridCaptions);
       judged.forEach((j) => j.images?.dispose());

@@ -19,10 +19,9 @@
  *   records the folder (`pipeline`) and why (`pipelineSource`). `--quick`: 6 captions per split,
  *   16 draws, N ≤ 16, tag "quick": the same path and files in well under a minute, for checking
  *   the code and the figure, not the rates.
- * Runtime: one caption's 64 draws (sampling, dVAE decoding, reranker, judge) take ~2.5 s on our
- *   2-core machine at a load of 1.5–3, so the default 3 × 40 captions take ~5 min (measured 4.9
- *   and 5.1 min); expect up to ~10 min when the other core is busy. `--quick`: 38 s (measured
- *   at a load of 4.9, full pipeline).
+ * Runtime: about five minutes on our 2-core machine for the default 3 × 40 captions, up to twice
+ *   that when the other core is busy (the results page gives the newest full run's own time);
+ *   `--quick` well under a minute.
  * Writes: data/runs/rerank_n_sweep/<UTC>_<tag>/: config.json (with the caption lists), metrics.csv
  *   (one row per caption: step, split, caption, draws_agreeing of maxN, first_agrees, score_auc =
  *   P(an agreeing draw outscores a disagreeing one), reranked_n<N> = 1 when the reranker's best of
@@ -33,44 +32,13 @@
  *   keeps the best of 512); random stays flat at the per-draw rate; the oracle bounds both. Goal
  *   set for this project: at N = 32, ≥ 60% on test captions, and held-out compositions keep
  *   ≥ 80% of the test rate.
- * Measured (data/runs/rerank_n_sweep/20261202T042843Z_sweep; the full pipeline
- *   data/cache/pipeline_shapes saved by prior_shapes run 20261202T040412Z_full: 1200 prior steps,
- *   600 reranker steps, a dVAE whose reconstructions the judge accepts 87.5% of the time; 40
- *   captions per split, 64 draws each, t = 1; tensorflow; 5.1 min, load 1.5 at the start, 1.3 at
- *   the end. An earlier run beside prior_shapes' own evaluation, 20261202T042034Z_sweep, 4.9 min
- *   at load 1.3 → 3.2, gave the same numbers: the draws are seeded). Judge agreement, %:
- *
- *   | N  | train: reranked / random / oracle | test: reranked / random / oracle | zero-shot: … |
- *   | -- | --------------------------------- | -------------------------------- | ------------ |
- *   | 1  | 13 / 13 / 13                      | 13 / 13 / 13                     | 5 / 5 / 5    |
- *   | 2  | 23 / 15 / 25                      | 18 / 10 / 18                     | 5 / 5 / 10   |
- *   | 4  | 20 / 14 / 35                      | 20 / 11 / 30                     | 10 / 7 / 20  |
- *   | 8  | 20 / 13 / 38                      | 20 / 8 / 40                      | 13 / 6 / 25  |
- *   | 16 | 28 / 14 / 48                      | 18 / 10 / 53                     | 15 / 7 / 33  |
- *   | 32 | 28 / 14 / 57                      | 30 / 11 / 65                     | 15 / 8 / 48  |
- *   | 64 | 28 / 13 / 70                      | 25 / 11 / 73                     | 13 / 7 / 60  |
- *
- *   95% intervals of the reranked pick at N = 32: train [16, 43], test [18, 45], zero-shot
- *   [7, 29]. Mean score_auc: train 0.81 [0.76, 0.85], test 0.78 [0.74, 0.82], zero-shot 0.75
- *   [0.69, 0.81] (over the 28 / 29 / 24 captions with both agreeing and disagreeing draws).
- *
- *   The goal is not met: at N = 32 the reranked pick agrees 30% [18, 45] on test captions, not
- *   60%, and zero-shot keeps 15 / 30 = 0.50 of it, not 0.8 (experiments/zero_shot.ts, with other
- *   draws, measures 20% and 0.75; at 40 captions the ratio is barely determined). Reranking does
- *   what Figure 9c shows at first — 2–3× the per-draw rate (random 11% → 30% on test) — but
- *   plateaus from N ≈ 16 while the oracle keeps rising. The draws are not what stops it: for 65% of
- *   test captions one of the 32 draws agrees (a perfect reranker would clear 60%, and zero-shot
- *   48% would be 0.74 of it), but the reranker finds that draw less than half the time (reranked ÷
- *   oracle 0.46 test, 0.32 zero-shot). With ~1 draw in 9 right, top-1 of 32 needs a score that
- *   ranks near misses below the right draw almost always; an AUC of 0.78 does not. What it misses
- *   (zero_shot.ts's table): its picks have colour, size and count 91–98% right but shape 52% and
- *   relation 58% — reranking lowers relation (69% on the first draw). A one-off probe of the
- *   reranker on 480 real test images (is the true caption scored above the same caption with one
- *   word changed?) agrees: colour swapped 97.5%, size 86.8%, shape 75.0%, relation swapped 52.1%,
- *   chance (dVAE reconstructions: 95.6 / 88.4 / 74.0 / 55.1%). Its InfoNCE negatives are the
- *   batch's other captions, which nearly always differ in colour, so it never had to read shape or
- *   left/right; its 97.8% top-1-of-32 retrieval (experiments/rerank_train.ts) measures that easy
- *   case. The prior is the second limit: 11% of test draws agree (shape right in 41%).
+ * Results: data/figures/RESULTS.md § rerank_n_sweep (`deno task figures` writes it from the
+ *   newest full run, naming its folder, commit, machine and the pipeline it judged) and the curves
+ *   in data/figures/rerank_n_sweep.html. Each point carries its 95% interval over the run's
+ *   captions (40 per split by default: about ±12–15 points for rates of 20–50%). What to read: the
+ *   reranked curve against random (reranking helps where it leaves random's interval) and
+ *   against the oracle (how often the reranker finds an agreeing draw that is there); at N = 32,
+ *   the project's goal of ≥ 60% on test captions, and zero-shot ≥ 0.8 of the test rate.
  *
  * @module
  */

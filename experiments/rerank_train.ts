@@ -14,9 +14,9 @@
  *   else `auto`. `--quick`: 1,000 train pairs, 200 steps of 32, 200 captions per evaluation set,
  *   weights to data/cache/rerank_shapes_quick.safetensors, tag "quick": the same path and files,
  *   for checking the code, not the accuracy.
- * Runtime: about 4–5 minutes on our 2-core machine (1,000 steps of 128 pairs at ≈0.2–0.3 s each on
- *   tensorflow in one process, then ≈10 s to render and score the evaluation sets). `--quick`:
- *   27 s (measured at a load of 5, 25 s of it training).
+ * Runtime: a few minutes on our 2-core machine (1,000 steps of 128 pairs, then seconds to render
+ *   and score the evaluation sets; the results page gives the newest full run's own time).
+ *   `--quick`: under a minute.
  * Measure: for each caption of a set, its own image is ranked against 31 images of other captions
  *   of the same set (drawn at random, leaving out images the caption also describes, e.g. "a red
  *   circle" for another red circle); accuracy = how often its own image is ranked first (chance
@@ -24,21 +24,11 @@
  *   so every distractor holds a held-out pair too.
  * Expected: well above chance on test captions (same distribution as training); lower on
  *   zero-shot captions, whose colour–shape pairs the text encoder never saw together.
- * Measured (2026-12-02, run 20261202T035812Z_shapes: tensorflow, one process, defaults: 12,000
- *   train pairs, 1,000 steps of 128, 351k parameters, a 512-id BPE tokenizer trained on the train
- *   captions (runs now take the pipeline's); 213 s of training and 3 min 44 s in all,
- *   with a 1-minute load average of 2.5–4 from other jobs on the 2 cores; final loss ≈0.4 nats
- *   (ln 128 = 4.85 at chance), logit scale 35.8):
- *
- *   split       captions  top-1 of 32   95% interval    mean rank of the own image
- *   test          2,000      97.8%      [97.0, 98.3]    0.023
- *   zero-shot     2,000      96.2%      [95.2, 96.9]    0.044
- *   train         2,000      99.2%      [98.7, 99.5]    0.009
- *
- *   So random distractors are easy: the reranker needs only the objects' colours and shapes to
- *   beat 31 other scenes, and it composes held-out pairs almost as well as seen ones (1.6 points
- *   lower). A pool of near misses (one attribute changed) would be the harder test; not measured
- *   here.
+ * Results: data/figures/RESULTS.md § rerank_train (`deno task figures` writes it from the newest
+ *   full run, naming its folder, commit and machine): top-1 of 32 per split with its 95% Wilson
+ *   interval. Random distractors are an easy test: they nearly always differ in colour, so a high
+ *   accuracy here says little about shape or left/right; a pool of near misses (one attribute
+ *   changed) is the harder test, not measured here.
  *
  * Writes: data/runs/rerank_train/<UTC>_<tag>/{config.json, metrics.csv, checkpoint.safetensors,
  *   summary.csv (one row per split: captions, pool, correct, accuracy, interval, chance, mean
@@ -51,7 +41,7 @@ import { defaultWorkers, ensureBackend, initBackend } from "../lib/backend/mod.t
 import { makeShapes, parseCaption, sceneMatches, type ShapesSplit } from "../lib/data/mod.ts";
 import { applyPreset, machineLoad, writeCsv } from "../lib/log/mod.ts";
 import { decodeSafetensors, openRunLog, paramCount, resumableFlags } from "../lib/nn/mod.ts";
-import { MANIFEST_FILE } from "../lib/pipeline/mod.ts";
+import { MANIFEST_FILE, readManifest, verifyParts } from "../lib/pipeline/mod.ts";
 import {
   createReranker,
   rerankData,
@@ -178,22 +168,14 @@ async function loadTokenizer(c: RerankTrainConfig) {
   }
   if (path) return { tokenizer: await BpeTokenizer.load(path), path, pipeline: null };
   const pipeline = await choosePipeline(c.pipeline, "rerank_train");
-  const manifestPath = `${pipeline.dir}/${MANIFEST_FILE}`;
-  let file: unknown;
-  try {
-    file = JSON.parse(await Deno.readTextFile(manifestPath))?.parts?.tokenizer?.file;
-  } catch (err) {
-    throw new Error(
-      `[rerank_train] cannot read the pipeline manifest ${manifestPath} (${
-        (err as Error).message
-      })` +
-        ": pass --pipeline=DIR (a folder saved by experiments/prior_shapes.ts) or --tokenizer=PATH",
-    );
+  // lib/pipeline's checks, not a second reading of the manifest: the tokenizer file is a plain
+  // name inside the folder with the hash the pipeline recorded.
+  const manifest = await readManifest(pipeline.dir);
+  const checked = (await verifyParts(pipeline.dir, manifest)).tokenizer;
+  if (checked === undefined) {
+    throw new TypeError(`${pipeline.dir}/${MANIFEST_FILE} names no tokenizer part`);
   }
-  if (typeof file !== "string") {
-    throw new TypeError(`${manifestPath} names no tokenizer file (parts.tokenizer.file)`);
-  }
-  path = `${pipeline.dir}/${file}`;
+  path = checked;
   return { tokenizer: await BpeTokenizer.load(path), path, pipeline };
 }
 

@@ -17,9 +17,8 @@
  *   experiments/rerank_n_sweep.ts); config.json records `pipeline` and `pipelineSource`.
  *   `--quick`: 8 captions per split, best of 16, tag "quick": the same path and files, for
  *   checking the code and the table, not the rates.
- * Runtime: one caption's 32 draws take ~1.8 s on our 2-core machine at a load of 2–3, so the
- *   default 2 × 40 captions take ~2.5 min (measured 2.5 min). `--quick`: 34 s (measured at a
- *   load of 4.3).
+ * Runtime: a few minutes on our 2-core machine for the default 2 × 40 captions (the results page
+ *   gives the newest full run's own time); `--quick` well under a minute.
  * Writes: data/runs/zero_shot/<UTC>_<tag>/: config.json (with the caption lists), metrics.csv (one
  *   row per caption: step, split, caption, first_agrees, reranked_agrees, draws_agreeing of n,
  *   best_draw, best_score), summary.csv (the table: attribute, test_first, test_reranked,
@@ -29,32 +28,14 @@
  * Expected (paper §3.2: DALL-E composes unusual concepts, with reranking; our goal): reranked
  *   test agreement ≥ 60% and zero-shot ≥ 80% of it; zero-shot losses concentrated in colour and
  *   shape (the held-out pair), not in count or relation.
- * Measured (data/runs/zero_shot/20261202T042535Z_table; the full pipeline
- *   data/cache/pipeline_shapes of prior_shapes run 20261202T040412Z_full; 40 captions per split,
- *   32 draws each, t = 1; tensorflow; 2.5 min, load 3.0 at the start (prior_shapes was judging
- *   the same pipeline on the other core), 2.3 at the end). Judge agreement; scene with 95%
- *   intervals over captions; colour and shape over named objects, size over objects whose size is
- *   named, relation over two-object captions:
- *
- *   | attribute | test: 1st   | best of 32   | zero-shot: 1st | best of 32  | ratio: 1st | best |
- *   | --------- | ----------- | ------------ | -------------- | ----------- | ---------- | ---- |
- *   | scene     | 13% [5, 26] | 20% [10, 35] | 3% [0, 13]     | 15% [7, 29] | 0.20       | 0.75 |
- *   | colour    | 76%         | 91%          | 72%            | 93%         | 0.96       | 1.02 |
- *   | shape     | 41%         | 52%          | 32%            | 38%         | 0.78       | 0.73 |
- *   | size      | 72%         | 93%          | 68%            | 85%         | 0.93       | 0.91 |
- *   | count     | 93%         | 98%          | 90%            | 100%        | 0.97       | 1.03 |
- *   | relation  | 69%         | 58%          | 62%            | 55%         | 0.90       | 0.96 |
- *
- *   Goals not met: reranked test agreement is 20% [10, 35] (goal 60%); zero-shot keeps 0.75 of it
- *   (goal 0.8), a ratio of two small rates that the intervals leave wide open (the N sweep's
- *   other draws give 0.50). Reranking lifts zero-shot the most (3% → 15%: the first draw rarely
- *   composes a held-out pair, one of 32 often does) and brings colour, size and count near
- *   100% in both splits; what it cannot fix is shape (52% / 38% after reranking) and relation,
- *   which it makes worse (69% → 58% on test): the reranker barely reads shape and not left/right
- *   (see experiments/rerank_n_sweep.ts's header for the probe), so among 32 draws it keeps one
- *   with the right colours and sizes but, as often as not, the wrong shape or order. The
- *   zero-shot loss sits where expected, in shape (0.73–0.78 of test), not in colour (the held-out
- *   pair's colours are drawn as well as seen ones) nor in count or relation.
+ * Results: data/figures/RESULTS.md § zero_shot (`deno task figures` writes it from the newest full
+ *   run, naming its folder, commit, machine and the pipeline it judged) and
+ *   data/figures/zero_shot.md. Every rate there rests on the run's caption count (40 per split by
+ *   default: a scene rate near 20% is then known to about ±12 points, and a zero-shot ÷ test ratio
+ *   of two such rates is barely determined). What to read: whether reranking lifts the scene row
+ *   beyond its interval, and in which attributes the zero-shot split loses (expected: the held-out
+ *   pair's shape, not count or relation). The reranker's near-miss accuracy per attribute is the
+ *   reranker issue's measurement, not made here yet.
  *
  * @module
  */

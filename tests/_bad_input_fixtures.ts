@@ -78,7 +78,8 @@ export function makeFixtures(): Fixtures {
 }
 
 /**
- * A small BPE tokenizer trained on three captions (266 ids: it stops when no pair repeats).
+ * A small BPE tokenizer trained on three captions (266 ids: all they reach, as no further pair
+ * repeats).
  *
  * @returns The tokenizer.
  * @example
@@ -88,7 +89,7 @@ export function makeFixtures(): Fixtures {
  * ```
  */
 export function smallTokenizer(): BpeTokenizer {
-  return BpeTokenizer.train(["a red star", "a blue square", "a red square"], { vocabSize: 270 });
+  return BpeTokenizer.train(["a red star", "a blue square", "a red square"], { vocabSize: 266 });
 }
 
 /**

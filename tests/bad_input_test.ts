@@ -23,12 +23,12 @@ import {
   scaleSteps,
   warmupCosine,
 } from "../lib/nn/mod.ts";
-import { dvaeObjective, loadDvae, trainDvae } from "../lib/dvae/mod.ts";
-import { createPrior, loadPrior, trainPrior } from "../lib/prior/mod.ts";
+import { dvaeObjective, loadDvae, trainDvae, type TrainDvaeOptions } from "../lib/dvae/mod.ts";
+import { createPrior, loadPrior, type SampleOptions, trainPrior } from "../lib/prior/mod.ts";
 import { createReranker, rerankData, trainReranker } from "../lib/rerank/mod.ts";
 import { powerSgd } from "../lib/powersgd/mod.ts";
 import { BpeTokenizer } from "../lib/tokenizer/mod.ts";
-import { loadFashionMnist, makeShapes, parseCaption } from "../lib/data/mod.ts";
+import { loadFashionMnist, loadImageFolder, makeShapes, parseCaption } from "../lib/data/mod.ts";
 import { parseFlags, RunLog, RunMismatchError, UsageError } from "../lib/log/mod.ts";
 // plan.ts alone: the rank check, without the reducer's worker machinery.
 import { checkRank } from "../lib/powersgd/plan.ts";
@@ -43,6 +43,8 @@ import {
   tokens,
   writeFashionMnist,
 } from "./_bad_input_fixtures.ts";
+import { flipLastBit, linkPriorOut, savePipeline, swapPrior } from "./_bad_pipeline_fixtures.ts";
+import { Pipeline, PipelineManifestError } from "../lib/pipeline/mod.ts";
 
 await initBackend();
 
@@ -417,6 +419,70 @@ const ROWS: Row[] = [
     message:
       /t10k-labels-idx1-ubyte\.gz is not a valid label file for Fashion-MNIST test: 5 labels but 6 images/,
   },
+  // Pipeline parts (issue 22) -------------------------------------------------------------------
+  // A shared pipeline folder must not make Pipeline.load read outside it, nor accept a part whose
+  // bytes are not the ones saved. The messages are anchored: nothing of a file's bytes fits.
+  {
+    name: "Pipeline.load: a part path out of the folder (../../../etc/hostname)",
+    setup: (input) =>
+      savePipeline(join(input, "p"), (m) => (m.parts.tokenizer.file = "../../../etc/hostname")),
+    run: (c) => Pipeline.load(join(c.input, "p")),
+    error: PipelineManifestError,
+    message:
+      /^\S+\/p is not a usable pipeline: pipeline\.json names its tokenizer file "\.\.\/\.\.\/\.\.\/etc\/hostname", which is not a plain file name inside the folder \(parts are files beside pipeline\.json, like "prior\.safetensors"; no paths\)$/,
+  },
+  {
+    name: "Pipeline.load: an absolute part path",
+    setup: (input) => savePipeline(join(input, "p"), (m) => (m.parts.dvae.file = "/etc/hostname")),
+    run: (c) => Pipeline.load(join(c.input, "p")),
+    error: PipelineManifestError,
+    message:
+      /^\S+\/p is not a usable pipeline: pipeline\.json names its dvae file "\/etc\/hostname", which is not a plain file name inside the folder/,
+  },
+  {
+    name: "Pipeline.load: a part that is a link out of the folder",
+    setup: async (input) => {
+      await savePipeline(join(input, "p"));
+      await linkPriorOut(join(input, "p"), join(input, "prior.safetensors"));
+    },
+    run: (c) => Pipeline.load(join(c.input, "p")),
+    error: PipelineManifestError,
+    message:
+      /^\S+\/p is not a usable pipeline: its prior file \S+\/p\/prior\.safetensors is a link out of the folder$/,
+  },
+  {
+    name: "Pipeline.load: a part swapped for another of the same configuration",
+    setup: async (input) => {
+      await savePipeline(join(input, "p"));
+      await swapPrior(join(input, "p"));
+    },
+    run: (c) => Pipeline.load(join(c.input, "p")),
+    error: CorruptFileError,
+    message:
+      /^\S+\/p\/prior\.safetensors is not a valid pipeline prior: its SHA-256 is [0-9a-f]{12}… but pipeline\.json records [0-9a-f]{12}…: it was changed or swapped after the pipeline was saved \(restore the file saved with it, or save the pipeline again\)$/,
+  },
+  {
+    name: "Pipeline.load: a part whose bytes changed (one bit of one weight)",
+    setup: async (input) => {
+      await savePipeline(join(input, "p"));
+      await flipLastBit(join(input, "p", "dvae.safetensors"));
+    },
+    run: (c) => Pipeline.load(join(c.input, "p")),
+    error: CorruptFileError,
+    message:
+      /^\S+\/p\/dvae\.safetensors is not a valid pipeline dvae: its SHA-256 is [0-9a-f]{12}… but pipeline\.json records [0-9a-f]{12}…: it was changed or swapped/,
+  },
+  {
+    name: "Pipeline.generate: a misspelt option (temprature) would draw at the default",
+    setup: (input) => savePipeline(join(input, "p")),
+    run: async (c) => {
+      const pipeline = c.own(await Pipeline.load(join(c.input, "p")));
+      return pipeline.generate("a red circle", { n: 2, temprature: 0.5 } as never);
+    },
+    error: TypeError,
+    message:
+      /^Pipeline\.generate: unknown option "temprature" \(did you mean "temperature"\?\); known options: n, k, temperature, topK, topP, seed, onProgress$/,
+  },
   // --- Schedule horizons --------------------------------------------------------------------------
   {
     name: "cosine schedule: a horizon of 0",
@@ -459,6 +525,150 @@ const ROWS: Row[] = [
     run: () => scaleSteps(5_000, 0, 2_000),
     error: RangeError,
     message: /^scaleSteps: paperTotal must be a finite number > 0, got 0$/,
+  },
+  // Bad settings (issue 22) -----------------------------------------------------------------------
+  // Each ran silently: a negative step size ascends once the warm-up (0 at step 0) is over, a
+  // misspelt key trains or samples with the default, a tokenizer smaller than asked for moves the
+  // pad id, an empty folder is a dataset of 0 images. Now each is an error before any work.
+  {
+    name: "trainPrior: a negative lr (its warm-up would hide it at step 0)",
+    run: (c) =>
+      trainPrior(c.prior, [priorBatch()], {
+        steps: 2,
+        workers: 1,
+        lr: -4.5e-4,
+        checkpointPath: join(c.out, "checkpoint.safetensors"),
+      }),
+    error: RangeError,
+    message: /^AdamW lr must be a finite number > 0, got -0\.00045$/,
+  },
+  {
+    name: "trainPrior: a zero lr",
+    run: (c) => trainPrior(c.prior, [priorBatch()], { steps: 2, workers: 1, lr: 0 }),
+    error: RangeError,
+    message: /^AdamW lr must be a finite number > 0, got 0$/,
+  },
+  {
+    name: "trainReranker: a negative lr, with a checkpoint path",
+    run: async (c) => {
+      const set = await makeShapes({ count: 8, seed: 3, split: "train", cache: false });
+      const data = rerankData({ ...set, tokenizer: c.tokenizer });
+      const model = c.own(createReranker({ textLen: data.textLen, textVocab: data.textVocab }));
+      return trainReranker(model, data, {
+        steps: 2,
+        batchSize: 4,
+        workers: 1,
+        lr: -1e-3,
+        checkpointPath: join(c.out, "checkpoint.safetensors"),
+      });
+    },
+    error: RangeError,
+    message: /^AdamW lr must be a finite number > 0, got -0\.001$/,
+  },
+  {
+    name: "trainDvae: an lr schedule that goes negative after its warm-up",
+    run: (c) =>
+      trainDvae(c.dvae, c.own(image([8, 32, 32, 3])), {
+        steps: 2,
+        workers: 1,
+        lr: warmupCosine(-1e-3, 1, 2),
+        checkpointPath: join(c.out, "checkpoint.safetensors"),
+      }),
+    error: RangeError,
+    message:
+      /^lr must be a finite number ≥ 0 at every step, got -0\.001 at step 1 \(warmup 1 then cosine -0\.001→-0\.0001 by 2\)$/,
+  },
+  {
+    name: "trainPrior: an EMA decay of 1 (the average would never move)",
+    run: (c) => trainPrior(c.prior, [priorBatch()], { steps: 2, workers: 1, emaDecay: 1 }),
+    error: RangeError,
+    message: /^AdamW emaDecay must be in \[0, 1\), got 1$/,
+  },
+  {
+    name: "trainPrior: a negative weight decay",
+    run: (c) => trainPrior(c.prior, [priorBatch()], { steps: 2, workers: 1, weightDecay: -0.1 }),
+    error: RangeError,
+    message: /^AdamW weightDecay must be a finite number ≥ 0, got -0\.1$/,
+  },
+  {
+    name: "trainPrior: an eps of 0",
+    run: (c) => trainPrior(c.prior, [priorBatch()], { steps: 2, workers: 1, eps: 0 }),
+    error: RangeError,
+    message: /^AdamW eps must be a finite number > 0, got 0$/,
+  },
+  {
+    name: "trainDvae: a misspelt option (bta for beta), with a checkpoint path",
+    run: (c) =>
+      trainDvae(c.dvae, c.own(image([8, 32, 32, 3])), {
+        steps: 2,
+        workers: 1,
+        bta: 2,
+        checkpointPath: join(c.out, "checkpoint.safetensors"),
+      } as TrainDvaeOptions),
+    error: TypeError,
+    message:
+      /^trainDvae: unknown option "bta" \(did you mean "beta"\?\); known options: steps, batchSize, beta, tau, lr, .*, onLog$/,
+  },
+  {
+    name: "trainDvae: a batch size larger than the data",
+    run: (c) =>
+      trainDvae(c.dvae, c.own(image([8, 32, 32, 3])), {
+        steps: 2,
+        workers: 1,
+        batchSize: 64,
+        checkpointPath: join(c.out, "checkpoint.safetensors"),
+      }),
+    error: RangeError,
+    message: /^trainDvae: batch size 64 > 8 images in the data; pass batchSize ≤ 8$/,
+  },
+  {
+    name: "prior.sample: a misspelt option (temprature)",
+    run: (c) => c.prior.sample({ text: new Int32Array(4), temprature: 0.5 } as SampleOptions),
+    error: TypeError,
+    message:
+      /^prior\.sample: unknown option "temprature" \(did you mean "temperature"\?\); known options: text, count, temperature, topK, topP, seed, prime, kvCache, returnLogits, onProgress$/,
+  },
+  {
+    name: "BpeTokenizer.train: one string instead of a list",
+    run: () => BpeTokenizer.train("a red star" as unknown as string[], { vocabSize: 258 }),
+    error: TypeError,
+    message:
+      /^BpeTokenizer\.train: texts must be an array of strings, got a string \(wrap one text in \[ \]\)$/,
+  },
+  {
+    name: "BpeTokenizer.train: an empty list",
+    run: () => BpeTokenizer.train([], { vocabSize: 258 }),
+    error: RangeError,
+    message: /^BpeTokenizer\.train: texts must hold at least one text, got an empty array$/,
+  },
+  {
+    name: "BpeTokenizer.train: a vocabulary the texts cannot reach",
+    run: () =>
+      BpeTokenizer.train(["a red star", "a blue square", "a red square"], { vocabSize: 300 }),
+    error: RangeError,
+    message:
+      /^BpeTokenizer\.train: vocabSize 300 is not reachable from these 3 texts, which give at most 266 \(no further pair occurs minFrequency = 2 times\); pass vocabSize ≤ 266, more text, a lower minFrequency, or allowSmaller: true$/,
+  },
+  {
+    name: "loadImageFolder: a folder without images",
+    setup: (input) => Deno.writeTextFile(join(input, "notes.txt"), "not an image"),
+    run: (c) => loadImageFolder(c.input),
+    error: RangeError,
+    message:
+      /^loadImageFolder: no images in \S+ \(looked for \.png, \.jpg, \.jpeg, \.webp files; pass recursive: true to read subfolders\)$/,
+  },
+  {
+    name: "loadImageFolder: an unknown fit",
+    run: (c) => loadImageFolder(c.input, { fit: "crop" as "cover" }),
+    error: RangeError,
+    message: /^loadImageFolder: fit must be one of "cover", "contain", "fill", got "crop"$/,
+  },
+  {
+    name: "loadImageFolder: a background that is not a colour",
+    run: (c) => loadImageFolder(c.input, { background: "#12" }),
+    error: RangeError,
+    message:
+      /^loadImageFolder: background must be a CSS colour \(e\.g\. "#ffffff", "white", "rgb\(0, 0, 0\)"\), got "#12"$/,
   },
   // --- Names --------------------------------------------------------------------------------------
   {

@@ -16,6 +16,9 @@ import type { CaptionedImages, ImageBatch } from "./image_batch.ts";
 /** File extensions read as images (lowercase). */
 export const IMAGE_EXTENSIONS = [".png", ".jpg", ".jpeg", ".webp"] as const;
 
+/** The ways `loadImageFolder` makes an image square. */
+const FITS = ["cover", "contain", "fill"] as const;
+
 /** Options for `loadImageFolder`. */
 export interface ImageFolderOptions {
   /** Side of the square output images in pixels. @default 32 */
@@ -45,6 +48,24 @@ export interface ImageFolder extends CaptionedImages {
   skipped: { file: string; reason: string }[];
   /** Images that have no caption. */
   uncaptioned: string[];
+}
+
+/** Throws unless sharp reads `background` as a colour (it parses it here, touching no image). */
+function checkBackground(background: string): void {
+  if (typeof background !== "string") {
+    throw new TypeError(
+      `loadImageFolder: background must be a CSS colour string, got ${typeof background}`,
+    );
+  }
+  try {
+    sharp().flatten({ background });
+  } catch (cause) {
+    throw new RangeError(
+      `loadImageFolder: background must be a CSS colour (e.g. "#ffffff", "white", ` +
+        `"rgb(0, 0, 0)"), got ${JSON.stringify(background)}`,
+      { cause },
+    );
+  }
 }
 
 async function listImages(dir: string, recursive: boolean, prefix = ""): Promise<string[]> {
@@ -100,12 +121,21 @@ async function readSidecar(path: string): Promise<string | null> {
  * @param dir The folder.
  * @param options See `ImageFolderOptions`.
  * @returns `{ images, captions, files, skipped, uncaptioned }`; files in sorted order.
+ * @throws {RangeError} Before any image is read: a `size` that is not a positive integer, a `fit`
+ *   that is not "cover", "contain" or "fill", a `background` that is not a CSS colour, or a
+ *   folder without image files. After reading: no file could be read (each one is named).
+ * @throws {TypeError} A `background` that is not a string, or a `captions.csv` without `file` and
+ *   `caption` columns.
  * @example
  * ```ts
  * import { loadImageFolder } from "./image_folder.ts";
+ * import sharp from "sharp";
  * const dir = await Deno.makeTempDir();
+ * const red = sharp({ create: { width: 40, height: 30, channels: 3, background: "#ff0000" } });
+ * await Deno.writeFile(`${dir}/red.png`, await red.png().toBuffer());
+ * await Deno.writeTextFile(`${dir}/red.txt`, "a red rectangle");
  * const folder = await loadImageFolder(dir, { size: 32 });
- * console.log(folder.images.count); // 0
+ * console.log(folder.images.count, folder.captions); // 1 [ "a red rectangle" ]
  * ```
  */
 export async function loadImageFolder(
@@ -116,9 +146,23 @@ export async function loadImageFolder(
   if (!Number.isInteger(size) || size < 1) {
     throw new RangeError(`size must be a positive integer, got ${size}`);
   }
+  // sharp would reject either one per image, so every file would be "skipped" for the same reason.
+  if (!(FITS as readonly string[]).includes(fit)) {
+    throw new RangeError(
+      `loadImageFolder: fit must be one of ${FITS.map((f) => `"${f}"`).join(", ")}, got ` +
+        `${JSON.stringify(fit)}`,
+    );
+  }
+  checkBackground(background);
   const onSkip = options.onSkip ??
     ((file: string, reason: string) => console.warn(`loadImageFolder: skipped ${file}: ${reason}`));
   const candidates = (await listImages(dir, recursive)).sort();
+  if (candidates.length === 0) {
+    throw new RangeError(
+      `loadImageFolder: no images in ${dir} (looked for ${IMAGE_EXTENSIONS.join(", ")} files` +
+        `${recursive ? ", subfolders included" : "; pass recursive: true to read subfolders"})`,
+    );
+  }
   const csv = await readCaptionsCsv(dir);
 
   const bytes = size * size * 3;
@@ -147,6 +191,14 @@ export async function loadImageFolder(
     pixels.push(data);
     files.push(file);
     captions.push(caption ?? "");
+  }
+  if (pixels.length === 0) {
+    const shown = skipped.slice(0, 3).map((s) => `${s.file} (${s.reason})`).join(", ");
+    const more = skipped.length > 3 ? ` and ${skipped.length - 3} more` : "";
+    throw new RangeError(
+      `loadImageFolder: none of the ${skipped.length} image files in ${dir} could be read: ` +
+        `${shown}${more}`,
+    );
   }
   const data = new Uint8Array(pixels.length * bytes);
   pixels.forEach((p, i) => data.set(p, i * bytes));

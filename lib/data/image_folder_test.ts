@@ -19,6 +19,10 @@ async function solid(
   await Deno.writeFile(path, await encoded.toBuffer());
 }
 
+/** An error of exactly this class (not a subclass) with exactly this message. */
+const exactly = (kind: new () => Error) => (message: string) => (e: Error) =>
+  e.constructor === kind && e.message === message;
+
 Deno.test("image folder: PNG/JPEG/WebP resized, captions from sidecars and captions.csv, bad files reported", async () => {
   const dir = await Deno.makeTempDir();
   try {
@@ -63,21 +67,62 @@ Deno.test("image folder: PNG/JPEG/WebP resized, captions from sidecars and capti
   }
 });
 
-Deno.test("image folder: skipped files are warned about by default, and a bad CSV header is an error", async () => {
+Deno.test("image folder: skipped files are warned about by default; none readable, or a bad CSV header, is an error", async () => {
   const dir = await Deno.makeTempDir();
   const warn = console.warn;
   const warnings: string[] = [];
   console.warn = (msg: string) => warnings.push(msg);
   try {
     await Deno.writeFile(join(dir, "x.jpeg"), Uint8Array.of(0xff, 0xd8, 0xff, 0x00));
-    const folder = await loadImageFolder(dir);
-    assert.equal(folder.images.count, 0);
+    await assert.rejects(
+      () => loadImageFolder(dir),
+      (e: Error) =>
+        e.constructor === RangeError &&
+        e.message.startsWith(
+          `loadImageFolder: none of the 1 image files in ${dir} could be read: x.jpeg (`,
+        ),
+    );
     assert.equal(warnings.length, 1);
     assert.match(warnings[0], /skipped x\.jpeg/);
     await Deno.writeTextFile(join(dir, "captions.csv"), "name,text\nx.jpeg,hello\n");
     await assert.rejects(() => loadImageFolder(dir), /"file" and "caption" columns/);
   } finally {
     console.warn = warn;
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("image folder: no images, an unknown fit or a background that is no colour is an error before any image is read", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(join(dir, "notes.md"), "not an image");
+    await Deno.mkdir(join(dir, "sub"));
+    await assert.rejects(
+      () => loadImageFolder(dir),
+      exactly(RangeError)(
+        `loadImageFolder: no images in ${dir} (looked for .png, .jpg, .jpeg, .webp files; pass ` +
+          "recursive: true to read subfolders)",
+      ),
+    );
+    await solid(join(dir, "sub", "a.png"), 8, 8, "#ff0000", "png");
+    assert.equal((await loadImageFolder(dir, { recursive: true, size: 4 })).images.count, 1);
+    await assert.rejects(
+      () => loadImageFolder(dir, { fit: "crop" as "cover", recursive: true }),
+      exactly(RangeError)(
+        'loadImageFolder: fit must be one of "cover", "contain", "fill", got "crop"',
+      ),
+    );
+    await assert.rejects(
+      () => loadImageFolder(dir, { background: "#12", recursive: true }),
+      exactly(RangeError)(
+        'loadImageFolder: background must be a CSS colour (e.g. "#ffffff", "white", "rgb(0, 0, 0)"), got "#12"',
+      ),
+    );
+    await assert.rejects(
+      () => loadImageFolder(dir, { background: 0 as unknown as string, recursive: true }),
+      exactly(TypeError)("loadImageFolder: background must be a CSS colour string, got number"),
+    );
+  } finally {
     await Deno.remove(dir, { recursive: true });
   }
 });

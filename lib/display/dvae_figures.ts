@@ -14,6 +14,8 @@ import { groupBy, PALETTE, requireColumns, type Row } from "./rows.ts";
  *
  * @param metrics dvae_train's metrics rows: `step`, `elb_bits_per_dim`, `loss`, `kl`,
  *   `marginal_kl`, `codebook_perplexity`.
+ * @param options `boundName`: the bound's name with its unit, which says the likelihood the run
+ *   trained (lib/display's `describeDvaeObjective`). @default "−ELB, bits/dim"
  * @returns Two figures.
  * @example
  * ```ts
@@ -25,7 +27,10 @@ import { groupBy, PALETTE, requireColumns, type Row } from "./rows.ts";
  * console.log(bound.data.length, codes.data.length); // 2 3
  * ```
  */
-export function dvaeTrainingFigures(metrics: readonly Row[]): { bound: Figure; codes: Figure } {
+export function dvaeTrainingFigures(
+  metrics: readonly Row[],
+  options: { boundName?: string } = {},
+): { bound: Figure; codes: Figure } {
   requireColumns(
     metrics,
     ["step", "elb_bits_per_dim", "loss", "kl", "marginal_kl", "codebook_perplexity"],
@@ -36,7 +41,12 @@ export function dvaeTrainingFigures(metrics: readonly Row[]): { bound: Figure; c
   return {
     bound: {
       data: [
-        { x, y: col("elb_bits_per_dim"), name: "−ELB (relaxed, β = 1), bits/dim", type: "scatter" },
+        {
+          x,
+          y: col("elb_bits_per_dim"),
+          name: `${options.boundName ?? "−ELB, bits/dim"} (relaxed codes, β = 1)`,
+          type: "scatter",
+        },
         { x, y: col("loss", 1 / Math.LN2), name: "loss, bits/dim", type: "scatter" },
       ],
       layout: {

@@ -312,6 +312,18 @@ export {
 } from "./mask_figure.ts";
 export { nSweepFigure, nSweepTable, zeroShotFigure, zeroShotTable } from "./rerank_figures.ts";
 export {
+  type AgreementInterval,
+  agreementOf,
+  captionsOf,
+  clearlyAbove,
+  formatAgreement,
+  formatInterval,
+  formatPercent,
+  JUDGE_TABLE_COLUMNS,
+  judgeTable,
+  rerankingStatement,
+} from "./agreement.ts";
+export {
   type ChromiumOptions,
   findChromium,
   htmlToPng,
@@ -336,14 +348,7 @@ export {
   type TextTableOptions,
 } from "./table.ts";
 export { groupBy, PALETTE, requireColumns, type Row, runSource, smooth } from "./rows.ts";
-export {
-  mergeIntervals,
-  percent,
-  rateWithInterval,
-  resultsMarkdown,
-  type ResultsSection,
-  runFacts,
-} from "./results.ts";
+export { mergeIntervals, resultsMarkdown, type ResultsSection, runFacts } from "./results.ts";
 export {
   bytesPerStepFigure,
   compressionRateFigure,
@@ -355,6 +360,11 @@ export {
   table1Rows,
 } from "./training_figures.ts";
 export { betaTauCurveFigures, betaTauSummaryFigure, dvaeTrainingFigures } from "./dvae_figures.ts";
+export {
+  describeDvaeObjective,
+  type DvaeObjectiveText,
+  PAPER_DVAE_OBJECTIVE,
+} from "./dvae_objective.ts";
 export { Report, type ReportImageOptions, type ReportOptions } from "./report.ts";
 export {
   type NotebookProgressOptions,

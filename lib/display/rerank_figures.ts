@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { agreementOf, formatAgreement, formatPercent as percent } from "./agreement.ts";
 import type { Figure } from "./mod.ts";
 import { requireColumns, type Row } from "./rows.ts";
 import { markdownTable } from "./table.ts";
@@ -37,19 +38,6 @@ const ZERO_SHOT_COLOURS = {
   zero_shot_first: "#fdae6b",
   zero_shot_reranked: "#e6550d",
 } as const;
-
-/** A fraction as a whole percentage, "—" when it is not a finite number. */
-function percent(v: unknown): string {
-  return typeof v === "number" && Number.isFinite(v) ? `${(100 * v).toFixed(0)}%` : "—";
-}
-
-/** A 95% interval of fractions as "[low, high]" in whole percent ("" when it is unknown). */
-function interval(low: unknown, high: unknown): string {
-  const ok = (v: unknown) => typeof v === "number" && Number.isFinite(v);
-  return ok(low) && ok(high)
-    ? `[${(100 * Number(low)).toFixed(0)}, ${(100 * Number(high)).toFixed(0)}]`
-    : "";
-}
 
 /** A ratio to two decimals, "—" when it is not a finite number. */
 function ratio(v: unknown): string {
@@ -207,8 +195,11 @@ export function nSweepTable(
         split: String(r.split),
         N: n,
         captions: Number(r.captions),
-        reranked: `${percent(r.reranked_mean)} ${interval(r.reranked_low, r.reranked_high)}`
-          .trim(),
+        reranked: formatAgreement({
+          mean: Number(r.reranked_mean),
+          low: Number(r.reranked_low),
+          high: Number(r.reranked_high),
+        }),
         random: percent(r.random_mean),
         oracle: percent(r.oracle_mean),
         "reranked ÷ oracle": ratio(Number(r.reranked_mean) / Number(r.oracle_mean)),
@@ -261,8 +252,7 @@ export function zeroShotTable(
     "zero-shot ÷ test, first",
     `zero-shot ÷ test, best of ${n}`,
   ];
-  const cell = (r: Row, c: string) =>
-    `${percent(r[c])} ${interval(r[`${c}_low`], r[`${c}_high`])}`.trim();
+  const cell = (r: Row, c: string) => formatAgreement(agreementOf(r, c));
   const table = rows.map((r) => {
     const values = [
       String(r.attribute),

@@ -8,7 +8,11 @@
  */
 import type { RunRecord } from "../io/mod.ts";
 import type { Row } from "./rows.ts";
+import { formatAgreement } from "./agreement.ts";
 import { markdownTable } from "./table.ts";
+
+/** A finite number, else NaN (a missing cell). */
+const num = (v: unknown): number => (typeof v === "number" && Number.isFinite(v) ? v : NaN);
 
 /** One experiment's section of the page. */
 export interface ResultsSection {
@@ -28,36 +32,11 @@ export interface ResultsSection {
   notes?: readonly string[];
 }
 
-/** `x` as a whole percent, or to one decimal below 10% ("4.2%"), "—" when not a number. */
-export function percent(x: unknown): string {
-  if (typeof x !== "number" || !Number.isFinite(x)) return "—";
-  const p = x * 100;
-  return `${Math.abs(p) < 10 && p !== 0 ? p.toFixed(1) : p.toFixed(0)}%`;
-}
-
-/**
- * A rate with its 95% interval, as "41% [29–54%]"; "—" when the rate is missing.
- *
- * @param mean The rate, a fraction.
- * @param low The interval's lower end (fraction).
- * @param high Its upper end.
- * @returns The text.
- * @example
- * ```ts
- * import { rateWithInterval } from "./results.ts";
- * console.log(rateWithInterval(0.25, 0.12, 0.45)); // "25% [12–45%]"
- * ```
- */
-export function rateWithInterval(mean: unknown, low: unknown, high: unknown): string {
-  if (typeof mean !== "number" || !Number.isFinite(mean)) return "—";
-  const ends = [low, high].map((x) => percent(x).replace("%", ""));
-  return ends.includes("—") ? percent(mean) : `${percent(mean)} [${ends[0]}–${ends[1]}%]`;
-}
-
 /**
  * Rows with every interval written beside its rate: a column pair `X_low`/`X_high` merges with
- * `X` (or `X_mean`) into one column `X` holding "41% [29–54%]". Columns without a pair are kept
- * as they are, in their order.
+ * `X` (or `X_mean`) into one column `X` in the one agreement format of lib/display
+ * ("41% [29, 54]"; with "…, 3 captions" where an `X_captions` column says the rate rests on
+ * another count than the row's). Columns without a pair are kept as they are, in their order.
  *
  * @param rows Rows as read from a summary.csv.
  * @returns New rows.
@@ -65,7 +44,7 @@ export function rateWithInterval(mean: unknown, low: unknown, high: unknown): st
  * ```ts
  * import { mergeIntervals } from "./results.ts";
  * const [row] = mergeIntervals([{ split: "test", agree: 0.5, agree_low: 0.3, agree_high: 0.7 }]);
- * console.log(row); // { split: "test", agree: "50% [30–70%]" }
+ * console.log(row); // { split: "test", agree: "50% [30, 70]" }
  * ```
  */
 export function mergeIntervals(rows: readonly Row[]): Row[] {
@@ -79,14 +58,20 @@ export function mergeIntervals(rows: readonly Row[]): Row[] {
     if (columns.includes(mean)) pairs.set(base, mean);
   }
   const merged = new Set(
-    [...pairs].flatMap(([base, mean]) => [mean, `${base}_low`, `${base}_high`]),
+    [...pairs].flatMap(([base, mean]) => [mean, `${base}_low`, `${base}_high`, `${base}_captions`]),
   );
   return rows.map((row) => {
     const out: Record<string, unknown> = {};
     for (const column of columns) {
       const base = column.endsWith("_mean") ? column.slice(0, -"_mean".length) : column;
       if (pairs.get(base) === column) {
-        out[base] = rateWithInterval(row[column], row[`${base}_low`], row[`${base}_high`]);
+        const rate = {
+          mean: num(row[column]),
+          low: num(row[`${base}_low`]),
+          high: num(row[`${base}_high`]),
+        };
+        const own = row[`${base}_captions`];
+        out[base] = formatAgreement(rate, typeof own === "number" ? own : undefined);
       } else if (!merged.has(column)) out[column] = row[column];
     }
     return out;

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mergeIntervals, rateWithInterval, resultsMarkdown, runFacts } from "./results.ts";
+import { mergeIntervals, resultsMarkdown, runFacts } from "./results.ts";
 
 Deno.test("mergeIntervals writes each interval beside its rate and keeps the other columns", () => {
   const rows = [
@@ -7,21 +7,24 @@ Deno.test("mergeIntervals writes each interval beside its rate and keeps the oth
     { split: "zero-shot", captions: 24, agree: 0.05, agree_low: 0.01, agree_high: 0.2, bits: 1.9 },
   ];
   assert.deepEqual(mergeIntervals(rows), [
-    { split: "test", captions: 24, agree: "25% [12–45%]", bits: 1.5 },
-    { split: "zero-shot", captions: 24, agree: "5.0% [1.0–20%]", bits: 1.9 },
+    { split: "test", captions: 24, agree: "25% [12, 45]", bits: 1.5 },
+    { split: "zero-shot", captions: 24, agree: "5% [1, 20]", bits: 1.9 },
   ]);
   // The rerank_n_sweep layout: X_mean, X_low, X_high.
   const [sweep] = mergeIntervals([{ n: 8, oracle_mean: 0.5, oracle_low: 0.3, oracle_high: 0.7 }]);
-  assert.deepEqual(sweep, { n: 8, oracle: "50% [30–70%]" });
+  assert.deepEqual(sweep, { n: 8, oracle: "50% [30, 70]" });
   // Negative control: a _low without its _high, or without a rate, is not an interval.
   const lone = { a_low: 0.1, b: 0.5, b_high: 0.9, c_low: 0.2, c_high: 0.4 };
   assert.deepEqual(mergeIntervals([lone]), [lone]);
 });
 
-Deno.test("rateWithInterval: missing ends give the rate alone, a missing rate a dash", () => {
-  assert.equal(rateWithInterval(0.5, NaN, 0.7), "50%");
-  assert.equal(rateWithInterval(NaN, 0.1, 0.7), "—");
-  assert.equal(rateWithInterval(1, 0.9, 1), "100% [90–100%]");
+Deno.test("mergeIntervals: a rate's own caption count is written beside it", () => {
+  const [row] = mergeIntervals([
+    { captions: 24, size: 0.5, size_low: 0.2, size_high: 0.8, size_captions: 9, x: 0.1 },
+  ]);
+  assert.deepEqual(row, { captions: 24, size: "50% [20, 80], 9 captions", x: 0.1 });
+  const [missing] = mergeIntervals([{ a: 0.5, a_low: "", a_high: 0.9 }]);
+  assert.deepEqual(missing, { a: "50%" }, "an unknown end leaves the rate alone");
 });
 
 Deno.test("runFacts names the folder, start, commit, dirtiness, backend and load", () => {
@@ -61,7 +64,7 @@ Deno.test("resultsMarkdown: a section per experiment, the command where no run e
   assert.match(text, /\[prior_shapes\]\(#prior_shapes\) · \[zero_shot\]\(#zero_shot\)/);
   assert.match(text, /## prior_shapes\n\nDoes it draw\?\n\nrun `data\/runs\/prior_shapes\//);
   assert.match(text, /Departs from the paper: none\.\n\nPer split:\n\n\| split \| a \|\n/);
-  assert.match(text, /\| test \| 50% \[30–70%\] \|/);
+  assert.match(text, /\| test \| 50% \[30, 70\] \|/);
   assert.match(
     text,
     /## zero_shot\n\nZero\?\n\nNo full run on this machine\. Make one with `deno run -A z\.ts`\./,

@@ -6,10 +6,11 @@
  * @module
  */
 import { tf } from "../backend/mod.ts";
-import { Rng } from "../io/mod.ts";
+import { checkOptionKeys, Rng } from "../io/mod.ts";
 import { RunLog } from "../log/mod.ts";
 import type { MetricsRow } from "../log/mod.ts";
 import {
+  checkAdamWOptions,
   constant,
   type PoolTimeouts,
   type ReducerSpec,
@@ -38,7 +39,10 @@ export type DvaeData =
 export interface TrainDvaeOptions {
   /** Total optimiser steps of the run (a resumed run continues up to this). */
   steps: number;
-  /** Images per step when `data` is a tensor. @default 32 */
+  /**
+   * Images per step when `data` is a tensor: at most its image count.
+   * @default 32, or every image when the data holds fewer
+   */
   batchSize?: number;
   /** KL weight β, a number or a schedule. @default the paper's, scaled: cosine 0 → 6.6 over steps·5000/3e6 */
   beta?: number | Schedule;
@@ -98,6 +102,33 @@ export interface TrainDvaeOptions {
   /** Called with each row (e.g. to update a live plot). */
   onLog?: (row: MetricsRow) => void;
 }
+
+/** Every key of {@link TrainDvaeOptions}: a key not listed here is an error (a misspelt `bta`). */
+const TRAIN_DVAE_KEYS: Record<keyof TrainDvaeOptions, true> = {
+  steps: true,
+  batchSize: true,
+  beta: true,
+  tau: true,
+  lr: true,
+  weightDecay: true,
+  emaDecay: true,
+  maxGradNorm: true,
+  marginalKlWeight: true,
+  infoWeight: true,
+  straightThrough: true,
+  workers: true,
+  reducer: true,
+  dequantize: true,
+  seed: true,
+  log: true,
+  printEvery: true,
+  checkpointPath: true,
+  checkpointEvery: true,
+  resume: true,
+  maxConsecutiveSkips: true,
+  timeouts: true,
+  onLog: true,
+};
 
 /** What {@link trainDvae} hands back: the trainer's result and the log the rows went to. */
 export interface DvaeTrainResult extends TrainResult {
@@ -164,6 +195,11 @@ function splitImages(images: tf.Tensor4D, count: number): ImageShard[] {
  * @param data Training images, see {@link DvaeData}.
  * @param options See {@link TrainDvaeOptions}.
  * @returns Rows, skipped-step count and the optimiser (call `dispose()` when done).
+ * @throws {TypeError} Before any work: an option key it does not know (a misspelt `bta` would
+ *   otherwise train with the default β), or data that is not float32.
+ * @throws {RangeError} Before any work: images of the wrong shape, a `batchSize` larger than the
+ *   data's image count, a step size ≤ 0 or not finite, an AdamW setting out of range
+ *   (`weightDecay` < 0, `emaDecay` outside [0, 1)).
  * @example
  * ```ts
  * import { createDvae, trainDvae } from "./mod.ts";
@@ -181,15 +217,24 @@ export async function trainDvae(
   data: DvaeData,
   options: TrainDvaeOptions,
 ): Promise<DvaeTrainResult> {
+  checkOptionKeys("trainDvae", options, Object.keys(TRAIN_DVAE_KEYS));
   const { steps } = options;
   if (!Number.isInteger(steps) || steps < 0) {
     throw new RangeError(`steps must be a non-negative integer, got ${steps}`);
   }
-  const batchSize = options.batchSize ?? 32;
+  if (data instanceof tf.Tensor) checkImages(model, data, "data");
+  const count = data instanceof tf.Tensor ? data.shape[0] : Infinity;
+  if (count === 0) throw new RangeError("dVAE data: expected at least one image, got none");
+  const batchSize = options.batchSize ?? Math.min(32, count);
   if (!Number.isInteger(batchSize) || batchSize < 1) {
     throw new RangeError(`batchSize must be a positive integer, got ${batchSize}`);
   }
-  if (data instanceof tf.Tensor) checkImages(model, data, "data");
+  if (batchSize > count) {
+    // The whole set would be used instead, under the batch size asked for in the run's config.
+    throw new RangeError(
+      `trainDvae: batch size ${batchSize} > ${count} images in the data; pass batchSize ≤ ${count}`,
+    );
+  }
   const paper = paperDvaeSchedules(Math.max(1, steps));
   const beta = asSchedule(options.beta, paper.beta);
   const tau = asSchedule(options.tau, paper.tau);
@@ -199,6 +244,12 @@ export async function trainDvae(
   const seed = options.seed ?? 0;
   const emaDecay = options.emaDecay ?? Math.max(0, Math.min(0.999, 1 - 10 / Math.max(1, steps)));
   const weightDecay = options.weightDecay ?? 1e-4;
+  // The trainer checks these too, but only after this function has made its log.
+  checkAdamWOptions({
+    lr: typeof options.lr === "number" ? options.lr : undefined,
+    weightDecay,
+    emaDecay,
+  });
   const straightThrough = options.straightThrough ?? false;
   const dequantize = options.dequantize ?? false;
   const log = options.log ??

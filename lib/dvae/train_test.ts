@@ -2,7 +2,14 @@ import assert from "node:assert/strict";
 import { initBackend, tf } from "../backend/mod.ts";
 import { Rng } from "../io/mod.ts";
 import { cosine, GradientWorkers, meanReducer, warmupCosine } from "../nn/mod.ts";
-import { createDvae, evaluateDvae, loadDvae, saveDvae, trainDvae } from "./mod.ts";
+import {
+  createDvae,
+  evaluateDvae,
+  loadDvae,
+  saveDvae,
+  trainDvae,
+  type TrainDvaeOptions,
+} from "./mod.ts";
 import { gradients } from "./_grad_task.ts";
 
 await initBackend();
@@ -302,4 +309,51 @@ Deno.test("trainDvae with 2 workers: seeded, leak-free, and its loss falls", asy
   );
   dvae.dispose();
   images.dispose();
+});
+
+Deno.test("trainDvae: a misspelt option, a batch larger than the data or a bad AdamW setting is an error before any work", async () => {
+  const images = tf.zeros([4, 8, 8, 3]) as tf.Tensor4D;
+  const none = tf.zeros([0, 8, 8, 3]) as tf.Tensor4D;
+  const dvae = createDvae(TINY);
+  const before = tf.memory().numTensors;
+  const reject = (options: Record<string, unknown>, kind: typeof RangeError, message: string) =>
+    assert.rejects(
+      () => trainDvae(dvae, images, { steps: 2, workers: 1, ...options } as TrainDvaeOptions),
+      (e: Error) => e.constructor === kind && e.message === message,
+      message,
+    );
+  // A misspelt β would otherwise train with the default schedule.
+  await reject(
+    { bta: 2 },
+    TypeError,
+    'trainDvae: unknown option "bta" (did you mean "beta"?); known options: steps, batchSize, ' +
+      "beta, tau, lr, weightDecay, emaDecay, maxGradNorm, marginalKlWeight, infoWeight, " +
+      "straightThrough, workers, reducer, dequantize, seed, log, printEvery, checkpointPath, " +
+      "checkpointEvery, resume, maxConsecutiveSkips, timeouts, onLog",
+  );
+  await reject(
+    { batchSize: 8 },
+    RangeError,
+    "trainDvae: batch size 8 > 4 images in the data; pass batchSize ≤ 4",
+  );
+  await assert.rejects(
+    () => trainDvae(dvae, none, { steps: 2, workers: 1 }),
+    /^RangeError: dVAE data: expected at least one image, got none$/,
+  );
+  await reject({ lr: -1e-3 }, RangeError, "AdamW lr must be a finite number > 0, got -0.001");
+  await reject(
+    { lr: cosine(-1e-3, 0, 2) },
+    RangeError,
+    "lr must be a finite number ≥ 0 at every step, got -0.001 at step 0 (cosine -0.001→0 over 2)",
+  );
+  await reject(
+    { weightDecay: -1 },
+    RangeError,
+    "AdamW weightDecay must be a finite number ≥ 0, got -1",
+  );
+  await reject({ emaDecay: 1 }, RangeError, "AdamW emaDecay must be in [0, 1), got 1");
+  assert.equal(tf.memory().numTensors, before);
+  dvae.dispose();
+  images.dispose();
+  none.dispose();
 });

@@ -1,7 +1,7 @@
 /**
  * Plain helpers every piece may use, free of TensorFlow (nothing here imports lib/backend or
- * lib/nn): atomic file writes, `exists`, CSV, reading run folders back, and the toolkit's seeded
- * generators with named, version-frozen streams.
+ * lib/nn): atomic file writes, `exists`, CSV, reading run folders back, the toolkit's seeded
+ * generators with named, version-frozen streams, and the check of option keys.
  *
  * @example
  * ```ts
@@ -34,5 +34,6 @@ export type { RequireRunOptions } from "./require_run.ts";
 export { drawInt, mixSeed, Rng, streamSeed } from "./random.ts";
 export type { RandomSource } from "./random.ts";
 export { Mulberry32 } from "./mulberry32.ts";
+export { checkOptionKeys } from "./options.ts";
 export { CheckpointMismatchError, CorruptFileError } from "./errors.ts";
 export type { CorruptFileErrorOptions, TensorMismatch } from "./errors.ts";

@@ -20,7 +20,14 @@
  */
 export { Conv2d, Embedding, LayerNorm, Linear, Module, paramCount, seedStream } from "./module.ts";
 export type { InitOptions } from "./module.ts";
-export { AdamW, clipGradNorm, clipScale, globalNorm, valueAndGrads } from "./optim.ts";
+export {
+  AdamW,
+  checkAdamWOptions,
+  clipGradNorm,
+  clipScale,
+  globalNorm,
+  valueAndGrads,
+} from "./optim.ts";
 export type { AdamWOptions } from "./optim.ts";
 // The generator lives in lib/io (free of TensorFlow); re-exported here for convenience.
 export { Rng } from "../io/mod.ts";

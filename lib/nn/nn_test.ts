@@ -115,6 +115,44 @@ Deno.test("AdamW: first step matches the closed form, with decoupled decay on ma
   opt.dispose();
 });
 
+Deno.test("AdamW: settings out of range are errors naming the setting, the value and the range", () => {
+  const cases: [ConstructorParameters<typeof AdamW>[0], string][] = [
+    [{ lr: -1e-3 }, "AdamW lr must be a finite number > 0, got -0.001"],
+    [{ lr: 0 }, "AdamW lr must be a finite number > 0, got 0"],
+    [{ lr: Infinity }, "AdamW lr must be a finite number > 0, got Infinity"],
+    [{ beta2: 1 }, "AdamW beta2 must be in [0, 1), got 1"],
+    [{ eps: 0 }, "AdamW eps must be a finite number > 0, got 0"],
+    [{ eps: -1e-8 }, "AdamW eps must be a finite number > 0, got -1e-8"],
+    [{ weightDecay: -0.1 }, "AdamW weightDecay must be a finite number ≥ 0, got -0.1"],
+    [{ emaDecay: 1 }, "AdamW emaDecay must be in [0, 1), got 1"],
+    [{ emaDecay: -0.5 }, "AdamW emaDecay must be in [0, 1), got -0.5"],
+    [{ emaDecay: NaN }, "AdamW emaDecay must be in [0, 1), got NaN"],
+  ];
+  for (const [options, message] of cases) {
+    assert.throws(
+      () => new AdamW(options),
+      (e: Error) => e.constructor === RangeError && e.message === message,
+      message,
+    );
+  }
+  assert.throws(
+    () => new AdamW({ lr: "1e-3" as unknown as number }),
+    /^TypeError: AdamW lr must be a number, got string$/,
+  );
+  new AdamW({ lr: 1, beta1: 0, emaDecay: 0, weightDecay: 0 }).dispose(); // the edges that are fine
+  const w = tf.variable(tf.tensor1d([1]));
+  const g = tf.tensor1d([1]);
+  const opt = new AdamW();
+  assert.throws(
+    () => opt.step([w], [g], -1e-3),
+    /AdamW\.step: lr must be a finite number ≥ 0, got -0\.001$/,
+  );
+  opt.step([w], [g], 0); // a warm-up's first step
+  assert.equal(w.dataSync()[0], 1);
+  tf.dispose([w, g]);
+  opt.dispose();
+});
+
 Deno.test("AdamW: 100 steps of a small model leave the tensor count unchanged", () => {
   const m = new Tiny();
   const opt = new AdamW({ lr: 1e-2, weightDecay: 1e-4, emaDecay: 0.99 });

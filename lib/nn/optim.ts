@@ -135,6 +135,46 @@ export interface AdamWOptions {
 }
 
 /**
+ * Throws unless AdamW's settings are usable; settings left undefined take AdamW's defaults and are
+ * not checked. Each bad value would otherwise run without a word: a negative step size ascends
+ * the loss (and a warm-up from 0 hides it at step 0), a zero one trains nothing, β or an EMA decay
+ * ≥ 1 freezes its average, ε ≤ 0 divides by zero where a second moment is 0, and a negative
+ * weight decay grows the weights. Every trainer checks through this one function.
+ *
+ * @param options The settings to check.
+ * @throws {TypeError} A setting that is not a number.
+ * @throws {RangeError} `lr` not a finite number > 0; `beta1`, `beta2` or `emaDecay` outside
+ *   [0, 1); `eps` not a finite number > 0; `weightDecay` not a finite number ≥ 0.
+ * @example
+ * ```ts
+ * import { checkAdamWOptions } from "./optim.ts";
+ * try {
+ *   checkAdamWOptions({ lr: -1e-3 });
+ * } catch (e) {
+ *   console.log((e as Error).message); // "AdamW lr must be a finite number > 0, got -0.001"
+ * }
+ * ```
+ */
+export function checkAdamWOptions(options: AdamWOptions): void {
+  const rules: [Exclude<keyof AdamWOptions, "decays">, string, (x: number) => boolean][] = [
+    ["lr", "a finite number > 0", (x) => x > 0 && Number.isFinite(x)],
+    ["beta1", "in [0, 1)", (x) => x >= 0 && x < 1],
+    ["beta2", "in [0, 1)", (x) => x >= 0 && x < 1],
+    ["eps", "a finite number > 0", (x) => x > 0 && Number.isFinite(x)],
+    ["weightDecay", "a finite number ≥ 0", (x) => x >= 0 && Number.isFinite(x)],
+    ["emaDecay", "in [0, 1)", (x) => x >= 0 && x < 1],
+  ];
+  for (const [name, accepted, ok] of rules) {
+    const value = options[name];
+    if (value === undefined) continue;
+    if (typeof value !== "number") {
+      throw new TypeError(`AdamW ${name} must be a number, got ${typeof value}`);
+    }
+    if (!ok(value)) throw new RangeError(`AdamW ${name} must be ${accepted}, got ${value}`);
+  }
+}
+
+/**
  * The optimiser's state over all parameters as flat vectors, in the order of `params`: on
  * TensorFlow each op costs ~40 µs whatever its size, so one update of a 100-tensor model as a
  * dozen ops over one vector is far cheaper than a dozen ops per tensor.
@@ -191,8 +231,11 @@ export class AdamW {
   /**
    * An AdamW optimiser with the given settings.
    * @param options See {@link AdamWOptions}.
+   * @throws {TypeError} A setting that is not a number.
+   * @throws {RangeError} A setting out of range (see {@link checkAdamWOptions}).
    */
   constructor(options: AdamWOptions = {}) {
+    checkAdamWOptions(options);
     this.lr = options.lr ?? 1e-3;
     this.beta1 = options.beta1 ?? 0.9;
     this.beta2 = options.beta2 ?? 0.999;
@@ -200,13 +243,6 @@ export class AdamW {
     this.weightDecay = options.weightDecay ?? 0;
     this.emaDecay = options.emaDecay ?? null;
     this.decays = options.decays ?? ((p) => p.rank >= 2);
-    for (
-      const [name, value] of Object.entries({ lr: this.lr, beta1: this.beta1, beta2: this.beta2 })
-    ) {
-      if (!(value >= 0) || (name !== "lr" && value >= 1)) {
-        throw new RangeError(`AdamW ${name} out of range: ${value}`);
-      }
-    }
   }
 
   /** Updates taken so far (used for bias correction). */
@@ -269,8 +305,13 @@ export class AdamW {
    * @param lr Step size for this update. @default this.lr
    * @param gradScale A factor on every gradient, e.g. from global-norm clipping (folded into the
    *   moment updates, so it costs nothing). @default 1
+   * @throws {RangeError} `lr` not a finite number ≥ 0 (0: a warm-up's first step), or gradients
+   *   that do not match `params`.
    */
   step(params: tf.Variable[], grads: tf.Tensor[], lr = this.lr, gradScale = 1): void {
+    if (!(lr >= 0 && Number.isFinite(lr))) {
+      throw new RangeError(`AdamW.step: lr must be a finite number ≥ 0, got ${lr}`);
+    }
     if (params.length !== grads.length) {
       throw new RangeError(`AdamW.step: ${params.length} params but ${grads.length} gradients`);
     }

@@ -110,7 +110,8 @@ export function decodeSafetensors(
       new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(8, 8 + headerLen)),
     );
   } catch (err) {
-    return fail(`header is not JSON (${(err as Error).message})`, err);
+    // Not the parser's message, which quotes the header's bytes (kept as the cause).
+    return fail("header is not JSON", err);
   }
   if (typeof header !== "object" || header === null || Array.isArray(header)) {
     return fail("header is not an object");

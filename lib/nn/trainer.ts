@@ -21,7 +21,7 @@ import { defaultWorkers, ensureBackend, tf } from "../backend/mod.ts";
 import { exists, streamSeed } from "../io/mod.ts";
 import type { MetricsRow, RunLog } from "../log/mod.ts";
 import type { Module } from "./module.ts";
-import { AdamW, type AdamWOptions, clipScale } from "./optim.ts";
+import { AdamW, type AdamWOptions, checkAdamWOptions, clipScale } from "./optim.ts";
 import { type PoolTimeouts, ShardedStep, type TaskValues } from "./parallel.ts";
 import type { ReducerSpec } from "./reduce.ts";
 import { constant, type Schedule, warmupCosine } from "./schedule.ts";
@@ -138,6 +138,9 @@ export interface ModelDefaults {
  * @param options The model trainer's options.
  * @param defaults The model's defaults.
  * @returns Options for {@link train} (the schedule's label goes into `runConfig`).
+ * @throws {RangeError} A peak `lr` that is not a finite number > 0, a `finalLr` that is not a
+ *   finite number ≥ 0, or another AdamW setting out of range ({@link checkAdamWOptions}), before
+ *   any work: the warm-up starts at 0, so a bad peak would only show once training runs.
  * @example
  * ```ts
  * import { trainOptionsOf } from "./trainer.ts";
@@ -150,6 +153,17 @@ export interface ModelDefaults {
 export function trainOptionsOf(options: ModelTrainOptions, defaults: ModelDefaults): TrainOptions {
   const { lr, warmupSteps, finalLr, beta1, beta2, eps, weightDecay, emaDecay, ...rest } = options;
   const peak = lr ?? defaults.lr;
+  const adamw = {
+    beta1: beta1 ?? defaults.beta1,
+    beta2: beta2 ?? defaults.beta2,
+    eps: eps ?? defaults.eps,
+    weightDecay: weightDecay ?? defaults.weightDecay,
+    emaDecay,
+  };
+  checkAdamWOptions({ lr: peak, ...adamw });
+  if (finalLr !== undefined && !(finalLr >= 0 && Number.isFinite(finalLr))) {
+    throw new RangeError(`finalLr must be a finite number ≥ 0, got ${finalLr}`);
+  }
   const schedule = warmupCosine(
     peak,
     warmupSteps ?? Math.round(options.steps / 20),
@@ -160,13 +174,7 @@ export function trainOptionsOf(options: ModelTrainOptions, defaults: ModelDefaul
     ...rest,
     lr: schedule,
     clipNorm: options.clipNorm ?? defaults.clipNorm,
-    adamw: {
-      beta1: beta1 ?? defaults.beta1,
-      beta2: beta2 ?? defaults.beta2,
-      eps: eps ?? defaults.eps,
-      weightDecay: weightDecay ?? defaults.weightDecay,
-      emaDecay,
-    },
+    adamw,
     runConfig: { ...options.runConfig, schedule: schedule.label },
   };
 }
@@ -275,6 +283,9 @@ function firstDifference(a: unknown, b: unknown, path = ""): string | null {
  * @param spec The model's side.
  * @param options See {@link TrainOptions}.
  * @returns Rows, counters and the optimiser (call `dispose()` when done).
+ * @throws {RangeError} Before any work: a step size that is negative or not finite at some step
+ *   of the run, or 0 at every step; an AdamW setting out of range ({@link checkAdamWOptions});
+ *   other options out of range.
  * @throws {NonFiniteError} After `maxConsecutiveSkips` skipped steps in a row.
  * @throws {WorkerFailure} When a gradient worker fails (the last checkpoint stays valid).
  */
@@ -288,6 +299,7 @@ export async function train<Batch, Shard>(
     throw new RangeError(`steps must be an integer ≥ 0, got ${steps}`);
   }
   const seed = options.seed ?? 0;
+  if (typeof options.lr === "number") checkAdamWOptions({ lr: options.lr });
   const lr = typeof options.lr === "number" ? constant(options.lr) : options.lr;
   const clipNorm = options.clipNorm ?? Infinity;
   const maxSkips = options.maxConsecutiveSkips ?? 20;
@@ -305,7 +317,9 @@ export async function train<Batch, Shard>(
   const log = options.log;
   const checkpointPath = options.checkpointPath ??
     (log?.dir ? `${log.dir}/checkpoint.safetensors` : undefined);
-  const optimizer = new AdamW({ ...options.adamw, lr: lr.at(0) });
+  // The trainer hands AdamW each step's own step size; its default is the run's peak.
+  const peak = checkLrSchedule(lr, steps);
+  const optimizer = new AdamW({ ...options.adamw, lr: peak > 0 ? peak : undefined });
   const params = spec.model.parameters();
   const named = spec.model.namedParameters();
   let startStep = 0, skippedSteps = 0, consecutiveSkips = 0;
@@ -459,6 +473,30 @@ export async function train<Batch, Shard>(
     withEma: (fn) => optimizer.withEma(params, fn),
     dispose: () => optimizer.dispose(),
   };
+}
+
+/**
+ * Throws unless `lr` is a usable step size at every step of a run of `steps`, and returns its
+ * largest value. Schedules are pure functions of the step, so all of them are read up front
+ * (microseconds each): a sign error anywhere, such as a negative peak that a warm-up hides at
+ * step 0, is an error before the first step rather than a run that ascends the loss.
+ */
+function checkLrSchedule(lr: Schedule, steps: number): number {
+  let peak = 0;
+  for (let step = 0; step < steps; step++) {
+    const value = lr.at(step);
+    if (!(value >= 0 && Number.isFinite(value))) {
+      throw new RangeError(
+        `lr must be a finite number ≥ 0 at every step, got ${value} at step ${step} ` +
+          `(${lr.label})`,
+      );
+    }
+    peak = Math.max(peak, value);
+  }
+  if (steps > 0 && peak === 0) {
+    throw new RangeError(`lr must be > 0 at some step, got 0 at all ${steps} (${lr.label})`);
+  }
+  return peak;
 }
 
 /** The name of the first parameter whose gradient holds a NaN or ∞, or null. */

@@ -1,14 +1,19 @@
 import assert from "node:assert/strict";
 import { initBackend, tf } from "../backend/mod.ts";
 import {
+  constant,
   Linear,
+  linear,
   meanReducer,
+  type ModelTrainOptions,
   NonFiniteError,
   Rng,
   shardSizes,
   train,
   type TrainOptions,
+  trainOptionsOf,
   type TrainSpec,
+  warmupCosine,
 } from "./mod.ts";
 import type { Rows } from "./testdata/linear_task.ts";
 
@@ -160,4 +165,50 @@ Deno.test("train: resuming refuses another model config and another worker count
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("train: a step size that is negative at some step or 0 at all is an error before any work", async () => {
+  const model = new Linear(3, 1, { seed: 3 });
+  const before = tf.memory().numTensors;
+  const reject = (lr: TrainOptions["lr"], message: string) =>
+    assert.rejects(
+      () => train(specOf(model), { ...OPTIONS, steps: 10, lr }),
+      (e: Error) => e.constructor === RangeError && e.message === message,
+    );
+  // A warm-up from 0 hides a negative peak at step 0: every step is read up front.
+  await reject(
+    warmupCosine(-1e-3, 5, 10),
+    "lr must be a finite number ≥ 0 at every step, got -0.0002 at step 1 (warmup 5 then cosine -0.001→-0.0001 by 10)",
+  );
+  await assert.rejects(
+    () => train(specOf(model), { ...OPTIONS, steps: 10, lr: linear(1e-3, -1e-3, 10) }),
+    /^RangeError: lr must be a finite number ≥ 0 at every step, got -0\.000199+\d* at step 6 \(linear 0\.001→-0\.001 over 10\)$/,
+  );
+  await reject(constant(0), "lr must be > 0 at some step, got 0 at all 10 (constant 0)");
+  await reject(-0.05, "AdamW lr must be a finite number > 0, got -0.05");
+  await assert.rejects(
+    () => train(specOf(model), { ...OPTIONS, adamw: { emaDecay: 1 } }),
+    /^RangeError: AdamW emaDecay must be in \[0, 1\), got 1$/,
+  );
+  assert.equal(tf.memory().numTensors, before);
+  model.dispose();
+});
+
+Deno.test("trainOptionsOf: the peak, the final step size and AdamW's settings are checked at once", () => {
+  const defaults = { lr: 1e-3, beta1: 0.9, beta2: 0.98, eps: 1e-6, weightDecay: 0.1, clipNorm: 1 };
+  const check = (options: Partial<ModelTrainOptions>, message: string) =>
+    assert.throws(
+      () => trainOptionsOf({ steps: 100, ...options }, defaults),
+      (e: Error) => e.constructor === RangeError && e.message === message,
+    );
+  check({ lr: -1e-3 }, "AdamW lr must be a finite number > 0, got -0.001");
+  check({ lr: 0 }, "AdamW lr must be a finite number > 0, got 0");
+  check({ finalLr: -1e-5 }, "finalLr must be a finite number ≥ 0, got -0.00001");
+  check({ eps: 0 }, "AdamW eps must be a finite number > 0, got 0");
+  check({ weightDecay: -1 }, "AdamW weightDecay must be a finite number ≥ 0, got -1");
+  check({ emaDecay: 1.5 }, "AdamW emaDecay must be in [0, 1), got 1.5");
+  assert.throws(
+    () => trainOptionsOf({ steps: 100 }, { ...defaults, beta2: 1 }),
+    /AdamW beta2 must be in \[0, 1\), got 1$/,
+  );
 });

@@ -1,8 +1,9 @@
 /**
  * The text → image pipeline above the pieces: a BPE tokenizer, a dVAE, the transformer prior and
  * the contrastive reranker as one `Pipeline` that generates the k best of n images for a caption
- * or completes an image from its top rows, saved and loaded with a versioned manifest; the glue
- * between the stages; and judged generation for the reranking curve (paper Figure 9c).
+ * or completes an image from its top rows, saved and loaded with a versioned manifest that
+ * records each part's hash and never names a file outside the folder; the glue between the
+ * stages; and judged generation for the reranking curve (paper Figure 9c).
  *
  * @example
  * ```ts
@@ -21,15 +22,20 @@
 export { type Generated, type GenerateOptions, Pipeline } from "./pipeline.ts";
 export {
   configDifference,
+  isPlainPartName,
   type Manifest,
   MANIFEST_FILE,
   MANIFEST_FORMAT,
   MANIFEST_VERSION,
   type ManifestPart,
+  PART_ROLES,
+  type PartRole,
   type PartSizes,
   partsMismatch,
   PipelineManifestError,
+  UNHASHED_MANIFEST_VERSION,
 } from "./manifest.ts";
+export { type PipelineLoadOptions, readManifest, sha256Hex, verifyParts } from "./integrity.ts";
 export {
   type CaptionEncoder,
   captionRows,

@@ -8,7 +8,7 @@
  */
 import { join } from "node:path";
 import { ensureBackend, tf } from "../backend/mod.ts";
-import { exists, writeFileAtomic } from "../io/mod.ts";
+import { checkOptionKeys, writeFileAtomic } from "../io/mod.ts";
 import { type Dvae, loadDvae, saveDvae } from "../dvae/mod.ts";
 import { loadPrior, type Prior, savePrior } from "../prior/mod.ts";
 import { BpeTokenizer } from "../tokenizer/mod.ts";
@@ -20,10 +20,11 @@ import {
   MANIFEST_FILE,
   MANIFEST_FORMAT,
   MANIFEST_VERSION,
-  parseManifest,
+  type PartRole,
   partsMismatch,
   PipelineManifestError,
 } from "./manifest.ts";
+import { partHashes, type PipelineLoadOptions, readManifest, verifyParts } from "./integrity.ts";
 
 /** Options of {@link Pipeline.generate} and {@link Pipeline.complete}. */
 export interface GenerateOptions {
@@ -42,6 +43,17 @@ export interface GenerateOptions {
   /** Called after each sampled position with the positions done and the total. */
   onProgress?: (done: number, total: number) => void;
 }
+
+/** Every key of {@link GenerateOptions}: the compiler keeps it in step with the interface. */
+const GENERATE_KEYS: Record<keyof GenerateOptions, true> = {
+  n: true,
+  k: true,
+  temperature: true,
+  topK: true,
+  topP: true,
+  seed: true,
+  onProgress: true,
+};
 
 /** What {@link Pipeline.generate} returns: the kept candidates, best first. */
 export interface Generated {
@@ -93,7 +105,8 @@ export class Pipeline {
   }
 
   /**
-   * Writes the parts and `pipeline.json` into `dir` (created if missing; files written atomically).
+   * Writes the parts and `pipeline.json` into `dir` (created if missing; files written
+   * atomically): each part as a plain file beside the manifest, which records its SHA-256.
    *
    * @param dir The folder.
    * @param notes Free-form notes for the manifest (e.g. the runs that trained the parts).
@@ -110,18 +123,22 @@ export class Pipeline {
     await saveDvae(join(dir, files.dvae), this.dvae);
     await savePrior(join(dir, files.prior), this.prior);
     if (this.reranker) await saveReranker(join(dir, files.reranker), this.reranker);
-    const plain = (c: unknown) => JSON.parse(JSON.stringify(c)) as Record<string, unknown>;
+    // Hashed as written on disk, so load checks exactly the bytes this save left.
+    const sha256 = await partHashes(dir, this.reranker ? files : { ...files, reranker: undefined });
+    const part = (role: PartRole, config: unknown) => ({
+      file: files[role],
+      sha256: sha256[role],
+      config: JSON.parse(JSON.stringify(config)) as Record<string, unknown>,
+    });
     const manifest: Manifest = {
       format: MANIFEST_FORMAT,
       version: MANIFEST_VERSION,
       saved: new Date().toISOString(),
       parts: {
-        tokenizer: { file: files.tokenizer, config: this.#tokenizerConfig(this.tokenizer) },
-        dvae: { file: files.dvae, config: plain(this.dvae.config) },
-        prior: { file: files.prior, config: plain(this.prior.config) },
-        ...(this.reranker
-          ? { reranker: { file: files.reranker, config: plain(this.reranker.config) } }
-          : {}),
+        tokenizer: part("tokenizer", this.#tokenizerConfig(this.tokenizer)),
+        dvae: part("dvae", this.dvae.config),
+        prior: part("prior", this.prior.config),
+        ...(this.reranker ? { reranker: part("reranker", this.reranker.config) } : {}),
       },
       notes,
     };
@@ -134,29 +151,21 @@ export class Pipeline {
   }
 
   /**
-   * Loads a folder written by {@link save}, checking every part against the manifest and the
-   * parts against each other.
+   * Loads a folder written by {@link save}, checking before parsing any part that each is a file
+   * inside the folder with the hash the manifest records, then every part against the manifest
+   * and the parts against each other. Reads nothing outside `dir`.
    *
    * @param dir The folder.
+   * @param options `allowUnhashed`: load a version-1 manifest (no hashes), with a warning.
    * @returns The pipeline (dispose it when done).
-   * @throws {PipelineManifestError} A missing or mismatched manifest or part.
+   * @throws {PipelineManifestError} A missing or mismatched manifest or part, or a part file
+   *   that is not a plain name inside the folder (or links out of it).
+   * @throws {CorruptFileError} A part whose bytes are not the ones saved, or a damaged part.
    */
-  static async load(dir: string): Promise<Pipeline> {
+  static async load(dir: string, options: PipelineLoadOptions = {}): Promise<Pipeline> {
     await ensureBackend();
-    const manifestPath = join(dir, MANIFEST_FILE);
-    if (!await exists(manifestPath)) {
-      throw new PipelineManifestError(dir, `it has no ${MANIFEST_FILE}`);
-    }
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(await Deno.readTextFile(manifestPath));
-    } catch (err) {
-      throw new PipelineManifestError(
-        dir,
-        `${MANIFEST_FILE} is not JSON (${(err as Error).message})`,
-      );
-    }
-    const manifest = parseManifest(dir, parsed);
+    const manifest = await readManifest(dir, options);
+    await verifyParts(dir, manifest);
     const { parts } = manifest;
     const loaded: { dispose(): void }[] = [];
     const check = (part: string, expected: Record<string, unknown>, found: unknown) => {
@@ -246,6 +255,12 @@ export class Pipeline {
     if (typeof caption !== "string" || caption.trim() === "") {
       throw new RangeError(`a caption must be a non-empty string, got ${JSON.stringify(caption)}`);
     }
+    // A misspelt key (`temprature`) would otherwise draw at the default, without a word.
+    checkOptionKeys(
+      prime ? "Pipeline.complete" : "Pipeline.generate",
+      options,
+      Object.keys(GENERATE_KEYS),
+    );
     const n = options.n ?? 8;
     const k = options.k ?? (this.reranker ? 1 : n);
     if (!Number.isInteger(n) || n < 1) throw new RangeError(`n must be an integer ≥ 1, got ${n}`);

@@ -5,7 +5,13 @@ import { createDvae } from "../dvae/mod.ts";
 import { createPrior } from "../prior/mod.ts";
 import { createReranker } from "../rerank/mod.ts";
 import { BpeTokenizer } from "../tokenizer/mod.ts";
-import { MANIFEST_FILE, Pipeline, PipelineManifestError } from "./mod.ts";
+import {
+  MANIFEST_FILE,
+  MANIFEST_VERSION,
+  Pipeline,
+  PipelineManifestError,
+  sha256Hex,
+} from "./mod.ts";
 
 await initBackend();
 
@@ -13,7 +19,7 @@ const CAPTIONS = ["a red circle", "a blue square", "a green star left of a red c
 
 /** Untrained parts that fit: 8×8 images on a 4×4 grid of 16 codes. */
 function parts(withReranker = true) {
-  const tokenizer = BpeTokenizer.train(CAPTIONS, { vocabSize: 270 });
+  const tokenizer = BpeTokenizer.train(CAPTIONS, { vocabSize: 268 });
   const textLen = 24;
   const dvae = createDvae({ hidden: 8, groups: 2, vocabSize: 16, imageSize: 8, seed: 1 });
   const prior = createPrior({
@@ -73,6 +79,13 @@ Deno.test("save → load gives the same generations for a seed", async () => {
   try {
     const pipeline = parts();
     await pipeline.save(dir, { note: "test" });
+    const manifest = JSON.parse(await Deno.readTextFile(join(dir, MANIFEST_FILE)));
+    assert.equal(manifest.version, MANIFEST_VERSION);
+    assert.deepEqual(Object.keys(manifest.parts), ["tokenizer", "dvae", "prior", "reranker"]);
+    for (const part of Object.values(manifest.parts) as { file: string; sha256: string }[]) {
+      assert.ok(!part.file.includes("/"), `${part.file}: a plain name beside the manifest`);
+      assert.equal(part.sha256, await sha256Hex(await Deno.readFile(join(dir, part.file))));
+    }
     const loaded = await Pipeline.load(dir);
     for (const p of [pipeline, loaded]) assert.ok(p.reranker);
     const [a, b] = [
@@ -127,10 +140,14 @@ Deno.test("a mismatched manifest or part is a clear error", async () => {
         /its prior \(.*prior\.safetensors\) does not match the manifest: dModel is 32 in the manifest, 16 in the file/
           .test(err.message),
     );
-    await edit((m) => (m.version = 2));
-    await assert.rejects(() => Pipeline.load(dir), /has version 2; this toolkit reads version 1/);
+    await edit((m) => (m.version = 3));
+    await assert.rejects(() => Pipeline.load(dir), /has version 3; this toolkit reads version 2/);
     await edit((m) => (m.parts.dvae.file = "elsewhere.safetensors"));
-    await assert.rejects(() => Pipeline.load(dir), /no dVAE at .*elsewhere\.safetensors/);
+    await assert.rejects(
+      () => Pipeline.load(dir),
+      PipelineManifestError,
+      `its dvae file ${join(dir, "elsewhere.safetensors")} is missing`,
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

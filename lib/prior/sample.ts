@@ -23,7 +23,7 @@
  * @module
  */
 import { tf } from "../backend/mod.ts";
-import { Rng } from "../io/mod.ts";
+import { checkOptionKeys, Rng } from "../io/mod.ts";
 import type { KvCacheMode } from "./kv_cache.ts";
 import type { Prior } from "./model.ts";
 
@@ -54,6 +54,20 @@ export interface SampleOptions {
   /** Called after each sampled position with the positions done and the total to sample. */
   onProgress?: (done: number, total: number) => void;
 }
+
+/** Every key of {@link SampleOptions}: a key not listed here is an error (a misspelt `temprature`). */
+const SAMPLE_KEYS: Record<keyof SampleOptions, true> = {
+  text: true,
+  count: true,
+  temperature: true,
+  topK: true,
+  topP: true,
+  seed: true,
+  prime: true,
+  kvCache: true,
+  returnLogits: true,
+  onProgress: true,
+};
 
 /** What {@link samplePrior} returns. */
 export interface SampleResult {
@@ -106,6 +120,14 @@ export interface PickOptions {
   seed?: number;
 }
 
+/** Every key of {@link PickOptions}. */
+const PICK_KEYS: Record<keyof PickOptions, true> = {
+  temperature: true,
+  topK: true,
+  topP: true,
+  seed: true,
+};
+
 const DROPPED = -1e9;
 
 /**
@@ -118,6 +140,8 @@ const DROPPED = -1e9;
  * @param logits (B, V) unnormalised log-probabilities.
  * @param options Temperature (0 = argmax), topK, topP, seed.
  * @returns int32 (B, 1) token ids (caller disposes).
+ * @throws {TypeError} An option key it does not know (a misspelt one would be ignored).
+ * @throws {RangeError} A temperature, topK or topP out of range.
  * @example
  * ```ts
  * import { pickTokens } from "./sample.ts";
@@ -131,6 +155,7 @@ const DROPPED = -1e9;
  */
 export function pickTokens(logits: tf.Tensor2D, options: PickOptions = {}): tf.Tensor2D {
   const [B, V] = logits.shape;
+  checkOptionKeys("pickTokens", options, Object.keys(PICK_KEYS));
   checkPickOptions(options, V);
   if ((options.temperature ?? 1) === 0) return greedyTokens(logits);
   const probs = filteredProbs(logits, options);
@@ -260,6 +285,10 @@ function checkRange(name: string, rows: Int32Array[], vocab: number): void {
  * @param prior The model.
  * @param options Captions, samples per caption, temperature/top-k/top-p, seed, prime tokens.
  * @returns The tokens (decode them with the dVAE) and per-step timings.
+ * @throws {TypeError} Before any work: an option key it does not know (a misspelt `temprature`
+ *   would otherwise sample at the default temperature), or captions that are not Int32Arrays.
+ * @throws {RangeError} Before any work: captions or prime tokens of the wrong length or with ids
+ *   outside the vocabulary, a count, temperature, topK or topP out of range.
  * @example
  * ```ts
  * import { createPrior, samplePrior } from "./mod.ts";
@@ -276,6 +305,7 @@ function checkRange(name: string, rows: Int32Array[], vocab: number): void {
  * ```
  */
 export async function samplePrior(prior: Prior, options: SampleOptions): Promise<SampleResult> {
+  checkOptionKeys("prior.sample", options, Object.keys(SAMPLE_KEYS));
   const { textLen: T, textVocab, imageGrid: n, imageVocab } = prior.config;
   const imageTokens = n * n;
   const texts = asRows("text", options.text);

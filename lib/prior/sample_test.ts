@@ -3,6 +3,7 @@ import { initBackend, tf } from "../backend/mod.ts";
 import { Rng } from "../io/mod.ts";
 import {
   createPrior,
+  type PickOptions,
   pickTokens,
   type Prior,
   type PriorConfig,
@@ -194,6 +195,22 @@ Deno.test("sampling leaks no tensors and rejects bad options with what came", as
     () => prior.sample({ text: new Int32Array([0, 0, 0, 99]) }),
     /\[0, 24\), got 99/,
   );
+  // A misspelt option would sample at the default temperature without a word.
+  await assert.rejects(
+    () => prior.sample({ text: CAPTIONS[0], temprature: 0.5 } as SampleOptions),
+    (e: Error) =>
+      e.constructor === TypeError &&
+      e.message ===
+        'prior.sample: unknown option "temprature" (did you mean "temperature"?); known ' +
+          "options: text, count, temperature, topK, topP, seed, prime, kvCache, returnLogits, " +
+          "onProgress",
+  );
+  const logits = tf.zeros([1, 16]) as tf.Tensor2D;
+  assert.throws(
+    () => pickTokens(logits, { top_k: 3 } as PickOptions),
+    /pickTokens: unknown option "top_k" \(did you mean "topK"\?\); known options: temperature, topK, topP, seed$/,
+  );
+  logits.dispose();
   assert.equal(tf.memory().numTensors, before);
   prior.dispose();
 });

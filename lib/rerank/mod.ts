@@ -14,7 +14,7 @@
  * import { initBackend } from "../backend/mod.ts";
  * await initBackend();
  * const train = await makeShapes({ count: 256, seed: 0, split: "train" });
- * const tokenizer = BpeTokenizer.train(train.captions, { vocabSize: 512 });
+ * const tokenizer = BpeTokenizer.train(train.captions, { vocabSize: 343 }); // all they reach
  * const data = rerankData({ ...train, tokenizer });
  * const model = createReranker({ textLen: data.textLen, textVocab: tokenizer.vocabSize });
  * const run = await trainReranker(model, data, { steps: 20, batchSize: 64 });

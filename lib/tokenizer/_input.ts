@@ -1,6 +1,7 @@
 /**
- * What the tokenizer checks of what it is given: captions (none empty; the ones cut to fit a row
- * are reported, never dropped silently) and saved files (complete UTF-8 JSON).
+ * What the tokenizer checks of what it is given: training texts (a non-empty array of strings),
+ * captions (none empty; the ones cut to fit a row are reported, never dropped silently) and saved
+ * files (complete UTF-8 JSON).
  *
  * @module
  */
@@ -47,6 +48,36 @@ export function checkCaptions(texts: readonly string[], allowEmpty: boolean): vo
       );
     }
   });
+}
+
+/**
+ * Throws unless `texts` is a non-empty array of strings. A single string is iterable too, so it
+ * would otherwise train on its characters, one text each, and learn almost nothing; an empty
+ * array would give a tokenizer of bytes only.
+ *
+ * @param texts What `BpeTokenizer.train` was given.
+ * @throws {TypeError} Not an array, or an entry that is not a string.
+ * @throws {RangeError} An empty array.
+ * @example
+ * ```ts
+ * import { checkTrainingTexts } from "./_input.ts";
+ * try { checkTrainingTexts("a red star" as unknown as string[]); } catch (e) { console.log((e as Error).message); }
+ * ```
+ */
+export function checkTrainingTexts(texts: readonly string[]): void {
+  if (!Array.isArray(texts)) {
+    const got = typeof texts === "string" ? "a string (wrap one text in [ ])" : typeof texts;
+    throw new TypeError(`BpeTokenizer.train: texts must be an array of strings, got ${got}`);
+  }
+  if (texts.length === 0) {
+    throw new RangeError(
+      "BpeTokenizer.train: texts must hold at least one text, got an empty array",
+    );
+  }
+  const at = texts.findIndex((text) => typeof text !== "string");
+  if (at >= 0) {
+    throw new TypeError(`BpeTokenizer.train: text ${at} must be a string, got ${typeof texts[at]}`);
+  }
 }
 
 /**
@@ -105,6 +136,8 @@ export async function readTokenizerJson(path: string): Promise<unknown> {
   try {
     return JSON.parse(text);
   } catch (err) {
-    return corrupt(`not valid JSON, truncated or corrupt? (${(err as Error).message})`, err);
+    // Not the parser's message, which quotes the file's first bytes (kept as the cause): the
+    // path may come from a shared pipeline's manifest and name a file that is not a tokenizer.
+    return corrupt("not valid JSON, truncated or corrupt?", err);
   }
 }

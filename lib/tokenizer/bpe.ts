@@ -18,6 +18,7 @@ import { escapeBytes, utf8Bytes } from "./_utf8.ts";
 import { CorruptFileError } from "../io/errors.ts";
 import {
   checkCaptions,
+  checkTrainingTexts,
   readTokenizerJson,
   type TruncatedCaption,
   warnTruncated,
@@ -50,11 +51,14 @@ export interface TrainOptions {
   vocabSize: number;
   /** Lowercase text before training and encoding. @default true */
   lowercase?: boolean;
-  /**
-   * Stop early, with a smaller vocabulary, once no pair occurs at least this often.
-   * @default 2
-   */
+  /** A merge needs a pair that occurs at least this often. @default 2 */
   minFrequency?: number;
+  /**
+   * Accept a smaller vocabulary when the texts cannot reach `vocabSize` (training stops once no
+   * pair occurs `minFrequency` times): size models by the result's `vocabSize` then, never by the
+   * one asked for. Otherwise that is an error. @default false
+   */
+  allowSmaller?: boolean;
 }
 
 /** Options of `encode`. */
@@ -125,7 +129,7 @@ const CACHE_LIMIT = 200_000;
  * @example
  * ```ts
  * import { BpeTokenizer } from "./bpe.ts";
- * const tok = BpeTokenizer.train(["a red circle", "a blue circle"], { vocabSize: 270 });
+ * const tok = BpeTokenizer.train(["a red circle", "a blue circle"], { vocabSize: 264 });
  * const ids = tok.encode("A red circle");
  * console.log(tok.decode(ids)); // "a red circle"
  * ```
@@ -215,12 +219,19 @@ export class BpeTokenizer {
    * Learns a tokenizer from texts: byte-level BPE over words split by `SPLIT_PATTERN`.
    *
    * Merges are learned most frequent pair first; ties go to the pair that occurs first in the
-   * text (in its current tokenization), as in karpathy/minbpe. Training stops early when no pair
-   * occurs `minFrequency` times, so small corpora give a smaller `vocabSize` than asked for.
+   * text (in its current tokenization), as in karpathy/minbpe. Training stops when no pair occurs
+   * `minFrequency` times; if that is before `vocabSize`, the call throws (unless `allowSmaller`):
+   * a tokenizer smaller than asked for would silently move the pad and end-of-text ids away from
+   * where a model sized to `vocabSize` expects them.
    *
-   * @param texts Training texts, e.g. captions.
-   * @param options Vocabulary size, lowercasing, minimum pair frequency.
+   * @param texts Training texts, e.g. captions: an array of strings.
+   * @param options Vocabulary size, lowercasing, minimum pair frequency, whether a smaller
+   *   vocabulary will do.
    * @returns The trained tokenizer.
+   * @throws {TypeError} `texts` is not an array (a single string would train on its characters),
+   *   or holds something other than a string.
+   * @throws {RangeError} `texts` is empty; `vocabSize` or `minFrequency` out of range; the texts
+   *   cannot reach `vocabSize` (the message gives the size they reach) and `allowSmaller` is unset.
    * @example
    * ```ts
    * import { BpeTokenizer } from "./bpe.ts";
@@ -229,7 +240,8 @@ export class BpeTokenizer {
    * ```
    */
   static train(texts: readonly string[], options: TrainOptions): BpeTokenizer {
-    const { vocabSize, lowercase = true, minFrequency = 2 } = options;
+    const { vocabSize, lowercase = true, minFrequency = 2, allowSmaller = false } = options;
+    checkTrainingTexts(texts);
     const smallest = 256 + SPECIAL_TOKENS.length;
     if (!Number.isInteger(vocabSize) || vocabSize < smallest || vocabSize >= MAX_VOCAB_SIZE) {
       throw new RangeError(
@@ -255,6 +267,15 @@ export class BpeTokenizer {
       frequencies.push(count);
     }
     const merges = learnMerges(words, frequencies, vocabSize - smallest, minFrequency);
+    const reached = smallest + merges.length;
+    if (reached < vocabSize && !allowSmaller) {
+      throw new RangeError(
+        `BpeTokenizer.train: vocabSize ${vocabSize} is not reachable from these ${texts.length} ` +
+          `texts, which give at most ${reached} (no further pair occurs minFrequency = ` +
+          `${minFrequency} times); pass vocabSize ≤ ${reached}, more text, a lower ` +
+          `minFrequency, or allowSmaller: true`,
+      );
+    }
     return new BpeTokenizer(merges, { lowercase });
   }
 
@@ -292,7 +313,7 @@ export class BpeTokenizer {
    * @example
    * ```ts
    * import { BpeTokenizer } from "./bpe.ts";
-   * const tok = BpeTokenizer.train(["red red red"], { vocabSize: 300 });
+   * const tok = BpeTokenizer.train(["red red red"], { vocabSize: 261 });
    * tok.encode("red"); // one token
    * tok.encode("red", { dropout: 1, seed: 0 }); // [114, 101, 100]: bytes only
    * ```
@@ -320,7 +341,7 @@ export class BpeTokenizer {
    * @example
    * ```ts
    * import { BpeTokenizer } from "./bpe.ts";
-   * const tok = BpeTokenizer.train(["a red circle"], { vocabSize: 270 });
+   * const tok = BpeTokenizer.train(["a red circle", "a blue circle"], { vocabSize: 264 });
    * const { ids, lengths } = tok.encodeBatch(["a red circle", "a"], { textLen: 8 });
    * // ids.length === 16; row 1 is [97, pad, pad, ...]; lengths[1] === 1
    * ```

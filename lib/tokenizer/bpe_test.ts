@@ -101,16 +101,19 @@ Deno.test("incremental training learns exactly the merges of naive minbpe-style 
     });
     const minFrequency = trial % 3 === 0 ? 1 : 2;
     const expected = naiveMerges(texts, 60, minFrequency);
+    // The reference stops early on short texts too: both must learn the same merges, however few.
     const tok = BpeTokenizer.train(texts, {
       vocabSize: 256 + 60 + 2,
       lowercase: false,
       minFrequency,
+      allowSmaller: true,
     });
     assert.deepEqual(tok.merges, expected, `trial ${trial}: ${JSON.stringify(texts)}`);
   }
   for (const texts of [shapeCaptions(300, 9), variedText(15_000, 2)]) {
     assert.deepEqual(
-      BpeTokenizer.train(texts, { vocabSize: 256 + 250 + 2, lowercase: false }).merges,
+      BpeTokenizer.train(texts, { vocabSize: 256 + 250 + 2, lowercase: false, allowSmaller: true })
+        .merges,
       naiveMerges(texts, 250, 2),
     );
   }
@@ -343,15 +346,42 @@ Deno.test("vocabulary: size counts bytes + merges + specials; readable view esca
   assert.deepEqual(TOKENIZER.tokenBytes(TOKENIZER.padId), new Uint8Array(0));
 });
 
-Deno.test("train validates vocabSize and stops early when no pair repeats", () => {
+Deno.test("train validates its texts and vocabSize, and stops early only when allowed", () => {
   assert.throws(() => BpeTokenizer.train(["abc"], { vocabSize: 257 }), RangeError);
   assert.throws(() => BpeTokenizer.train(["abc"], { vocabSize: 300.5 }), RangeError);
   assert.throws(() => BpeTokenizer.train(["abc"], { vocabSize: 300, minFrequency: 0 }), RangeError);
+  // A string is iterable: it would train on its characters, one text each.
+  assert.throws(
+    () => BpeTokenizer.train("a red star" as unknown as string[], { vocabSize: 258 }),
+    (e: Error) =>
+      e.constructor === TypeError && /got a string \(wrap one text in \[ \]\)$/.test(e.message),
+  );
+  assert.throws(
+    () => BpeTokenizer.train([], { vocabSize: 258 }),
+    (e: Error) =>
+      e.constructor === RangeError && /at least one text, got an empty array$/.test(e.message),
+  );
+  assert.throws(
+    () => BpeTokenizer.train(["a", 7 as unknown as string], { vocabSize: 258 }),
+    /text 1 must be a string, got number$/,
+  );
   const bytesOnly = BpeTokenizer.train(["abc"], { vocabSize: 258 });
   assert.equal(bytesOnly.vocabSize, 258);
   assert.equal(bytesOnly.merges.length, 0);
-  // Shapes captions have few distinct words: far fewer than 16k merges occur twice.
-  const small = BpeTokenizer.train(CAPTIONS, { vocabSize: 16_384 });
+  // Shapes captions have few distinct words: far fewer than 16k merges occur twice. A tokenizer
+  // smaller than asked for would move the pad id of a model sized to 16,384: an error that says
+  // what the texts reach, unless a smaller one is explicitly allowed.
+  let reached = 0;
+  assert.throws(() => BpeTokenizer.train(CAPTIONS, { vocabSize: 16_384 }), (e: Error) => {
+    const match = e.message.match(
+      /^BpeTokenizer\.train: vocabSize 16384 is not reachable from these \d+ texts, which give at most (\d+) \(no further pair occurs minFrequency = 2 times\); pass vocabSize ≤ \1, more text, a lower minFrequency, or allowSmaller: true$/,
+    );
+    reached = Number(match?.[1]);
+    return e.constructor === RangeError && match !== null;
+  });
+  const small = BpeTokenizer.train(CAPTIONS, { vocabSize: 16_384, allowSmaller: true });
+  assert.equal(small.vocabSize, reached);
+  assert.deepEqual(BpeTokenizer.train(CAPTIONS, { vocabSize: reached }).merges, small.merges);
   assert.ok(small.merges.length < 1000, `learned ${small.merges.length}`);
   assert.equal(small.vocabSize, 256 + small.merges.length + 2);
   for (const caption of CAPTIONS.slice(0, 100)) {

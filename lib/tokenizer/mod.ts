@@ -6,7 +6,7 @@
  * ```ts
  * import { BpeTokenizer } from "./mod.ts";
  * const tok = BpeTokenizer.train(["a small red circle", "a large blue square"], {
- *   vocabSize: 300,
+ *   vocabSize: 260,
  * });
  * const { ids, lengths } = tok.encodeBatch(["a red square"], { textLen: 16 });
  * console.log(tok.decode(ids.subarray(0, lengths[0]))); // "a red square"

@@ -11,8 +11,8 @@ export interface CodeVersion {
   /** The checkout's HEAD commit (40 hex digits), or null when it could not be read. */
   commit: string | null;
   /**
-   * Whether tracked or untracked (not ignored) files differ from `commit`: the run's code is then
-   * not exactly that commit. Null when unknown.
+   * Whether tracked or untracked (not ignored) files outside `data/` differ from `commit`: the
+   * run's code is then not exactly that commit. Null when unknown.
    */
   dirty: boolean | null;
   /** Paths that differ (at most 20, then "…"), so a dirty run says where it departed. */
@@ -48,7 +48,10 @@ export async function readCodeVersion(dir: string | URL): Promise<CodeVersion> {
   try {
     const commit = (await git(["rev-parse", "HEAD"], cwd)).trim();
     const status = await git(["status", "--porcelain", "--no-renames"], cwd);
-    const paths = status.split("\n").filter((line) => line.length > 3).map((line) => line.slice(3));
+    // data/ holds what runs write (the figures the README shows are kept in git): outputs, not
+    // code, so a run that regenerates one does not make the next run's code "dirty".
+    const paths = status.split("\n").filter((line) => line.length > 3).map((line) => line.slice(3))
+      .filter((path) => !path.startsWith("data/"));
     const changed = paths.length > 20 ? [...paths.slice(0, 20), "…"] : paths;
     return { commit, dirty: paths.length > 0, changed };
   } catch (err) {

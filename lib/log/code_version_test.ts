@@ -20,10 +20,16 @@ Deno.test("readCodeVersion: a clean commit, then an edit, then a new file make t
     await Deno.writeTextFile(`${dir}/.gitignore`, "runs/\n");
     await git(dir, "add", ".");
     await git(dir, "commit", "-q", "-m", "first");
-    const head = await git(dir, "rev-parse", "HEAD");
-    // Ignored outputs (a run folder) do not make the code dirty.
+    // Ignored outputs (a run folder) and outputs kept in git under data/ (a figure a run
+    // regenerates) do not make the code dirty.
     await Deno.mkdir(`${dir}/runs`);
     await Deno.writeTextFile(`${dir}/runs/x.csv`, "1\n");
+    await Deno.mkdir(`${dir}/data/figures`, { recursive: true });
+    await Deno.writeTextFile(`${dir}/data/figures/f.png`, "png\n");
+    await git(dir, "add", "data");
+    await git(dir, "commit", "-q", "-m", "figure");
+    const head = await git(dir, "rev-parse", "HEAD");
+    await Deno.writeTextFile(`${dir}/data/figures/f.png`, "png, redrawn\n");
     assert.deepEqual(await readCodeVersion(dir), { commit: head, dirty: false, changed: [] });
     await Deno.writeTextFile(`${dir}/a.ts`, "export const a = 2;\n");
     assert.deepEqual(await readCodeVersion(dir), { commit: head, dirty: true, changed: ["a.ts"] });

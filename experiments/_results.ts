@@ -11,7 +11,7 @@ import {
   type ResultsSection,
   type Row,
 } from "../lib/display/mod.ts";
-import { latestRun, readRun, type RunRecord, writeFileAtomic } from "../lib/io/mod.ts";
+import { latestRun, parseCsv, readRun, type RunRecord, writeFileAtomic } from "../lib/io/mod.ts";
 import { moduleDocs } from "../lib/log/mod.ts";
 
 /** Where the page goes, relative to the figures folder. */
@@ -36,6 +36,23 @@ interface SectionSpec {
 /** summary.csv's rows (an object or nothing gives none). */
 function summaryOf(run: RunRecord): Row[] {
   return Array.isArray(run.summary) ? run.summary as Row[] : [];
+}
+
+/** Rows whose interval of `accuracy` is in `ci_low`/`ci_high`, renamed so it is merged. */
+function accuracyRows(rows: readonly Row[]): Row[] {
+  return rows.map(({ ci_low, ci_high, ...rest }) =>
+    ci_low === undefined ? rest : { ...rest, accuracy_low: ci_low, accuracy_high: ci_high }
+  );
+}
+
+/** A CSV file of a run folder as rows, or none when the run did not write it. */
+async function csvRows(path: string): Promise<Row[]> {
+  try {
+    return parseCsv(await Deno.readTextFile(path));
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return [];
+    throw err;
+  }
 }
 
 /** A one-row summary as `quantity | value` lines, which a page can show without scrolling. */
@@ -173,7 +190,14 @@ const SECTIONS: readonly SectionSpec[] = [
     name: "rerank_train",
     experiment: "rerank_train",
     command: "deno run -A experiments/rerank_train.ts",
-    tables: summaryTable("Retrieval per split:"),
+    tables: async (run) => [
+      { caption: "Retrieval per split (top-1 of the pool):", rows: accuracyRows(summaryOf(run)) },
+      {
+        caption: "Near misses: how often the true caption outscores the same caption with one " +
+          "change (chance 50%), per split and kind:",
+        rows: accuracyRows(await csvRows(`${run.dir}/near_miss.csv`)),
+      },
+    ],
   },
   {
     name: "rerank_n_sweep",

@@ -11,7 +11,11 @@
  *   `--tokenizer=PATH` (a tokenizer file) or `--prior=data/cache/prior_shapes.safetensors` (the
  *   tokenizer its metadata names) take precedence. `--resume=data/runs/rerank_train/<run>`
  *   continues a stopped run from its last checkpoint. `--backend=NAME`, else $DALLE_LAB_BACKEND,
- *   else `auto`. `--quick`: 1,000 train pairs, 200 steps of 32, 200 captions per evaluation set,
+ *   else `auto`. `--nearMisses=K --nearMissWeight=w` (NegCLIP's hard negatives, issue 23): each
+ *   training image also meets K near misses of its own caption (one attribute changed, the
+ *   relation flipped or the objects swapped, never a held-out pair) as extra text-side negatives,
+ *   weighted w in the loss; 0 and 0 by default, today's batch-negatives-only reranker; both are
+ *   recorded in config.json. `--quick`: 1,000 train pairs, 200 steps of 32, 200 captions per evaluation set,
  *   weights to data/cache/rerank_shapes_quick.safetensors, tag "quick": the same path and files,
  *   for checking the code, not the accuracy.
  * Runtime: a few minutes on our 2-core machine (1,000 steps of 128 pairs, then seconds to render
@@ -22,29 +26,37 @@
  *   circle" for another red circle); accuracy = how often its own image is ranked first (chance
  *   1/32 ≈ 3%), with a 95% Wilson interval. Zero-shot captions are ranked among zero-shot images,
  *   so every distractor holds a held-out pair too.
+ *   Near misses (lib/rerank `nearMissAccuracy`): for each image of a set and each kind (colour,
+ *   shape, size, relation flipped, objects swapped), whether its true caption outscores the same
+ *   caption with that one change (false of the image); chance 50%, ties settled by a seeded coin;
+ *   a 95% Wilson interval per kind and split.
  * Expected: well above chance on test captions (same distribution as training); lower on
- *   zero-shot captions, whose colour–shape pairs the text encoder never saw together.
+ *   zero-shot captions, whose colour–shape pairs the text encoder never saw together. Random
+ *   distractors are an easy test (they nearly always differ in colour); near misses are the hard
+ *   one: a reranker trained on batch negatives alone should read colour and size, and shape and
+ *   left/right barely above chance; near-miss negatives should lift those.
  * Results: data/figures/RESULTS.md § rerank_train (`deno task figures` writes it from the newest
- *   full run, naming its folder, commit and machine): top-1 of 32 per split with its 95% Wilson
- *   interval. Random distractors are an easy test: they nearly always differ in colour, so a high
- *   accuracy here says little about shape or left/right; a pool of near misses (one attribute
- *   changed) is the harder test, not measured here.
+ *   full run, naming its folder, commit and machine): top-1 of 32 per split and the near-miss
+ *   preference per kind and split, each with its 95% interval.
  *
  * Writes: data/runs/rerank_train/<UTC>_<tag>/{config.json, metrics.csv, checkpoint.safetensors,
  *   summary.csv (one row per split: captions, pool, correct, accuracy, interval, chance, mean
- *   rank)}; the weights to data/cache/rerank_shapes.safetensors (`loadReranker(path)` rebuilds
+ *   rank), near_miss.csv (one row per split and kind: images, correct, ties, accuracy, interval)};
+ *   the weights to data/cache/rerank_shapes.safetensors (`loadReranker(path)` rebuilds
  *   the model; its metadata names the tokenizer file and textLen).
  *
  * @module
  */
 import { defaultWorkers, ensureBackend, initBackend } from "../lib/backend/mod.ts";
 import { makeShapes, parseCaption, sceneMatches, type ShapesSplit } from "../lib/data/mod.ts";
-import { applyPreset, machineLoad, writeCsv } from "../lib/log/mod.ts";
+import { applyPreset, machineLoad, UsageError, writeCsv } from "../lib/log/mod.ts";
 import { decodeSafetensors, openRunLog, paramCount, resumableFlags } from "../lib/nn/mod.ts";
 import { MANIFEST_FILE, readManifest, verifyParts } from "../lib/pipeline/mod.ts";
 import {
   createReranker,
+  nearMissAccuracy,
   rerankData,
+  rerankerScorer,
   retrievalAccuracy,
   saveReranker,
   trainReranker,
@@ -103,6 +115,19 @@ export const RERANK_DEFAULTS = {
   pool: 32,
   /** Seed of the evaluation pools' draw. @accepts integer */
   evalSeed: 0,
+  /**
+   * Near-miss captions drawn per training image (one attribute, the relation or the order
+   * changed; never a held-out pair), the extra negatives `nearMissWeight` trains on.
+   * @accepts integer ≥ 0
+   */
+  nearMisses: 0,
+  /**
+   * Weight of the near-miss term (NegCLIP): each image also picks its caption among the batch's
+   * and its own near misses; 0 = CLIP's loss alone. @accepts number ≥ 0
+   */
+  nearMissWeight: 0,
+  /** Seed of the training near misses' draw. @accepts integer */
+  nearMissSeed: 0,
   /** Seed of the weights and the batch order. */
   seed: 0,
   /**
@@ -155,6 +180,21 @@ export interface RetrievalRow {
   [key: string]: string | number;
 }
 
+/** One row of near_miss.csv: a split and a kind of near miss. */
+export interface NearMissRow {
+  split: string;
+  kind: string;
+  images: number;
+  without: number;
+  correct: number;
+  ties: number;
+  accuracy: number;
+  ci_low: number;
+  ci_high: number;
+  chance: number;
+  [key: string]: string | number;
+}
+
 /** The tokenizer: the file `tokenizer` names, else the one `prior`'s metadata names, else the
  * pipeline's (chosen as the header says). */
 async function loadTokenizer(c: RerankTrainConfig) {
@@ -199,14 +239,27 @@ async function loadTokenizer(c: RerankTrainConfig) {
 export async function runRerankTrain(overrides: Partial<RerankTrainConfig> = {}): Promise<{
   dir: string;
   summary: RetrievalRow[];
+  nearMiss: NearMissRow[];
   trainSeconds: number;
 }> {
   const backend = await ensureBackend();
   const asked = { ...RERANK_DEFAULTS, ...(overrides.quick ? RERANK_QUICK : {}), ...overrides };
   const c = { ...asked, workers: asked.workers === 0 ? defaultWorkers() : asked.workers };
+  if (c.nearMissWeight > 0 && c.nearMisses === 0) {
+    throw new UsageError(
+      `--nearMissWeight=${c.nearMissWeight} trains on near misses: give --nearMisses=K (≥ 1)`,
+    );
+  }
   const train = await makeShapes({ count: c.trainCount, seed: c.trainSeed, split: "train" });
   const { tokenizer, path: tokenizerPath, pipeline } = await loadTokenizer(c);
-  const data = rerankData({ ...train, tokenizer, textLen: c.textLen > 0 ? c.textLen : undefined });
+  const data = rerankData({
+    ...train,
+    tokenizer,
+    textLen: c.textLen > 0 ? c.textLen : undefined,
+    // Drawn only when they are trained on: the weight-0 run's data stays as it was.
+    nearMisses: c.nearMissWeight > 0 ? c.nearMisses : 0,
+    nearMissSeed: c.nearMissSeed,
+  });
   const model = createReranker({
     textLen: data.textLen,
     textVocab: tokenizer.vocabSize,
@@ -256,6 +309,7 @@ export async function runRerankTrain(overrides: Partial<RerankTrainConfig> = {})
     log,
     checkpointEvery: log.dir ? 100 : 0,
     resume: Boolean(c.resume),
+    nearMissWeight: c.nearMissWeight,
   });
   const trainSeconds = (performance.now() - started) / 1000;
   run.dispose();
@@ -274,6 +328,7 @@ export async function runRerankTrain(overrides: Partial<RerankTrainConfig> = {})
     ["train", c.trainEvalCount, c.trainSeed],
   ];
   const summary: RetrievalRow[] = [];
+  const nearMissRows: NearMissRow[] = [];
   for (const [split, count, seed] of sets) {
     // Training captions: the first `count` of the training set itself.
     const set = split === "train" ? train : await makeShapes({ count, seed, split });
@@ -304,8 +359,25 @@ export async function runRerankTrain(overrides: Partial<RerankTrainConfig> = {})
       batch: c.batch,
       train_seconds: trainSeconds,
     });
+    // Does it read the whole caption? Its true caption against one near miss of each kind.
+    const scorer = rerankerScorer(model, tokenizer, images);
+    for (const r of nearMissAccuracy(scorer, { captions, scenes }, { seed: c.evalSeed })) {
+      nearMissRows.push({
+        split,
+        kind: r.kind,
+        images: r.images,
+        without: r.without,
+        correct: r.correct,
+        ties: r.ties,
+        accuracy: r.accuracy,
+        ci_low: r.low,
+        ci_high: r.high,
+        chance: 0.5,
+      });
+    }
   }
   if (log.dir) await writeCsv(`${log.dir}/summary.csv`, summary);
+  if (log.dir) await writeCsv(`${log.dir}/near_miss.csv`, nearMissRows);
   console.table(
     summary.map((r) => ({
       split: r.split,
@@ -315,12 +387,21 @@ export async function runRerankTrain(overrides: Partial<RerankTrainConfig> = {})
       chance: `${(100 * r.chance).toFixed(1)}%`,
     })),
   );
+  console.table(
+    nearMissRows.map((r) => ({
+      split: r.split,
+      "near miss": r.kind,
+      images: r.images,
+      "true caption preferred": `${(100 * r.accuracy).toFixed(1)}%`,
+      "95% interval": `[${(100 * r.ci_low).toFixed(1)}, ${(100 * r.ci_high).toFixed(1)}]`,
+    })),
+  );
   console.log(
     `[rerank_train] ${trainSeconds.toFixed(0)} s of training` +
       (c.write ? `; saved ${c.out}; run ${log.dir}` : ""),
   );
   model.dispose();
-  return { dir: log.dir, summary, trainSeconds };
+  return { dir: log.dir, summary, nearMiss: nearMissRows, trainSeconds };
 }
 
 if (import.meta.main) {

@@ -76,6 +76,13 @@ Deno.test("the results page reads each experiment's newest full run and says whe
     await makeRun(repo, `${runs}/zero_shot/20261203T000000Z_quick`, { quick: true }, [
       { attribute: "shape", test_first: 0.5 },
     ]);
+    const rerank = `${runs}/rerank_train/20261203T000000Z_shapes`;
+    await makeRun(repo, rerank, {}, [
+      { split: "test", captions: 2000, accuracy: 0.978, ci_low: 0.97, ci_high: 0.983 },
+    ]);
+    await writeCsv(`${repo}/${rerank}/near_miss.csv`, [
+      { split: "test", kind: "shape", images: 400, accuracy: 0.6, ci_low: 0.55, ci_high: 0.65 },
+    ]);
     const out = `${repo}/out`;
     await Deno.mkdir(out);
     const { path } = await writeResults(out, { repo, generated: "2026-12-07T07:00:00Z" });
@@ -106,6 +113,10 @@ Deno.test("the results page reads each experiment's newest full run and says whe
     );
     assert.match(demo, /Departs from the paper's objective: .*β = 0/);
     assert.match(demo, /\| test \| 24 \| 6% \[3, 13\] \|/);
+
+    const reranker = section(page, "rerank_train");
+    assert.match(reranker, /\| test \| 2000 \| 98% \[97, 98\] \|/);
+    assert.match(reranker, /\| test \| shape \| 400 \| 60% \[55, 65\] \|/, "near_miss.csv too");
 
     // Only a quick run, a stage run, or nothing: the command that makes the full run.
     assert.match(

@@ -1,7 +1,8 @@
 /**
  * Data for dalle-lab: captioned shapes with held-out compositions (their caption grammar and pure
- * scene scoring; the judge that reads them is lib/judge), Fashion-MNIST, any image folder, PNG IO
- * and grids, a seeded batch iterator, and the cache folder (`defaultCacheDir`).
+ * scene scoring; the judge that reads them is lib/judge), near-miss captions (one attribute, the
+ * relation or the order changed: hard negatives for the reranker), Fashion-MNIST, any image
+ * folder, PNG IO and grids, a seeded batch iterator, and the cache folder (`defaultCacheDir`).
  *
  * Every loader returns images as an `ImageBatch` (bytes, NHWC) with one caption per image;
  * `batches` turns any of them into float tensors in [0, 1]. Nothing is downloaded.
@@ -58,6 +59,15 @@ export {
   SIZES,
   ZERO_SHOT_PAIRS,
 } from "./captions.ts";
+export {
+  drawNearMiss,
+  drawNearMisses,
+  NEAR_MISS_KINDS,
+  type NearMiss,
+  nearMisses,
+  type NearMissKind,
+  type NearMissOptions,
+} from "./near_miss.ts";
 export {
   BACKGROUND_HEX,
   COLOUR_HEX,

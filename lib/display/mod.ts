@@ -310,7 +310,13 @@ export {
   maskPanelsPng,
   type PanelLayout,
 } from "./mask_figure.ts";
-export { nSweepFigure, nSweepTable, zeroShotFigure, zeroShotTable } from "./rerank_figures.ts";
+export {
+  nearMissTable,
+  nSweepFigure,
+  nSweepTable,
+  zeroShotFigure,
+  zeroShotTable,
+} from "./rerank_figures.ts";
 export {
   type AgreementInterval,
   agreementOf,

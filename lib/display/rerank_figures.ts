@@ -2,7 +2,8 @@
  * The reranking figures and tables, built from the summary rows that experiments/rerank_n_sweep.ts
  * and experiments/zero_shot.ts write (as written, or as lib/io's `readRun` reads them back, numbers
  * typed): Figure 9(c) at our scale (judge agreement against N per split), its table at one N, and
- * the zero-shot table per attribute (rows for a notebook table, and markdown) with its bar chart.
+ * the zero-shot table per attribute (rows for a notebook table, and markdown) with its bar chart,
+ * and the reranker's near-miss table (experiments/rerank_train.ts's near_miss.csv).
  * Pure functions: no TensorFlow, no files, so the experiments, notebook 07 and `deno task figures`
  * draw the same thing from the same CSV.
  *
@@ -313,4 +314,49 @@ export function zeroShotFigure(rows: readonly Row[], n: number): Figure {
       width: 760,
     },
   };
+}
+
+/**
+ * The near-miss table (experiments/rerank_train.ts's near_miss.csv): one row per kind of near
+ * miss (colour, shape, size, relation, swap), one column per split, each cell how often the
+ * reranker scored an image's true caption above that near miss, with its 95% interval and the
+ * images it rests on. Chance is 50%.
+ *
+ * @param rows near_miss.csv's rows: `split`, `kind`, `images`, `accuracy`, `ci_low`, `ci_high`.
+ * @returns `rows` keyed by the column titles ("near miss", then the splits in the order the rows
+ *   first name them), and `markdown`.
+ * @throws TypeError when the rows lack those columns.
+ * @example
+ * ```ts
+ * import { nearMissTable } from "./rerank_figures.ts";
+ * const { markdown } = nearMissTable([
+ *   { split: "test", kind: "shape", images: 2000, accuracy: 0.58, ci_low: 0.56, ci_high: 0.6 },
+ * ]);
+ * console.log(markdown.split("\n")[2]); // "| shape | 58% [56, 60], 2000 images |"
+ * ```
+ */
+export function nearMissTable(
+  rows: readonly Row[],
+): { rows: Record<string, string>[]; markdown: string } {
+  requireColumns(
+    rows,
+    ["split", "kind", "images", "accuracy", "ci_low", "ci_high"],
+    "rerank_train's near_miss.csv rows",
+  );
+  const splits = splitsOf(rows);
+  const kinds = [...new Set(rows.map((r) => String(r.kind)))];
+  const titles = ["near miss", ...splits];
+  const table = kinds.map((kind) => {
+    const row: Record<string, string> = { "near miss": kind };
+    for (const split of splits) {
+      const r = rows.find((x) => String(x.kind) === kind && String(x.split) === split);
+      row[split] = r === undefined ? "—" : formatAgreement(
+        { mean: Number(r.accuracy), low: Number(r.ci_low), high: Number(r.ci_high) },
+        Number(r.images),
+        "images",
+      );
+    }
+    return row;
+  });
+  return { rows: table, markdown: markdownTable(table, { columns: titles }) };
 }

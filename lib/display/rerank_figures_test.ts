@@ -4,7 +4,13 @@
  */
 import assert from "node:assert/strict";
 import { parseCsv } from "../io/mod.ts";
-import { nSweepFigure, nSweepTable, zeroShotFigure, zeroShotTable } from "./rerank_figures.ts";
+import {
+  nearMissTable,
+  nSweepFigure,
+  nSweepTable,
+  zeroShotFigure,
+  zeroShotTable,
+} from "./rerank_figures.ts";
 
 /** A sweep summary in the column order rerank_n_sweep writes, read back as readRun reads it. */
 const SWEEP_CSV = [
@@ -128,4 +134,27 @@ Deno.test("zeroShotFigure: one bar trace per column, a gap where an attribute ha
   ]);
   assert.deepEqual(traces[0].x, ["scene", "colour", "shape", "relation"]);
   assert.deepEqual(traces[3].y.map((v) => (v === null ? null : Math.round(v))), [15, 93, 38, null]);
+});
+
+Deno.test("nearMissTable: a row per kind, a column per split, — where a split has no such near miss", () => {
+  const csv = [
+    "split,kind,images,without,correct,ties,accuracy,ci_low,ci_high,chance",
+    "test,colour,2000,0,1800,0,0.9,0.886,0.912,0.5",
+    "test,relation,1200,800,576,0,0.48,0.452,0.508,0.5",
+    "zero-shot,colour,2000,0,1700,0,0.85,0.834,0.865,0.5",
+    "zero-shot,relation,0,2000,0,0,NaN,NaN,NaN,0.5",
+  ].join("\n");
+  const { rows, markdown } = nearMissTable(parseCsv(csv));
+  assert.deepEqual(rows, [
+    {
+      "near miss": "colour",
+      test: "90% [89, 91], 2000 images",
+      "zero-shot": "85% [83, 87], 2000 images",
+    },
+    { "near miss": "relation", test: "48% [45, 51], 1200 images", "zero-shot": "—" },
+  ]);
+  const lines = markdown.split("\n");
+  assert.equal(lines[0], "| near miss | test | zero-shot |");
+  assert.equal(lines[3], "| relation | 48% [45, 51], 1200 images | — |");
+  assert.throws(() => nearMissTable(parseCsv(ZERO_SHOT_CSV)), /near_miss\.csv.*split/);
 });

@@ -6,10 +6,15 @@
  * results: it trains on the "train" split only, never on the judge's outputs or generated images,
  * and refuses any caption or scene holding one of lib/data's `ZERO_SHOT_PAIRS`.
  *
+ * Optionally each image also gets K near-miss captions of its own (hard negatives, drawn once
+ * from its scene with a seed); they are training captions too, so none names a held-out pair.
+ *
  * @module
  */
+import { Rng } from "../io/mod.ts";
 import {
   type Colour,
+  drawNearMisses,
   type ImageBatch,
   isZeroShotPair,
   parseCaption,
@@ -45,8 +50,19 @@ export interface RerankDataOptions {
   split?: string;
   /** Tokenizer trained on train-split captions. */
   tokenizer: RerankTokenizer;
-  /** Ids per caption; longer captions are cut. @default the longest caption's ids + `<|eot|>` */
+  /**
+   * Ids per caption; longer captions are cut.
+   * @default the longest caption's (or near miss's) ids + `<|eot|>`
+   */
   textLen?: number;
+  /**
+   * Near-miss captions drawn per image (lib/data's `drawNearMisses`: kinds in turn, never naming
+   * a held-out pair), for `trainReranker`'s `nearMissWeight`. Needs `attributes`.
+   * @default 0
+   */
+  nearMisses?: number;
+  /** Seed of the near-miss draws (image i draws from its own stream). @default 0 */
+  nearMissSeed?: number;
 }
 
 /** Captioned images with their captions as id rows. */
@@ -67,6 +83,12 @@ export interface RerankData {
   textVocab: number;
   /** The padding token id. */
   padId: number;
+  /** Near misses per image (K; 0 when none were drawn). */
+  nearMisses: number;
+  /** Each image's K near-miss captions, or null when K = 0. */
+  nearMissCaptions: string[][] | null;
+  /** (count, K, textLen) ids of the near misses, row-major, as `ids`; null when K = 0. */
+  nearMissIds: Int32Array | null;
 }
 
 /**
@@ -104,8 +126,15 @@ export function rerankData(options: RerankDataOptions): RerankData {
         `${options.attributes.length} scenes`,
     );
   }
-  const textLen = options.textLen ??
-    Math.max(1, ...captions.map((c) => tokenizer.encode(c).length + 1));
+  const K = options.nearMisses ?? 0;
+  if (!Number.isInteger(K) || K < 0) {
+    throw new RangeError(`rerankData's nearMisses must be an integer ≥ 0, got ${K}`);
+  }
+  const near = K > 0 ? drawAllNearMisses(captions, options.attributes, K, options) : null;
+  // A loop, not Math.max(...spread): 12,000 captions × K near misses passes V8's argument limit.
+  const longest = (texts: readonly string[], from: number) =>
+    texts.reduce((most, c) => Math.max(most, tokenizer.encode(c).length + 1), from);
+  const textLen = options.textLen ?? longest(near?.flat() ?? [], longest(captions, 1));
   const { ids } = tokenizer.encodeBatch(captions, { textLen, appendEot: true });
   return {
     images,
@@ -116,7 +145,35 @@ export function rerankData(options: RerankDataOptions): RerankData {
     textLen,
     textVocab: tokenizer.vocabSize,
     padId: tokenizer.padId,
+    nearMisses: K,
+    nearMissCaptions: near,
+    nearMissIds: near ? tokenizer.encodeBatch(near.flat(), { textLen, appendEot: true }).ids : null,
   };
+}
+
+/** K near misses of every caption, each image from its own stream, never a held-out pair. */
+function drawAllNearMisses(
+  captions: readonly string[],
+  scenes: readonly Scene[] | undefined,
+  K: number,
+  options: RerankDataOptions,
+): string[][] {
+  if (!scenes) {
+    throw new RangeError(
+      `rerankData draws near misses from each image's scene: pass attributes (makeShapes' ` +
+        `result has them) or nearMisses 0`,
+    );
+  }
+  const seed = options.nearMissSeed ?? 0;
+  return captions.map((caption, i) => {
+    // Held-out pairs never: the near misses are training captions too.
+    const rng = Rng.stream("rerank/near-miss-train", seed, i);
+    const near = drawNearMisses(caption, scenes[i], K, rng, { avoidZeroShot: true });
+    if (near.length === 0) {
+      throw new RangeError(`caption ${i} "${caption}" has no near miss without a held-out pair`);
+    }
+    return near.map((n) => n.caption);
+  });
 }
 
 /** A row of a set that names or shows a held-out colour–shape pair, and which. */
@@ -176,7 +233,12 @@ export function heldOutRows(
  * ```
  */
 export function assertTrainable(
-  data: { split: string | null; captions: readonly string[]; attributes: readonly Scene[] | null },
+  data: {
+    split: string | null;
+    captions: readonly string[];
+    attributes: readonly Scene[] | null;
+    nearMissCaptions?: readonly (readonly string[])[] | null;
+  },
 ): void {
   if (data.split !== "train") {
     throw new RangeError(
@@ -191,6 +253,17 @@ export function assertTrainable(
       `the reranker's training data must hold no held-out composition ` +
         `(${ZERO_SHOT_PAIRS.map((p) => p.join(" ")).join(", ")}): ${bad.length} row(s) do, ` +
         `first row ${first.row} "${first.caption}" (${first.pair})`,
+    );
+  }
+  // rerankData never draws such near misses; data built by hand is checked all the same.
+  const near = data.nearMissCaptions ?? [];
+  const badNear = heldOutRows({ captions: near.flat() });
+  if (badNear.length > 0) {
+    const K = near[0].length;
+    const first = badNear[0];
+    throw new RangeError(
+      `the reranker's near-miss captions must hold no held-out composition: image ` +
+        `${Math.floor(first.row / K)}'s near miss "${first.caption}" does (${first.pair})`,
     );
   }
 }

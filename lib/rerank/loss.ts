@@ -10,6 +10,10 @@
  * at `maxLogScale` (ln 100) wherever it is used: above the clamp the loss no longer depends on it
  * and its gradient is 0, so training cannot sharpen the softmax further.
  *
+ * Optionally (NegCLIP, Yuksekgonul et al. 2023), each image also picks its caption among the
+ * batch's captions plus K near misses of its own caption (`nearMissTerms`), a term the trainer
+ * adds with a weight (0 by default: CLIP's loss alone).
+ *
  * @module
  */
 import { tf } from "../backend/mod.ts";
@@ -118,4 +122,58 @@ export function infoNce(
   maxLogScale = LOGIT_SCALE_MAX,
 ): tf.Scalar {
   return tf.tidy(() => infoNceTerms(textEmb, imageEmb, logScale, maxLogScale).mean() as tf.Scalar);
+}
+
+/**
+ * Each image's cross-entropy of picking its own caption among the batch's captions and its own
+ * near misses (NegCLIP's hard negatives: its caption with one attribute, the relation or the
+ * order changed): −log p(caption i | image i) over B + K captions. Batch negatives almost always
+ * differ in colour; near misses differ in nothing but shape, size or order, so this term is what
+ * makes the text side read them. For embeddings that say nothing its value is ln(B + K).
+ *
+ * @param textEmb (B, D) caption embeddings, L2-normalised.
+ * @param imageEmb (B, D) image embeddings, row i matching caption i.
+ * @param nearMissEmb (B, K, D) embeddings of each image's K near-miss captions.
+ * @param logScale The learned log logit scale.
+ * @param maxLogScale The clamp on it. @default ln 100
+ * @returns (B,) per-image losses in nats (caller disposes).
+ * @throws {RangeError} Shapes that do not agree.
+ * @example
+ * ```ts
+ * import { nearMissTerms } from "./loss.ts";
+ * import { initBackend, tf } from "../backend/mod.ts";
+ * await initBackend();
+ * const same = tf.ones([4, 2]).div(Math.SQRT2) as tf.Tensor2D;
+ * const near = tf.ones([4, 3, 2]).div(Math.SQRT2) as tf.Tensor3D;
+ * const terms = nearMissTerms(same, same, near, 0);
+ * console.log(terms.dataSync()[0], Math.log(4 + 3)); // 1.945… 1.945…
+ * tf.dispose([same, near, terms]);
+ * ```
+ */
+export function nearMissTerms(
+  textEmb: tf.Tensor2D,
+  imageEmb: tf.Tensor2D,
+  nearMissEmb: tf.Tensor3D,
+  logScale: tf.Scalar | number,
+  maxLogScale = LOGIT_SCALE_MAX,
+): tf.Tensor1D {
+  const [B, D] = textEmb.shape;
+  if (
+    textEmb.rank !== 2 || imageEmb.rank !== 2 || nearMissEmb.rank !== 3 ||
+    imageEmb.shape[0] !== B || imageEmb.shape[1] !== D || nearMissEmb.shape[0] !== B ||
+    nearMissEmb.shape[2] !== D
+  ) {
+    throw new RangeError(
+      `nearMissTerms needs text and image embeddings (B, D) and near misses (B, K, D), got ` +
+        `[${textEmb.shape}], [${imageEmb.shape}] and [${nearMissEmb.shape}]`,
+    );
+  }
+  return tf.tidy(() => {
+    const scale = clampedScale(logScale, maxLogScale);
+    // Row i: image i against every caption of the batch, then against its own near misses.
+    const batch = tf.matMul(imageEmb, textEmb, false, true).mul(scale);
+    const near = nearMissEmb.mul(imageEmb.expandDims(1)).sum(2).mul(scale);
+    const own = batch.mul(tf.eye(B)).sum(1);
+    return tf.logSumExp(tf.concat([batch, near], 1), 1).sub(own) as tf.Tensor1D;
+  });
 }

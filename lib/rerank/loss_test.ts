@@ -1,7 +1,14 @@
 import assert from "node:assert/strict";
 import { initBackend, tf } from "../backend/mod.ts";
 import { AdamW, valueAndGrads } from "../nn/mod.ts";
-import { clampedScale, infoNce, infoNceTerms, LOGIT_SCALE_INIT, LOGIT_SCALE_MAX } from "./mod.ts";
+import {
+  clampedScale,
+  infoNce,
+  infoNceTerms,
+  LOGIT_SCALE_INIT,
+  LOGIT_SCALE_MAX,
+  nearMissTerms,
+} from "./mod.ts";
 
 await initBackend();
 
@@ -106,4 +113,100 @@ Deno.test("the clamp holds: a log scale set above ln 100, or pushed past it by A
   assert.equal(used.dataSync()[0], clamped.dataSync()[0]);
   tf.dispose([used, clamped, halfway, basis, logScale]);
   optimizer.dispose();
+});
+
+/** Random unit rows of shape `shape` (the last axis normalised). */
+function unitRows(shape: number[], seed: number): tf.Tensor {
+  return tf.tidy(() => {
+    const x = tf.randomNormal(shape, 0, 1, "float32", seed);
+    return x.div(x.norm("euclidean", -1, true));
+  });
+}
+
+/** log Σ exp, stably. */
+function lse(xs: number[]): number {
+  const m = Math.max(...xs);
+  return m + Math.log(xs.reduce((sum, x) => sum + Math.exp(x - m), 0));
+}
+
+Deno.test("nearMissTerms: each image's cross-entropy over the batch's captions and its own near misses, computed directly", () => {
+  const before = tf.memory().numTensors;
+  const B = 4, K = 3, D = 5, logScale = 1.7;
+  const text = unitRows([B, D], 21) as tf.Tensor2D;
+  const image = unitRows([B, D], 22) as tf.Tensor2D;
+  const near = unitRows([B, K, D], 23) as tf.Tensor3D;
+  const terms = nearMissTerms(text, image, near, logScale);
+  const t = text.arraySync(), v = image.arraySync(), n = near.arraySync();
+  const s = Math.exp(logScale);
+  const dot = (a: number[], b: number[]) => a.reduce((sum, x, k) => sum + x * b[k], 0);
+  const got = Array.from(terms.dataSync());
+  for (let i = 0; i < B; i++) {
+    // Image i's logits: every caption of the batch, then only its own K near misses.
+    const logits = [...t.map((tj) => s * dot(tj, v[i])), ...n[i].map((nk) => s * dot(nk, v[i]))];
+    close(got[i], lse(logits) - s * dot(t[i], v[i]), 1e-5, `image ${i}`);
+  }
+  // Constant embeddings: chance over B + K captions, at any scale.
+  const same = tf.tidy(() => tf.ones([B, D]).div(Math.sqrt(D))) as tf.Tensor2D;
+  const sameNear = tf.tidy(() => tf.ones([B, K, D]).div(Math.sqrt(D))) as tf.Tensor3D;
+  for (const scale of [0, LOGIT_SCALE_INIT, 10]) {
+    const chance = nearMissTerms(same, same, sameNear, scale);
+    for (const x of chance.dataSync()) close(x, Math.log(B + K), 1e-5, `scale ${scale}`);
+    chance.dispose();
+  }
+  const wrong = tf.zeros([B + 1, K, D]) as tf.Tensor3D;
+  assert.throws(
+    () => nearMissTerms(text, image, wrong, 0),
+    /near misses \(B, K, D\), got \[4,5\], \[4,5\] and \[5,3,5\]/,
+  );
+  tf.dispose([text, image, near, terms, same, sameNear, wrong]);
+  assert.equal(tf.memory().numTensors, before);
+});
+
+Deno.test("infoNce + w · nearMissTerms: autodiff gradients match central finite differences (embeddings and log scale)", () => {
+  const before = tf.memory().numTensors;
+  const B = 3, K = 2, D = 4, w = 0.7;
+  const initial = [unitRows([B, D], 31), unitRows([B, D], 32), unitRows([B, K, D], 33)];
+  initial.push(tf.scalar(1.1));
+  const vars = ["fd_text", "fd_image", "fd_near", "fd_logScale"].map((name, i) =>
+    tf.variable(initial[i], true, name)
+  );
+  const loss = () =>
+    tf.tidy(() => {
+      const [text, image, near, logScale] = vars;
+      const pairs = infoNceTerms(text as tf.Tensor2D, image as tf.Tensor2D, logScale as tf.Scalar);
+      const extra = nearMissTerms(
+        text as tf.Tensor2D,
+        image as tf.Tensor2D,
+        near as tf.Tensor3D,
+        logScale as tf.Scalar,
+      );
+      return pairs.add(extra.mul(w)).mean() as tf.Scalar;
+    });
+  const { loss: value, grads } = valueAndGrads(vars, loss);
+  const eps = 1e-2;
+  let checked = 0;
+  vars.forEach((variable, v) => {
+    const base = variable.dataSync().slice();
+    const analytic = grads[v].dataSync();
+    for (let k = 0; k < base.length; k++) {
+      const at = (x: number) => {
+        const moved = base.slice();
+        moved[k] = x;
+        tf.tidy(() => variable.assign(tf.tensor(moved, variable.shape)));
+        const l = loss();
+        const out = l.dataSync()[0];
+        l.dispose();
+        return out;
+      };
+      const numeric = (at(base[k] + eps) - at(base[k] - eps)) / (2 * eps);
+      tf.tidy(() => variable.assign(tf.tensor(base, variable.shape)));
+      close(analytic[k], numeric, 2e-3 + 2e-2 * Math.abs(numeric), `${variable.name}[${k}]`);
+      checked++;
+    }
+  });
+  assert.equal(checked, B * D * 2 + B * K * D + 1);
+  const largest = tf.tidy(() => grads[2].abs().max().dataSync()[0]);
+  assert.ok(largest > 1e-3, `the near misses get a gradient: ${largest}`);
+  tf.dispose([value, ...grads, ...vars, ...initial]);
+  assert.equal(tf.memory().numTensors, before);
 });

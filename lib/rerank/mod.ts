@@ -3,8 +3,9 @@
  * pixels) and a text encoder (a small causal transformer over BPE ids, read at the end-of-text
  * token), projected into a shared space and L2-normalised; a learned logit scale (init
  * ln(1/0.07), clamped at ln 100); the symmetric InfoNCE loss; training through lib/nn's trainer
- * on train-split captions only; `score` and `rerank` for the prior's samples; retrieval accuracy;
- * save and load.
+ * on train-split captions only, optionally with near-miss captions as hard negatives (NegCLIP);
+ * `score` and `rerank` for the prior's samples; retrieval accuracy; near-miss accuracy per kind
+ * (does it read shape, size and order, not just colour?); save and load.
  *
  * @example
  * ```ts
@@ -33,8 +34,15 @@ export {
   type ResolvedRerankerConfig,
   resolveRerankerConfig,
 } from "./config.ts";
-export { createReranker, type EncodeOptions, type Reranked, Reranker } from "./model.ts";
-export { clampedScale, infoNce, infoNceTerms } from "./loss.ts";
+export {
+  createReranker,
+  type EncodeOptions,
+  type LossOptions,
+  type LossParts,
+  type Reranked,
+  Reranker,
+} from "./model.ts";
+export { clampedScale, infoNce, infoNceTerms, nearMissTerms } from "./loss.ts";
 export {
   assertTrainable,
   type HeldOutRow,
@@ -51,4 +59,11 @@ export {
   type RetrievalResult,
   wilsonInterval,
 } from "./evaluate.ts";
+export {
+  nearMissAccuracy,
+  type NearMissEvalOptions,
+  type NearMissResult,
+  type NearMissScorer,
+  rerankerScorer,
+} from "./near_miss.ts";
 export { loadReranker, saveReranker } from "./io.ts";

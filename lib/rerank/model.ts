@@ -18,7 +18,7 @@ import {
   type ResolvedRerankerConfig,
   resolveRerankerConfig,
 } from "./config.ts";
-import { infoNceTerms } from "./loss.ts";
+import { infoNceTerms, nearMissTerms } from "./loss.ts";
 
 /** What {@link Reranker.rerank} returns: the best candidates first. */
 export interface Reranked {
@@ -35,6 +35,26 @@ export interface EncodeOptions {
    * @default true
    */
   check?: boolean;
+}
+
+/** What {@link Reranker.lossTerms} takes besides the pairs. */
+export interface LossOptions extends EncodeOptions {
+  /**
+   * Each pair's K near-miss captions (int32 (B, K, textLen)), extra caption-side negatives of
+   * its image, and the weight of their term.
+   * @default none: the symmetric InfoNCE loss alone
+   */
+  nearMisses?: { ids: tf.Tensor3D; weight: number };
+}
+
+/** What {@link Reranker.lossParts} returns: (B,) tensors. */
+export interface LossParts {
+  /** The training loss per pair: `infoNce` + weight × `nearMiss`. */
+  total: tf.Tensor1D;
+  /** The symmetric InfoNCE term per pair. */
+  infoNce: tf.Tensor1D;
+  /** Each image's cross-entropy over the batch's captions and its near misses; null without. */
+  nearMiss: tf.Tensor1D | null;
 }
 
 /** Rows of length 1 / ‖x‖ (a zero row stays zero rather than turning NaN). */
@@ -199,28 +219,61 @@ export class Reranker extends Module {
   }
 
   /**
-   * Each pair's symmetric InfoNCE term over the batch (see `loss.ts`); pair i is caption row i
-   * with image i.
+   * Each pair's training loss: its symmetric InfoNCE term over the batch (see `loss.ts`), plus,
+   * given near misses, `weight` × its image's cross-entropy over the batch's captions and its own
+   * near misses (`nearMissTerms`); pair i is caption row i with image i.
    *
    * @param ids int32 (B, textLen).
    * @param images float32 (B, S, S, 3) in [0, 1].
-   * @param options See {@link EncodeOptions}.
+   * @param options See {@link LossOptions}.
    * @returns (B,) nats (caller disposes).
+   * @throws {RangeError} Captions, images and near misses that are not one per pair.
    */
-  lossTerms(ids: tf.Tensor2D, images: tf.Tensor4D, options: EncodeOptions = {}): tf.Tensor1D {
-    if (ids.shape[0] !== images.shape[0]) {
+  lossTerms(ids: tf.Tensor2D, images: tf.Tensor4D, options: LossOptions = {}): tf.Tensor1D {
+    return tf.tidy(() => this.lossParts(ids, images, options).total);
+  }
+
+  /**
+   * {@link lossTerms} and its parts, from one forward pass (the trainer logs the near-miss part).
+   *
+   * @param ids int32 (B, textLen).
+   * @param images float32 (B, S, S, 3) in [0, 1].
+   * @param options See {@link LossOptions}.
+   * @returns (B,) tensors: `total` = `infoNce` + weight × `nearMiss`; `nearMiss` null without
+   *   near misses or at weight 0 (caller disposes all).
+   * @throws {RangeError} Captions, images and near misses that are not one per pair.
+   */
+  lossParts(ids: tf.Tensor2D, images: tf.Tensor4D, options: LossOptions = {}): LossParts {
+    const B = ids.shape[0];
+    if (B !== images.shape[0]) {
       throw new RangeError(
-        `reranker: ${ids.shape[0]} captions but ${images.shape[0]} images; pairs need one each`,
+        `reranker: ${B} captions but ${images.shape[0]} images; pairs need one each`,
       );
     }
-    return tf.tidy(() =>
-      infoNceTerms(
-        this.encodeText(ids, options),
-        this.encodeImages(images, options),
-        this.logitScale as tf.Scalar,
-        this.config.logitScaleMax,
-      )
-    );
+    const near = options.nearMisses;
+    const weight = near?.weight ?? 0;
+    if (near && !(weight >= 0 && Number.isFinite(weight))) {
+      throw new RangeError(`the near-miss weight must be a finite number ≥ 0, got ${weight}`);
+    }
+    if (near && (near.ids.rank !== 3 || near.ids.shape[0] !== B)) {
+      throw new RangeError(
+        `reranker: near misses must be (B, K, textLen) ids with B = ${B}, got [${near.ids.shape}]`,
+      );
+    }
+    const [total, infoNce, nearMiss] = tf.tidy(() => {
+      const text = this.encodeText(ids, options);
+      const image = this.encodeImages(images, options);
+      const scale = this.logitScale as tf.Scalar;
+      const max = this.config.logitScaleMax;
+      const pairs = infoNceTerms(text, image, scale, max);
+      if (!near || weight === 0) return [pairs.clone(), pairs];
+      const [, K, T] = near.ids.shape;
+      const nearEmb = this.encodeText(near.ids.reshape([B * K, T]) as tf.Tensor2D, options)
+        .reshape([B, K, this.config.embedDim]) as tf.Tensor3D;
+      const terms = nearMissTerms(text, image, nearEmb, scale, max);
+      return [pairs.add(terms.mul(weight)), pairs, terms];
+    }) as tf.Tensor1D[];
+    return { total, infoNce, nearMiss: nearMiss ?? null };
   }
 }
 

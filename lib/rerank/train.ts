@@ -7,6 +7,9 @@
  * With `workers > 1` each worker's contrastive negatives are its own shard's pairs (see
  * `_grad_task.ts`): the loss is then not the one-process loss, and results depend on the count.
  *
+ * With `nearMissWeight` > 0 each image's own near misses (drawn once by `rerankData`) join its
+ * negatives too (NegCLIP): they travel with the image, so they are the same on any worker count.
+ *
  * @module
  */
 import { batchIndicesAt } from "../data/mod.ts";
@@ -32,6 +35,8 @@ export interface RerankBatch {
   images: Float32Array;
   /** (B, textLen) ids, row-major. */
   ids: Int32Array;
+  /** (B, K, textLen) ids of each pair's near misses; null at near-miss weight 0. */
+  nearMissIds: Int32Array | null;
 }
 
 /**
@@ -44,6 +49,14 @@ export interface TrainRerankerOptions extends ModelTrainOptions {
   batchSize?: number;
   /** Called with every batch before its step (e.g. to inspect what the trainer saw). @default none */
   onBatch?: (batch: RerankBatch, step: number) => void;
+  /**
+   * Weight of the near-miss term (NegCLIP's hard negatives; see lib/rerank's `nearMissTerms`):
+   * each image also picks its caption among the batch's captions and the data's K near misses of
+   * it (`rerankData({ nearMisses: K })`), and that cross-entropy × this weight joins each pair's
+   * loss. 0 trains on CLIP's loss alone and ignores the data's near misses.
+   * @default 0
+   */
+  nearMissWeight?: number;
 }
 
 /** CLIP's settings where it gives one. */
@@ -85,8 +98,11 @@ function checkDataFits(model: Reranker, data: RerankData): void {
 
 /**
  * Trains the reranker on train-split pairs. Rows: `step, loss` (symmetric InfoNCE, nats; ln of
- * the shard's pair count at chance), `logit_scale` (the scale applied), then the trainer's `lr,
- * grad_norm, skipped, skipped_steps, bytes_sent, pairs_per_sec, step_ms`.
+ * the shard's pair count at chance; plus the weighted near-miss term when `nearMissWeight` > 0),
+ * `logit_scale` (the scale applied), `near_miss_loss` (only when `nearMissWeight` > 0: the
+ * unweighted near-miss term, ln(B + K) at chance), then the trainer's `lr, grad_norm, skipped,
+ * skipped_steps, bytes_sent, pairs_per_sec, step_ms`. The run's config records
+ * `nearMissWeight` and `nearMisses` (K used; 0 at weight 0).
  *
  * @param model The reranker (trained in place).
  * @param data From {@link rerankData}: must be the "train" split with no held-out composition.
@@ -94,7 +110,8 @@ function checkDataFits(model: Reranker, data: RerankData): void {
  *   checkpoints.
  * @returns The trainer's result: rows, counters, the optimiser (call `dispose()` when done).
  * @throws {RangeError} Data of another split or holding a held-out pair (before any work), data
- *   that does not fit the model, a batch too small for the workers.
+ *   that does not fit the model, a batch too small for the workers, a near-miss weight that is
+ *   negative or that the data has no near misses for.
  * @example
  * ```ts
  * import { createReranker, rerankData, trainReranker } from "./mod.ts";
@@ -132,6 +149,17 @@ export async function trainReranker(
         `at most the data's ${count}), got ${batchSize}`,
     );
   }
+  const nearMissWeight = options.nearMissWeight ?? 0;
+  if (!(nearMissWeight >= 0 && Number.isFinite(nearMissWeight))) {
+    throw new RangeError(`nearMissWeight must be a finite number ≥ 0, got ${nearMissWeight}`);
+  }
+  const K = nearMissWeight > 0 ? data.nearMisses : 0;
+  if (nearMissWeight > 0 && (K === 0 || data.nearMissIds === null)) {
+    throw new RangeError(
+      `nearMissWeight ${nearMissWeight} needs near misses in the data: build it with ` +
+        `rerankData({ ..., nearMisses: K })`,
+    );
+  }
   const seed = options.seed ?? 0;
   const { textLen: T, imageSize: S } = model.config;
   const pixels = S * S * 3;
@@ -144,12 +172,15 @@ export async function trainReranker(
       const indices = batchIndicesAt(count, { batchSize, seed }, step);
       const images = new Float32Array(batchSize * pixels);
       const ids = new Int32Array(batchSize * T);
+      const nearMissIds = K > 0 ? new Int32Array(batchSize * K * T) : null;
       indices.forEach((index, k) => {
         const bytes = data.images.data.subarray(index * pixels, (index + 1) * pixels);
         for (let i = 0; i < pixels; i++) images[k * pixels + i] = bytes[i] / 255;
         ids.set(data.ids.subarray(index * T, (index + 1) * T), k * T);
+        const near = data.nearMissIds?.subarray(index * K * T, (index + 1) * K * T);
+        if (nearMissIds && near) nearMissIds.set(near, k * K * T);
       });
-      const batch = { indices, images, ids };
+      const batch = { indices, images, ids, nearMissIds };
       options.onBatch?.(batch, step);
       return batch;
     },
@@ -162,6 +193,9 @@ export async function trainReranker(
           rows,
           textLen: T,
           imageSize: S,
+          nearMissIds: batch.nearMissIds?.slice(start * K * T, (start + rows) * K * T) ?? null,
+          nearMisses: K,
+          nearMissWeight,
         };
         start += rows;
         return shard;
@@ -170,16 +204,24 @@ export async function trainReranker(
     unit: "pairs",
     size: (batch) => batch.indices.length,
     metrics(values) {
-      return {
+      const row: Record<string, number> = {
         loss: values.reduce((sum, v) => sum + v.parts[0], 0),
         logit_scale: values[0].parts[1],
       };
+      // Only runs that train on near misses have the column, so other runs' rows stay as they were.
+      if (K > 0) row.near_miss_loss = values.reduce((sum, v) => sum + v.parts[2], 0);
+      return row;
     },
   };
-  const { batchSize: _batchSize, onBatch: _onBatch, ...shared } = options;
+  const {
+    batchSize: _batchSize,
+    onBatch: _onBatch,
+    nearMissWeight: _nearMissWeight,
+    ...shared
+  } = options;
   const trainOptions = trainOptionsOf({ ...shared, workers }, RERANK_DEFAULTS);
   return await train(spec, {
     ...trainOptions,
-    runConfig: { ...trainOptions.runConfig, batchSize },
+    runConfig: { ...trainOptions.runConfig, batchSize, nearMissWeight, nearMisses: K },
   });
 }

@@ -55,6 +55,18 @@ async function csvRows(path: string): Promise<Row[]> {
   }
 }
 
+/** A reranker run's retrieval and near-miss tables. */
+async function rerankTables(run: RunRecord): Promise<ResultsSection["tables"]> {
+  return [
+    { caption: "Retrieval per split (top-1 of the pool):", rows: accuracyRows(summaryOf(run)) },
+    {
+      caption: "Near misses: how often the true caption outscores the same caption with one " +
+        "change (chance 50%), per split and kind:",
+      rows: accuracyRows(await csvRows(`${run.dir}/near_miss.csv`)),
+    },
+  ];
+}
+
 /** A one-row summary as `quantity | value` lines, which a page can show without scrolling. */
 function transposed(rows: readonly Row[]): Row[] {
   if (rows.length !== 1) return [...rows];
@@ -190,14 +202,16 @@ const SECTIONS: readonly SectionSpec[] = [
     name: "rerank_train",
     experiment: "rerank_train",
     command: "deno run -A experiments/rerank_train.ts",
-    tables: async (run) => [
-      { caption: "Retrieval per split (top-1 of the pool):", rows: accuracyRows(summaryOf(run)) },
-      {
-        caption: "Near misses: how often the true caption outscores the same caption with one " +
-          "change (chance 50%), per split and kind:",
-        rows: accuracyRows(await csvRows(`${run.dir}/near_miss.csv`)),
-      },
-    ],
+    where: (_, c) => !(Number(c.nearMissWeight) > 0),
+    tables: rerankTables,
+  },
+  {
+    name: "rerank_train (near-miss negatives)",
+    experiment: "rerank_train",
+    command: "deno run -A experiments/rerank_train.ts --nearMisses=5 --nearMissWeight=1 " +
+      "--tag=negclip_k5_w1 --out=data/cache/rerank_shapes_negclip.safetensors",
+    where: (_, c) => Number(c.nearMissWeight) > 0,
+    tables: rerankTables,
   },
   {
     name: "rerank_n_sweep",

@@ -9,6 +9,7 @@
 import { makeShapes, type ShapesSplit } from "../lib/data/mod.ts";
 import { exists, readRunConfig, requireRun } from "../lib/io/mod.ts";
 import type { ShapesJudge } from "../lib/judge/mod.ts";
+import { loadReranker, type Reranker } from "../lib/rerank/mod.ts";
 import {
   judgeCandidates,
   type JudgedCaption,
@@ -125,7 +126,11 @@ export async function choosePipeline(
  * @param experiment The caller's name, for the message.
  * @returns The pipeline (dispose it).
  */
-export async function loadRerankingPipeline(dir: string, experiment: string): Promise<Pipeline> {
+export async function loadRerankingPipeline(
+  dir: string,
+  experiment: string,
+  rerankerPath = "",
+): Promise<Pipeline> {
   if (!await exists(`${dir}/${MANIFEST_FILE}`)) {
     throw new Error(
       `[${experiment}] no pipeline in ${dir}: build it with \`deno run -A ` +
@@ -135,6 +140,7 @@ export async function loadRerankingPipeline(dir: string, experiment: string): Pr
     );
   }
   const pipeline = await Pipeline.load(dir);
+  if (rerankerPath !== "") return await withReranker(pipeline, rerankerPath, experiment);
   if (!pipeline.reranker) {
     pipeline.dispose();
     throw new Error(
@@ -143,6 +149,40 @@ export async function loadRerankingPipeline(dir: string, experiment: string): Pr
     );
   }
   return pipeline;
+}
+
+/**
+ * The pipeline with its reranker swapped for a saved one (experiments/rerank_train.ts's weights,
+ * e.g. one trained with near-miss negatives), so the same draws are judged under another
+ * reranker. The reranker must read the pipeline's tokenizer: its vocabulary and pad id are
+ * checked, and the pipeline refuses a reranker of another vocabulary.
+ *
+ * @param pipeline The loaded pipeline (its own reranker is freed).
+ * @param path The reranker's safetensors file.
+ * @param experiment The caller's name, for the messages.
+ * @returns A pipeline of the same tokenizer, dVAE and prior with that reranker.
+ * @throws RangeError when the reranker does not fit the pipeline's tokenizer.
+ */
+async function withReranker(pipeline: Pipeline, path: string, experiment: string) {
+  let model: Reranker | null = null;
+  try {
+    model = (await loadReranker(path)).model;
+    const { padId } = model.config;
+    if (padId !== undefined && padId !== pipeline.tokenizer.padId) {
+      throw new RangeError(
+        `[${experiment}] the reranker ${path} pads with id ${padId}, the pipeline's tokenizer ` +
+          `with ${pipeline.tokenizer.padId}: it was trained with another tokenizer`,
+      );
+    }
+    const swapped = new Pipeline(pipeline.tokenizer, pipeline.dvae, pipeline.prior, model);
+    console.log(`[${experiment}] reranking with ${path} instead of the pipeline's own reranker`);
+    pipeline.reranker?.dispose();
+    return swapped;
+  } catch (err) {
+    model?.dispose();
+    pipeline.dispose();
+    throw err;
+  }
 }
 
 /**

@@ -217,13 +217,39 @@ const SECTIONS: readonly SectionSpec[] = [
     name: "rerank_n_sweep",
     experiment: "rerank_n_sweep",
     command: "deno run -A experiments/rerank_n_sweep.ts",
+    where: (_, c) => !c.reranker,
     tables: summaryTable("Judge agreement against N, per split:"),
+  },
+  {
+    name: "rerank_n_sweep (near-miss reranker)",
+    experiment: "rerank_n_sweep",
+    command:
+      "deno run -A experiments/rerank_n_sweep.ts --reranker=data/cache/rerank_shapes_negclip.safetensors " +
+      "--tag=negclip",
+    where: (_, c) => Boolean(c.reranker),
+    tables: summaryTable(
+      "Judge agreement against N, per split, the same pipeline's draws under the reranker trained with " +
+        "near-miss negatives (rerank_train (near-miss negatives)):",
+    ),
   },
   {
     name: "zero_shot",
     experiment: "zero_shot",
     command: "deno run -A experiments/zero_shot.ts",
+    where: (_, c) => !c.reranker,
     tables: summaryTable("Judge agreement per attribute:"),
+  },
+  {
+    name: "zero_shot (near-miss reranker)",
+    experiment: "zero_shot",
+    command:
+      "deno run -A experiments/zero_shot.ts --reranker=data/cache/rerank_shapes_negclip.safetensors " +
+      "--tag=negclip",
+    where: (_, c) => Boolean(c.reranker),
+    tables: summaryTable(
+      "Judge agreement per attribute, the same pipeline's draws under the reranker trained with " +
+        "near-miss negatives (rerank_train (near-miss negatives)):",
+    ),
   },
   {
     name: "bench",

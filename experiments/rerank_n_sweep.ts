@@ -16,9 +16,11 @@
  *   Without --pipeline: data/cache/pipeline_shapes (`deno run -A experiments/prior_shapes.ts`),
  *   else data/cache/pipeline_shapes_quick (`deno run -A experiments/demo.ts --quick`), else the
  *   pipeline of the newest data/runs/demo/ run, made first when there is none; config.json
- *   records the folder (`pipeline`) and why (`pipelineSource`). `--quick`: 6 captions per split,
- *   16 draws, N ≤ 16, tag "quick": the same path and files in well under a minute, for checking
- *   the code and the figure, not the rates.
+ *   records the folder (`pipeline`) and why (`pipelineSource`).
+ *   `--reranker=PATH` judges the same draws under another reranker (rerank_train.ts's `--out`,
+ *   e.g. one trained with near-miss negatives) that reads the pipeline's tokenizer; config.json
+ *   records it. `--quick`: 6 captions per split, 16 draws, N ≤ 16, tag "quick": the same path
+ *   and files in well under a minute, for checking the code and the figure, not the rates.
  * Runtime: about five minutes on our 2-core machine for the default 3 × 40 captions, up to twice
  *   that when the other core is busy (the results page gives the newest full run's own time);
  *   `--quick` well under a minute.
@@ -74,6 +76,11 @@ import {
 export const RERANK_N_SWEEP_DEFAULTS = {
   /** The saved pipeline (tokenizer, dVAE, prior, reranker); "" = choose (see the header). */
   pipeline: "",
+  /**
+   * A reranker's weights (rerank_train.ts's --out) to use instead of the pipeline's own; it must
+   * read the pipeline's tokenizer. "" = the pipeline's.
+   */
+  reranker: "",
   /** Run at the small budget of {@link RERANK_N_SWEEP_QUICK}. */
   quick: false,
   ...CAPTION_DEFAULTS,
@@ -170,7 +177,7 @@ export async function run(
   }
   const started = performance.now();
   const chosen = await choosePipeline(cfg.pipeline, "rerank_n_sweep");
-  const pipeline = await loadRerankingPipeline(chosen.dir, "rerank_n_sweep");
+  const pipeline = await loadRerankingPipeline(chosen.dir, "rerank_n_sweep", cfg.reranker);
   const judge = await createShapesJudge();
   const splits = [];
   for (const split of cfg.splits as ShapesSplit[]) {

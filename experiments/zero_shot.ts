@@ -15,6 +15,9 @@
  *   [--temperature=1] [--seed=0] [--quick]`
  *   Without --pipeline: the full pipeline, else the quick one, else the newest demo run's (see
  *   experiments/rerank_n_sweep.ts); config.json records `pipeline` and `pipelineSource`.
+ *   `--reranker=PATH` judges the same draws under another reranker (rerank_train.ts's `--out`,
+ *   e.g. one trained with near-miss negatives) that reads the pipeline's tokenizer; config.json
+ *   records it.
  *   `--quick`: 8 captions per split, best of 16, tag "quick": the same path and files, for
  *   checking the code and the table, not the rates.
  * Runtime: a few minutes on our 2-core machine for the default 2 × 40 captions (the results page
@@ -62,6 +65,11 @@ import {
 export const ZERO_SHOT_DEFAULTS = {
   /** The saved pipeline (tokenizer, dVAE, prior, reranker); "" = choose (see the header). */
   pipeline: "",
+  /**
+   * A reranker's weights (rerank_train.ts's --out) to use instead of the pipeline's own; it must
+   * read the pipeline's tokenizer. "" = the pipeline's.
+   */
+  reranker: "",
   /** Run at the small budget of {@link ZERO_SHOT_QUICK}. */
   quick: false,
   ...CAPTION_DEFAULTS,
@@ -151,7 +159,7 @@ export async function run(
   const cfg = { ...ZERO_SHOT_DEFAULTS, ...(overrides.quick ? ZERO_SHOT_QUICK : {}), ...overrides };
   const started = performance.now();
   const chosen = await choosePipeline(cfg.pipeline, "zero_shot");
-  const pipeline = await loadRerankingPipeline(chosen.dir, "zero_shot");
+  const pipeline = await loadRerankingPipeline(chosen.dir, "zero_shot", cfg.reranker);
   const judge = await createShapesJudge();
   const splits = [
     { split: "test" as const, captions: await splitCaptions("test", cfg) },

@@ -9,7 +9,11 @@ import { nSweepFigure, zeroShotTable } from "../lib/display/mod.ts";
 import { parseCsv } from "../lib/io/mod.ts";
 import { writeCsv } from "../lib/log/mod.ts";
 import { type JudgedCaption, MANIFEST_FILE, rerankCurve } from "../lib/pipeline/mod.ts";
-import { choosePipeline } from "../experiments/_judged_splits.ts";
+import { choosePipeline, loadRerankingPipeline } from "../experiments/_judged_splits.ts";
+import { initBackend, tf } from "../lib/backend/mod.ts";
+import { createReranker, saveReranker } from "../lib/rerank/mod.ts";
+import { savePipeline } from "./_bad_pipeline_fixtures.ts";
+import { smallTokenizer } from "./_bad_input_fixtures.ts";
 import { run as runSweep, scoreAuc } from "../experiments/rerank_n_sweep.ts";
 import { run as runZeroShot, zeroShotSummary } from "../experiments/zero_shot.ts";
 
@@ -140,4 +144,36 @@ Deno.test("a missing pipeline is met with the commands that build it", async () 
   await assert.rejects(() => runZeroShot({ pipeline, write: false }), /prior_shapes\.ts/);
   await assert.rejects(() => runSweep({ pipeline, ns: [128] }), /every N must be/);
   await Deno.remove(pipeline);
+});
+
+Deno.test("--reranker swaps the pipeline's reranker for saved weights that read its tokenizer", async () => {
+  await initBackend();
+  const dir = await Deno.makeTempDir();
+  try {
+    await savePipeline(`${dir}/p`);
+    const tokenizer = smallTokenizer();
+    const fits = createReranker({
+      textLen: 8,
+      textVocab: tokenizer.vocabSize,
+      padId: tokenizer.padId,
+    });
+    await saveReranker(`${dir}/fits.safetensors`, fits);
+    fits.dispose();
+    const before = tf.memory().numTensors;
+    const pipeline = await loadRerankingPipeline(`${dir}/p`, "test", `${dir}/fits.safetensors`);
+    assert.equal(pipeline.reranker?.config.textVocab, tokenizer.vocabSize);
+    pipeline.dispose();
+    assert.equal(tf.memory().numTensors, before, "the swapped pipeline frees everything");
+    // Negative control: a reranker of another tokenizer (another pad id) is refused, nothing leaks.
+    const other = createReranker({ textLen: 8, textVocab: tokenizer.vocabSize, padId: 0 });
+    await saveReranker(`${dir}/other.safetensors`, other);
+    other.dispose();
+    await assert.rejects(
+      () => loadRerankingPipeline(`${dir}/p`, "test", `${dir}/other.safetensors`),
+      /the reranker \S+other\.safetensors pads with id 0, the pipeline's tokenizer with \d+/,
+    );
+    assert.equal(tf.memory().numTensors, before, "a refused swap frees what it loaded");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

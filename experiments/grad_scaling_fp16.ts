@@ -33,7 +33,8 @@
  *
  * Command: `deno run -A experiments/grad_scaling_fp16.ts [--steps=240] [--growthInterval=16]
  *   [--modes=fp32,global,per-block] [--format=float16] [--layers=4]`
- * Runtime: ~3.5–4.5 min on 2 cores (3 runs × 240 steps; the 16-bit modes' steps are slower).
+ * Runtime: one to a few minutes on 2 cores, with the load (3 runs × 240 steps; the 16-bit modes'
+ *   steps are slower; the results page gives the newest full run's own time).
  *   `--quick` (GRAD_SCALING_QUICK: 2 layers, 40 steps, a scale doubling every 4 steps, tag
  *   "quick"): about half a minute; it checks the code path, not the result.
  * Writes: data/runs/grad_scaling_fp16/<UTC>_<tag>/{config.json, metrics.csv, summary.csv};

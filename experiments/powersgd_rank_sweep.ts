@@ -28,7 +28,8 @@
  *
  * Command: `deno run -A experiments/powersgd_rank_sweep.ts [--steps=240] [--ranks=2,4,8,16,32]
  *   [--workers=2] [--batchSize=32] [--minCompressionRate=2] [--gapTolerance=0.02]`
- * Runtime: ~3.5 min on 2 cores (5 runs × 240 steps; a PowerSGD step ~1.6–2× a mean step here).
+ * Runtime: one to a few minutes on 2 cores, with the load (5 runs × 240 steps; the results page
+ *   gives the newest full run's own time).
  *   `--quick` (RANK_SWEEP_QUICK: 40 steps, r ∈ {4, 16, 32}, tag "quick"): about half a minute;
  *   it checks the code path, not the result.
  * Writes: data/runs/powersgd_rank_sweep/<UTC>_<tag>/{config.json, metrics.csv, summary.csv};

@@ -25,7 +25,8 @@
  *
  * Command: `deno run -A experiments/powersgd_variants.ts [--steps=150] [--rank=8]
  *   [--variants=mean,mean_16bit,vogels,vogels_16bit,dalle,dalle_16bit]`
- * Runtime: ~2.5 min on 2 cores (6 runs × 150 steps). `--quick` (VARIANTS_QUICK: every variant,
+ * Runtime: one to a few minutes on 2 cores, with the load (6 runs × 150 steps; the results page
+ *   gives the newest full run's own time). `--quick` (VARIANTS_QUICK: every variant,
  *   24 steps, tag "quick"): about half a minute; it checks the code path, not the result.
  * Writes: data/runs/powersgd_variants/<UTC>_<tag>/{config.json, metrics.csv, summary.csv};
  *   metrics: step, variant, then trainPrior's row (loss … bytes_sent, tokens_per_sec, step_ms).

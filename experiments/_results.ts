@@ -310,13 +310,13 @@ export async function writeResults(
     const found = dir === null ? null : await readRun(dir);
     const run = found === null || found.config.quick === true ? null : found;
     const shown = run === null ? null : { ...run, dir: relative(run.dir, repo) };
-    const wallSeconds = run === null ? undefined : await wallTime(run);
+    const wallTime = run === null ? undefined : await wallTimeOf(run);
     sections.push({
       name: spec.name,
       question: questionOf(spec.experiment),
       command: spec.command,
       run: shown,
-      wallSeconds,
+      wallTime,
       tables: run === null ? [] : await spec.tables(run, repo),
       notes: run === null || spec.notes === undefined ? [] : await spec.notes(run, repo),
     });
@@ -334,15 +334,21 @@ export async function writeResults(
  * How long a run took: its own record (`total_seconds`) where it keeps one, else from the start in
  * its folder's stamp to the last write of its summary.csv (a resumed run counts its pause too).
  */
-async function wallTime(run: RunRecord): Promise<number | undefined> {
-  if (typeof run.config.total_seconds === "number") return run.config.total_seconds;
+async function wallTimeOf(run: RunRecord): Promise<ResultsSection["wallTime"]> {
+  if (typeof run.config.total_seconds === "number") {
+    return { seconds: run.config.total_seconds, how: "as the run recorded it" };
+  }
   const stamp = /(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z_[^/]*\/?$/.exec(run.dir);
   if (stamp === null) return undefined;
   const [, y, mo, d, h, mi, se] = stamp;
   const start = Date.parse(`${y}-${mo}-${d}T${h}:${mi}:${se}Z`);
   try {
+    // A copied folder keeps this only when the copy keeps modification times (cp -p, rsync -t).
     const end = (await Deno.stat(`${run.dir}/summary.csv`)).mtime?.getTime();
-    return end === undefined ? undefined : (end - start) / 1000;
+    return end === undefined ? undefined : {
+      seconds: (end - start) / 1000,
+      how: "from the folder's stamp to summary.csv's last write",
+    };
   } catch {
     return undefined;
   }

@@ -101,7 +101,7 @@ Deno.test("the results page reads each experiment's newest full run and says whe
     const demo = section(page, "demo");
     assert.match(demo, /run `data\/runs\/demo\/20261203T000000Z_full`/);
     assert.match(demo, /\| Stage one \| 299 \|/);
-    assert.match(demo, / · took 11\.1 min\n/, "the run's own time");
+    assert.match(demo, / · took 11\.1 min \(as the run recorded it\)\n/, "the run's own time");
     assert.doesNotMatch(demo, /deno run …/, "commands are left to the facts line");
     assert.match(demo, /Stage one, the dVAE, on held-out scenes \(`data\/runs\/dvae_train\//);
     assert.match(demo, /\| elb_bits_per_dim \| -1\.77 \|/);

@@ -26,8 +26,8 @@ export interface ResultsSection {
   run: RunRecord | null;
   /** Tables read from the run (caption, rows); intervals are merged by {@link mergeIntervals}. */
   tables: readonly { caption: string; rows: readonly Row[] }[];
-  /** The run's wall time in seconds, when it is known. */
-  wallSeconds?: number;
+  /** The run's wall time, when it is known, and how it was read (a run's record, file times). */
+  wallTime?: { seconds: number; how: string };
   /** Lines stated beside the tables: departures from the paper, what a column means. */
   notes?: readonly string[];
 }
@@ -153,9 +153,10 @@ export function resultsMarkdown(
       lines.push(`No full run on this machine. Make one with \`${section.command}\`.`);
       continue;
     }
-    const took = section.wallSeconds === undefined
+    const wall = section.wallTime;
+    const took = wall === undefined
       ? ""
-      : ` · took ${(section.wallSeconds / 60).toFixed(1)} min`;
+      : ` · took ${(wall.seconds / 60).toFixed(1)} min (${wall.how})`;
     lines.push(runFacts(section.run) + took, "", `Command: \`${section.command}\``);
     for (const note of section.notes ?? []) lines.push("", note);
     for (const table of section.tables) {

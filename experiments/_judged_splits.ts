@@ -20,10 +20,11 @@ import {
 /** Where the caption lists come from (the same for both experiments). */
 export const CAPTION_DEFAULTS = {
   /**
-   * Captions per split: the first this many distinct captions of the split's seeded set.
+   * Captions per split: the first this many distinct captions of the split's seeded set (64: the
+   * project's floor for a headline rate).
    * @accepts integer ≥ 1
    */
-  captions: 40,
+  captions: 64,
   /**
    * Scenes of the train split's set: those experiments/prior_shapes.ts trains on (its defaults).
    * @accepts integer ≥ 1

@@ -11,7 +11,7 @@
  * the agreement of the reranker's best of N, of a random one of the N (its expectation per
  * caption), and of the oracle (any of the N agrees), each with a 95% interval over captions.
  *
- * Command: `deno run -A experiments/rerank_n_sweep.ts [--pipeline=DIR] [--captions=40]
+ * Command: `deno run -A experiments/rerank_n_sweep.ts [--pipeline=DIR] [--captions=64]
  *   [--maxN=64] [--ns=1,2,4,8,16,32,64] [--temperature=1] [--seed=0] [--quick]`
  *   Without --pipeline: data/cache/pipeline_shapes (`deno run -A experiments/prior_shapes.ts`),
  *   else data/cache/pipeline_shapes_quick (`deno run -A experiments/demo.ts --quick`), else the
@@ -21,7 +21,7 @@
  *   e.g. one trained with near-miss negatives) that reads the pipeline's tokenizer; config.json
  *   records it. `--quick`: 6 captions per split, 16 draws, N ≤ 16, tag "quick": the same path
  *   and files in well under a minute, for checking the code and the figure, not the rates.
- * Runtime: about five minutes on our 2-core machine for the default 3 × 40 captions, up to twice
+ * Runtime: about five minutes on our 2-core machine for the default 3 × 64 captions, up to twice
  *   that when the other core is busy (the results page gives the newest full run's own time);
  *   `--quick` well under a minute.
  * Writes: data/runs/rerank_n_sweep/<UTC>_<tag>/: config.json (with the caption lists), metrics.csv
@@ -37,7 +37,7 @@
  * Results: data/figures/RESULTS.md § rerank_n_sweep (`deno task figures` writes it from the
  *   newest full run, naming its folder, commit, machine and the pipeline it judged) and the curves
  *   in data/figures/rerank_n_sweep.html. Each point carries its 95% interval over the run's
- *   captions (40 per split by default: about ±12–15 points for rates of 20–50%). What to read: the
+ *   captions (64 per split by default: about ±10–12 points for rates of 20–50%). What to read: the
  *   reranked curve against random (reranking helps where it leaves random's interval) and
  *   against the oracle (how often the reranker finds an agreeing draw that is there); at N = 32,
  *   the project's goal of ≥ 60% on test captions, and zero-shot ≥ 0.8 of the test rate.

@@ -11,7 +11,7 @@
  * draw (what a pipeline without reranking returns) / the reranker's best of 32, and the
  * zero-shot ÷ test ratios. Scene rows carry 95% intervals over captions.
  *
- * Command: `deno run -A experiments/zero_shot.ts [--pipeline=DIR] [--captions=40] [--n=32]
+ * Command: `deno run -A experiments/zero_shot.ts [--pipeline=DIR] [--captions=64] [--n=32]
  *   [--temperature=1] [--seed=0] [--quick]`
  *   Without --pipeline: the full pipeline, else the quick one, else the newest demo run's (see
  *   experiments/rerank_n_sweep.ts); config.json records `pipeline` and `pipelineSource`.
@@ -20,7 +20,7 @@
  *   records it.
  *   `--quick`: 8 captions per split, best of 16, tag "quick": the same path and files, for
  *   checking the code and the table, not the rates.
- * Runtime: a few minutes on our 2-core machine for the default 2 × 40 captions (the results page
+ * Runtime: a few minutes on our 2-core machine for the default 2 × 64 captions (the results page
  *   gives the newest full run's own time); `--quick` well under a minute.
  * Writes: data/runs/zero_shot/<UTC>_<tag>/: config.json (with the caption lists), metrics.csv (one
  *   row per caption: step, split, caption, first_agrees, reranked_agrees, draws_agreeing of n,
@@ -33,12 +33,13 @@
  *   shape (the held-out pair), not in count or relation.
  * Results: data/figures/RESULTS.md § zero_shot (`deno task figures` writes it from the newest full
  *   run, naming its folder, commit, machine and the pipeline it judged) and
- *   data/figures/zero_shot.md. Every rate there rests on the run's caption count (40 per split by
- *   default: a scene rate near 20% is then known to about ±12 points, and a zero-shot ÷ test ratio
+ *   data/figures/zero_shot.md. Every rate there rests on the run's caption count (64 per split by
+ *   default: a scene rate near 20% is then known to about ±10 points, and a zero-shot ÷ test ratio
  *   of two such rates is barely determined). What to read: whether reranking lifts the scene row
  *   beyond its interval, and in which attributes the zero-shot split loses (expected: the held-out
- *   pair's shape, not count or relation). The reranker's near-miss accuracy per attribute is the
- *   reranker issue's measurement, not made here yet.
+ *   pair's shape, not count or relation). How well the reranker itself reads each attribute is
+ *   measured by experiments/rerank_train.ts (near_miss.csv); `--reranker=PATH` judges the same
+ *   draws under another reranker, e.g. one trained with near-miss negatives.
  *
  * @module
  */

@@ -11,7 +11,14 @@ import {
   type ResultsSection,
   type Row,
 } from "../lib/display/mod.ts";
-import { latestRun, parseCsv, readRun, type RunRecord, writeFileAtomic } from "../lib/io/mod.ts";
+import {
+  latestRun,
+  parseCsv,
+  readRun,
+  type RunRecord,
+  runStarted,
+  writeFileAtomic,
+} from "../lib/io/mod.ts";
 import { moduleDocs } from "../lib/log/mod.ts";
 
 /** Where the page goes, relative to the figures folder. */
@@ -338,10 +345,8 @@ async function wallTimeOf(run: RunRecord): Promise<ResultsSection["wallTime"]> {
   if (typeof run.config.total_seconds === "number") {
     return { seconds: run.config.total_seconds, how: "as the run recorded it" };
   }
-  const stamp = /(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z_[^/]*\/?$/.exec(run.dir);
-  if (stamp === null) return undefined;
-  const [, y, mo, d, h, mi, se] = stamp;
-  const start = Date.parse(`${y}-${mo}-${d}T${h}:${mi}:${se}Z`);
+  const start = runStarted(run.dir)?.getTime();
+  if (start === undefined) return undefined;
   try {
     // A copied folder keeps this only when the copy keeps modification times (cp -p, rsync -t).
     const end = (await Deno.stat(`${run.dir}/summary.csv`)).mtime?.getTime();

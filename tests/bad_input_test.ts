@@ -70,6 +70,24 @@ interface Row {
   after?: (ctx: Context) => void;
 }
 
+/** Two steps of a small reranker on 8 scenes of `split`, checkpointing into the row's folder. */
+async function trainSmallReranker(
+  c: Context,
+  split: "train" | "zero-shot",
+  options: { lr?: number } = {},
+) {
+  const set = await makeShapes({ count: 8, seed: 3, split, cache: false });
+  const data = rerankData({ ...set, tokenizer: c.tokenizer });
+  const model = c.own(createReranker({ textLen: data.textLen, textVocab: data.textVocab }));
+  return trainReranker(model, data, {
+    steps: 2,
+    batchSize: 4,
+    workers: 1,
+    ...options,
+    checkpointPath: join(c.out, "checkpoint.safetensors"),
+  });
+}
+
 const image = (shape: number[], value = 0.5, dtype: "float32" | "int32" = "float32") =>
   tf.fill<tf.Rank>(shape, value, dtype) as tf.Tensor4D;
 
@@ -183,17 +201,7 @@ const ROWS: Row[] = [
   },
   {
     name: "trainReranker: zero-shot scenes (held-out compositions), with a checkpoint path",
-    run: async (c) => {
-      const set = await makeShapes({ count: 8, seed: 3, split: "zero-shot", cache: false });
-      const data = rerankData({ ...set, tokenizer: c.tokenizer });
-      const model = c.own(createReranker({ textLen: data.textLen, textVocab: data.textVocab }));
-      return trainReranker(model, data, {
-        steps: 2,
-        batchSize: 4,
-        workers: 1,
-        checkpointPath: join(c.out, "checkpoint.safetensors"),
-      });
-    },
+    run: (c) => trainSmallReranker(c, "zero-shot"),
     error: RangeError,
     message:
       /^the reranker trains on the shapes "train" split only \(never test, zero-shot or generated images\), got split "zero-shot"$/,
@@ -550,18 +558,7 @@ const ROWS: Row[] = [
   },
   {
     name: "trainReranker: a negative lr, with a checkpoint path",
-    run: async (c) => {
-      const set = await makeShapes({ count: 8, seed: 3, split: "train", cache: false });
-      const data = rerankData({ ...set, tokenizer: c.tokenizer });
-      const model = c.own(createReranker({ textLen: data.textLen, textVocab: data.textVocab }));
-      return trainReranker(model, data, {
-        steps: 2,
-        batchSize: 4,
-        workers: 1,
-        lr: -1e-3,
-        checkpointPath: join(c.out, "checkpoint.safetensors"),
-      });
-    },
+    run: (c) => trainSmallReranker(c, "train", { lr: -1e-3 }),
     error: RangeError,
     message: /^AdamW lr must be a finite number > 0, got -0\.001$/,
   },

@@ -7,6 +7,8 @@
  */
 import assert from "node:assert/strict";
 import { writeResults } from "../experiments/_results.ts";
+import { DEFAULTS, SHAPES_RECIPE } from "../experiments/dvae_train.ts";
+import { MSE_STD, PIXEL_EPS } from "../lib/dvae/mod.ts";
 import { writeCsv } from "../lib/log/mod.ts";
 
 const CODE = { commit: "a".repeat(40), dirty: false, changed: [] };
@@ -52,19 +54,12 @@ Deno.test("the results page reads each experiment's newest full run and says whe
     const stage = `${runs}/prior_shapes/20261203T000000Z_demo_full`;
     await makeRun(repo, stage, {}, [row("test", 0.0625)]);
     const dvaeStage = `${runs}/dvae_train/20261203T000000Z_demo_full`;
+    // The config dvae_train writes for the shapes recipe, from its own defaults.
     const shapesRecipe = {
+      ...DEFAULTS,
+      ...SHAPES_RECIPE,
       dataset: "shapes",
-      reconstruction: "mse",
-      beta: 0,
-      marginalKl: 20,
-      info: 5,
-      infoFrac: 0.4,
-      initBias: true,
-      tauTo: 1 / 16,
-      tauFrac: 1,
-      straightThrough: false,
-      dequantize: false,
-      objective: { gaussianStd: 0.1, pixelEps: 0.1 },
+      objective: { gaussianStd: MSE_STD, pixelEps: PIXEL_EPS },
     };
     await makeRun(repo, dvaeStage, shapesRecipe, [{ elb_bits_per_dim: -1.77 }]);
     await makeRun(

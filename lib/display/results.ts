@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { RunRecord } from "../io/mod.ts";
+import { type RunRecord, runStarted } from "../io/mod.ts";
 import type { Row } from "./rows.ts";
 import { formatAgreement } from "./agreement.ts";
 import { markdownTable } from "./table.ts";
@@ -95,10 +95,8 @@ function codeText(config: Readonly<Record<string, unknown>>): string {
 
 /** The run's start, from its folder's stamp (`20261207T065525Z_…`). */
 function startedAt(dir: string): string {
-  const stamp = /(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})\d{2}Z_[^/]*\/?$/.exec(dir);
-  return stamp
-    ? `${stamp[1]}-${stamp[2]}-${stamp[3]} ${stamp[4]}:${stamp[5]} UTC`
-    : "start unknown";
+  const start = runStarted(dir);
+  return start ? `${start.toISOString().slice(0, 16).replace("T", " ")} UTC` : "start unknown";
 }
 
 /**

@@ -27,6 +27,7 @@ export {
   RUN_FOLDER_PATTERN,
   runExperiment,
   runStamp,
+  runStarted,
 } from "./runs.ts";
 export type { LatestRunOptions, RunRecord } from "./runs.ts";
 export { commandLine, requireRun } from "./require_run.ts";

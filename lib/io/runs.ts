@@ -26,6 +26,26 @@ export function runStamp(date: Date): string {
   return date.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
 }
 
+/**
+ * When a run started, read back from its folder's stamp ({@link runStamp}'s inverse).
+ *
+ * @param dir The run folder (`…/<stamp>_<tag>`, a trailing slash allowed).
+ * @returns The start, or null when the folder's name is not stamped.
+ * @example
+ * ```ts
+ * import { runStarted } from "./runs.ts";
+ * console.log(runStarted("data/runs/demo/20261202T014452Z_full")?.toISOString());
+ * // "2026-12-02T01:44:52.000Z"
+ * ```
+ */
+export function runStarted(dir: string): Date | null {
+  const stamp = RUN_FOLDER_PATTERN.exec(baseName(dir))?.[1];
+  const parts = stamp && /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(stamp);
+  if (!parts) return null;
+  const [, y, mo, d, h, mi, s] = parts;
+  return new Date(`${y}-${mo}-${d}T${h}:${mi}:${s}Z`);
+}
+
 /** A run folder as read back by {@link readRun}. */
 export interface RunRecord {
   /** The folder, as given. */

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { latestRun, readRun, runExperiment, runStamp, writeFileAtomic } from "./mod.ts";
+import { latestRun, readRun, runExperiment, runStamp, runStarted, writeFileAtomic } from "./mod.ts";
 
 async function makeRun(folder: string, files: Record<string, string>): Promise<void> {
   for (const [name, text] of Object.entries(files)) {
@@ -114,6 +114,14 @@ Deno.test("latestRun with where: only the runs it accepts, with and without pref
 
 Deno.test("runStamp and runExperiment agree with lib/log's folder layout", () => {
   assert.equal(runStamp(new Date("2026-12-02T01:44:52.999Z")), "20261202T014452Z");
+  const start = new Date("2026-12-02T01:44:52Z");
+  assert.deepEqual(runStarted(`data/runs/demo/${runStamp(start)}_full/`), start, "a round trip");
+  assert.equal(runStarted("data/runs/demo/notes"), null);
+  assert.equal(
+    runStarted("data/runs/20261202T014452Z_x/inner"),
+    null,
+    "only the folder's own name",
+  );
   assert.equal(runExperiment("data/runs/a_b/20261202T014452Z_t/", {}), "a_b");
   assert.equal(runExperiment("data/runs/a_b/20261202T014452Z_t", { experiment: "x" }), "x");
   assert.equal(runExperiment("data/runs/a_b/not_a_stamp", {}), null);

@@ -12,6 +12,7 @@ import {
   formatAgreement,
   judgeTable,
   lossCurvesFigure,
+  nearMissTable,
   nSweepFigure,
   Report,
   rerankingStatement,
@@ -223,6 +224,15 @@ export async function writeDemoReport(
   });
   const statement = rerankingStatement(judged);
   if (statement) report.text(statement);
+  const nearMissCsv = await readTextOrNull(at(`${input.stages[1].run}/near_miss.csv`));
+  if (nearMissCsv !== null) {
+    report.table(nearMissTable(parseCsv(nearMissCsv)).rows, {
+      caption: "does the reranker read the whole caption? How often it prefers an image's true " +
+        "caption to the same caption with one change (chance 50%), on rendered test and " +
+        "zero-shot scenes, on the same scenes through the dVAE, and on this run's draws " +
+        "captioned as the judge reads them; 95% Wilson intervals",
+    });
+  }
   for (const split of SPLITS) {
     const png = await readFileOrNull(at(`${input.stages[1].run}/samples_${split}.png`));
     if (png) {

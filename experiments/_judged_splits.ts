@@ -224,14 +224,15 @@ export interface JudgedSplit {
  * @param pipeline The pipeline.
  * @param judge The shapes judge.
  * @param splits The splits and their captions.
- * @param o Draws per caption, temperature, seed and a tag for progress lines.
+ * @param o Draws per caption, temperature, seed, a tag for progress lines, and how many captions
+ *   per split keep their draws' images (`JudgedCaption.images`; the caller disposes them).
  * @returns One entry per split, in order.
  */
 export async function judgeSplits(
   pipeline: Pipeline,
   judge: ShapesJudge,
   splits: { split: ShapesSplit; captions: string[] }[],
-  o: { n: number; temperature: number; seed: number; experiment: string },
+  o: { n: number; temperature: number; seed: number; experiment: string; keepImages?: number },
 ): Promise<JudgedSplit[]> {
   const out: JudgedSplit[] = [];
   for (const [s, { split, captions }] of splits.entries()) {
@@ -241,6 +242,7 @@ export async function judgeSplits(
       n: o.n,
       seed: o.seed + 1000 * s,
       temperature: o.temperature,
+      keepImages: o.keepImages,
       onCaption: (done, total) => {
         if (done % every === 0 || done === total) {
           const sec = (performance.now() - started) / 1000;

@@ -7,6 +7,7 @@
  */
 import {
   describeDvaeObjective,
+  nearMissTable,
   resultsMarkdown,
   type ResultsSection,
   type Row,
@@ -20,6 +21,7 @@ import {
   writeFileAtomic,
 } from "../lib/io/mod.ts";
 import { moduleDocs } from "../lib/log/mod.ts";
+import { RERANKER_RECIPE } from "../lib/pipeline/mod.ts";
 
 /** Where the page goes, relative to the figures folder. */
 export const RESULTS_FILE = "RESULTS.md";
@@ -62,16 +64,60 @@ async function csvRows(path: string): Promise<Row[]> {
   }
 }
 
+/** The near-miss table of a run that wrote near_miss.csv (none otherwise). */
+async function nearMissTables(run: RunRecord): Promise<ResultsSection["tables"]> {
+  const rows = await csvRows(`${run.dir}/near_miss.csv`);
+  if (rows.length === 0) return [];
+  return [{
+    caption: "Near misses: how often the reranker prefers an image's true caption to the same " +
+      "caption with one change (chance 50%), per kind, on rendered scenes of each split" +
+      (rows.some((r) => r.images_of !== undefined && r.images_of !== "rendered")
+        ? ", on the same scenes through the pipeline's dVAE, and on the pipeline's draws " +
+          "captioned as the judge reads them"
+        : "") +
+      " (95% Wilson intervals, with the images each rests on):",
+    rows: nearMissTable(rows).rows,
+  }];
+}
+
 /** A reranker run's retrieval and near-miss tables. */
 async function rerankTables(run: RunRecord): Promise<ResultsSection["tables"]> {
   return [
     { caption: "Retrieval per split (top-1 of the pool):", rows: accuracyRows(summaryOf(run)) },
-    {
-      caption: "Near misses: how often the true caption outscores the same caption with one " +
-        "change (chance 50%), per split and kind:",
-      rows: accuracyRows(await csvRows(`${run.dir}/near_miss.csv`)),
-    },
+    ...await nearMissTables(run),
   ];
+}
+
+/** A judged run's summary under a caption, then its reranker's near-miss table. */
+const sweepTables = (caption: string) => async (run: RunRecord) => [
+  { caption, rows: summaryOf(run) },
+  ...await nearMissTables(run),
+];
+
+/** rerank_train's flags for CLIP's recipe (lib/pipeline's BATCH_NEGATIVES_ONLY). */
+const CLIP_FLAGS = "--nearMisses=0 --nearMissWeight=0 --twins=false --throughDvae=0 " +
+  "--imageStageDepth=0";
+
+/** Whether a rerank_train run used the toolkit's recipe (lib/pipeline's RERANKER_RECIPE). */
+function isToolkitRecipe(c: Readonly<Record<string, unknown>>): boolean {
+  return (Object.keys(RERANKER_RECIPE) as (keyof typeof RERANKER_RECIPE)[])
+    .every((key) => c[key] === RERANKER_RECIPE[key]);
+}
+
+/** What a rerank_train run trained with, from its config.json. */
+function recipeNotes(run: RunRecord): Promise<string[]> {
+  const c = run.config;
+  const parts = [
+    Number(c.nearMissWeight) > 0
+      ? `${c.nearMisses} near-miss captions per image as negatives (weight ${c.nearMissWeight})`
+      : "no near-miss captions",
+    c.twins === true ? "near-miss twins in every batch" : "no twins",
+    Number(c.throughDvae) > 0
+      ? `${Math.round(100 * Number(c.throughDvae))}% of training images through the dVAE`
+      : "rendered images only",
+    `${Number(c.imageStageDepth ?? 0)} stride-1 convolution(s) before each halving`,
+  ];
+  return Promise.resolve([`Recipe: ${parts.join("; ")}.`]);
 }
 
 /** A one-row summary as `quantity | value` lines, which a page can show without scrolling. */
@@ -209,34 +255,45 @@ const SECTIONS: readonly SectionSpec[] = [
     name: "rerank_train",
     experiment: "rerank_train",
     command: "deno run -A experiments/rerank_train.ts",
-    where: (_, c) => !(Number(c.nearMissWeight) > 0),
+    where: (_, c) => isToolkitRecipe(c),
     tables: rerankTables,
+    notes: recipeNotes,
   },
   {
-    name: "rerank_train (near-miss negatives)",
+    name: "rerank_train (CLIP's recipe: batch negatives only)",
     experiment: "rerank_train",
-    command: "deno run -A experiments/rerank_train.ts --nearMisses=5 --nearMissWeight=1 " +
-      "--tag=negclip_k5_w1 --out=data/cache/rerank_shapes_negclip.safetensors",
-    where: (_, c) => Number(c.nearMissWeight) > 0,
+    command: `deno run -A experiments/rerank_train.ts ${CLIP_FLAGS} --tag=clip ` +
+      "--out=data/cache/rerank_shapes_clip.safetensors",
+    where: (_, c) => !(Number(c.nearMissWeight) > 0) && c.twins !== true,
     tables: rerankTables,
+    notes: recipeNotes,
+  },
+  {
+    name: "rerank_train (near-miss captions only)",
+    experiment: "rerank_train",
+    command: "deno run -A experiments/rerank_train.ts --twins=false --throughDvae=0 " +
+      "--imageStageDepth=0 --tag=negclip_k5_w1 --out=data/cache/rerank_shapes_negclip.safetensors",
+    where: (_, c) =>
+      Number(c.nearMissWeight) > 0 && c.twins !== true && !(Number(c.throughDvae) > 0),
+    tables: rerankTables,
+    notes: recipeNotes,
   },
   {
     name: "rerank_n_sweep",
     experiment: "rerank_n_sweep",
     command: "deno run -A experiments/rerank_n_sweep.ts",
     where: (_, c) => !c.reranker,
-    tables: summaryTable("Judge agreement against N, per split:"),
+    tables: sweepTables("Judge agreement against N, per split, under the pipeline's own reranker:"),
   },
   {
-    name: "rerank_n_sweep (near-miss reranker)",
+    name: "rerank_n_sweep (the same draws under CLIP's recipe)",
     experiment: "rerank_n_sweep",
-    command:
-      "deno run -A experiments/rerank_n_sweep.ts --reranker=data/cache/rerank_shapes_negclip.safetensors " +
-      "--tag=negclip",
-    where: (_, c) => Boolean(c.reranker),
-    tables: summaryTable(
-      "Judge agreement against N, per split, the same pipeline's draws under the reranker trained with " +
-        "near-miss negatives (rerank_train (near-miss negatives)):",
+    command: "deno run -A experiments/rerank_n_sweep.ts " +
+      "--reranker=data/cache/rerank_shapes_clip.safetensors --tag=clip",
+    where: (dir, c) => Boolean(c.reranker) && dir.endsWith("_clip"),
+    tables: sweepTables(
+      "Judge agreement against N, per split, the same pipeline's draws under the reranker of " +
+        "rerank_train (CLIP's recipe: batch negatives only):",
     ),
   },
   {
@@ -244,18 +301,17 @@ const SECTIONS: readonly SectionSpec[] = [
     experiment: "zero_shot",
     command: "deno run -A experiments/zero_shot.ts",
     where: (_, c) => !c.reranker,
-    tables: summaryTable("Judge agreement per attribute:"),
+    tables: sweepTables("Judge agreement per attribute, under the pipeline's own reranker:"),
   },
   {
-    name: "zero_shot (near-miss reranker)",
+    name: "zero_shot (the same draws under CLIP's recipe)",
     experiment: "zero_shot",
-    command:
-      "deno run -A experiments/zero_shot.ts --reranker=data/cache/rerank_shapes_negclip.safetensors " +
-      "--tag=negclip",
-    where: (_, c) => Boolean(c.reranker),
-    tables: summaryTable(
-      "Judge agreement per attribute, the same pipeline's draws under the reranker trained with " +
-        "near-miss negatives (rerank_train (near-miss negatives)):",
+    command: "deno run -A experiments/zero_shot.ts " +
+      "--reranker=data/cache/rerank_shapes_clip.safetensors --tag=clip",
+    where: (dir, c) => Boolean(c.reranker) && dir.endsWith("_clip"),
+    tables: sweepTables(
+      "Judge agreement per attribute, the same pipeline's draws under the reranker of " +
+        "rerank_train (CLIP's recipe: batch negatives only):",
     ),
   },
   {

@@ -46,17 +46,21 @@ import {
 } from "../lib/data/mod.ts";
 import { loadDvae } from "../lib/dvae/mod.ts";
 import { agreement, createShapesJudge, type ShapesJudge } from "../lib/judge/mod.ts";
-import { applyPreset, type MetricsRow, writeCsv } from "../lib/log/mod.ts";
+import { applyPreset, type MetricsRow, UsageError, writeCsv } from "../lib/log/mod.ts";
 import { openRunLog, paramCount, resumableFlags } from "../lib/nn/mod.ts";
 import {
   captionRows,
+  checkRecipe,
   imageTokens,
   interval95,
   judgeCandidates,
   Pipeline,
+  RERANKER_RECIPE,
+  type RerankerRecipe,
+  rerankerTrainingData,
 } from "../lib/pipeline/mod.ts";
 import { createPrior, heldOutLoss, trainPrior } from "../lib/prior/mod.ts";
-import { createReranker, rerankData, trainReranker } from "../lib/rerank/mod.ts";
+import { createReranker, trainReranker } from "../lib/rerank/mod.ts";
 import { BpeTokenizer } from "../lib/tokenizer/mod.ts";
 import { agreementOf, formatAgreement } from "../lib/display/mod.ts";
 import {
@@ -67,6 +71,13 @@ import {
   judgedColumns,
   sampleGrid,
 } from "./_prior_shapes.ts";
+import {
+  drawNearMissRows,
+  heldOutNearMissRows,
+  NEAR_MISS_EVAL,
+  type NearMissRow,
+  printNearMiss,
+} from "./_near_miss.ts";
 
 /** The experiment's flags and their defaults. */
 export const PRIOR_SHAPES_DEFAULTS = {
@@ -101,8 +112,29 @@ export const PRIOR_SHAPES_DEFAULTS = {
   bpeDropout: 0.1,
   /** Reranker training steps (0: a pipeline without reranker). @accepts integer ≥ 0 */
   rerankSteps: 600,
+  /**
+   * The reranker's near-miss captions per training image (lib/pipeline's RERANKER_RECIPE; see
+   * experiments/rerank_train.ts). @accepts integer ≥ 0
+   */
+  rerankNearMisses: RERANKER_RECIPE.nearMisses,
+  /** Weight of their loss term; 0 = CLIP's loss alone. @accepts number ≥ 0 */
+  rerankNearMissWeight: RERANKER_RECIPE.nearMissWeight,
+  /** Near-miss twins in the reranker's batches (image-side hard negatives). */
+  rerankTwins: RERANKER_RECIPE.twins,
+  /**
+   * Share of the reranker's training images passed through this run's dVAE (what it ranks is
+   * decoded). @accepts number in [0, 1]
+   */
+  rerankThroughDvae: RERANKER_RECIPE.throughDvae,
+  /** Stride-1 convolutions before each halving of the reranker's image encoder. @accepts integer ≥ 0 */
+  rerankImageStageDepth: RERANKER_RECIPE.imageStageDepth,
   /** Evaluation captions per split. @accepts integer ≥ 1 */
   evalCaptions: 24,
+  /**
+   * Rendered test and zero-shot scenes for the reranker's near-miss table (rendered and through
+   * the dVAE; the grid captions' draws are added, as the judge reads them). @accepts integer ≥ 1
+   */
+  nearMissScenes: NEAR_MISS_EVAL.count,
   /** Captions per split the sample grids show. @accepts integer ≥ 1 */
   gridCaptions: 8,
   /** Draws per evaluation caption. @accepts integer ≥ 1 */
@@ -145,6 +177,7 @@ export const PRIOR_SHAPES_QUICK: Partial<PriorShapesConfig> = {
   trainCount: 1000,
   steps: 40,
   rerankSteps: 40,
+  nearMissScenes: 40,
   evalCaptions: 4,
   gridCaptions: 4,
   temperatures: [1],
@@ -245,12 +278,22 @@ async function build(
   }
   let reranker = null;
   if (cfg.rerankSteps > 0) {
-    const data = rerankData({ ...train, split: "train", tokenizer });
-    reranker = createReranker({ textLen: data.textLen, textVocab: data.textVocab, seed: cfg.seed });
+    const recipe = rerankRecipeOf(cfg);
+    const { data, groupSize } = await rerankerTrainingData(train, tokenizer, dvae, recipe, {
+      seed: cfg.seed,
+    });
+    reranker = createReranker({
+      textLen: data.textLen,
+      textVocab: data.textVocab,
+      imageStageDepth: recipe.imageStageDepth,
+      seed: cfg.seed,
+    });
     const run = await trainReranker(reranker, data, {
       steps: cfg.rerankSteps,
       seed: cfg.seed,
       workers: cfg.workers,
+      nearMissWeight: recipe.nearMissWeight,
+      groupSize,
     });
     console.log(`[prior_shapes] reranker: InfoNCE ${Number(run.rows.at(-1)?.loss).toFixed(3)}`);
     run.dispose();
@@ -259,6 +302,24 @@ async function build(
   const pipeline = new Pipeline(tokenizer, dvae, prior, reranker);
   await pipeline.save(cfg.out, { run: log.dir, dvae: cfg.dvae, dvae_accepted: accepted });
   return { pipeline, log, warning, accepted };
+}
+
+/** The reranker's recipe from the flags (checked before any training). */
+function rerankRecipeOf(cfg: PriorShapesConfig): RerankerRecipe {
+  const recipe = {
+    nearMisses: cfg.rerankNearMisses,
+    nearMissWeight: cfg.rerankNearMissWeight,
+    twins: cfg.rerankTwins,
+    throughDvae: cfg.rerankThroughDvae,
+    imageStageDepth: cfg.rerankImageStageDepth,
+  };
+  try {
+    checkRecipe(recipe);
+  } catch (err) {
+    const message = (err as Error).message;
+    throw new UsageError(`--rerank${message[0].toUpperCase()}${message.slice(1)}`);
+  }
+  return recipe;
 }
 
 /**
@@ -270,6 +331,7 @@ async function build(
 export async function run(cfg: PriorShapesConfig): Promise<{ dir: string; summary: MetricsRow[] }> {
   const started = performance.now();
   const minutes = () => ((performance.now() - started) / 60000).toFixed(1);
+  if (!cfg.pipeline && cfg.rerankSteps > 0) rerankRecipeOf(cfg); // a bad flag fails before training
   const clock = new StageClock();
   const judge = await createShapesJudge();
   const train = await makeShapes({ count: cfg.trainCount, seed: cfg.trainSeed, split: "train" });
@@ -286,6 +348,10 @@ export async function run(cfg: PriorShapesConfig): Promise<{ dir: string; summar
   const { prior, tokenizer, dvae } = pipeline;
   const textLen = prior.config.textLen;
   const summary: MetricsRow[] = [];
+  // Does the reranker read the whole caption, on rendered scenes, through the dVAE, and on draws?
+  const nearMiss: NearMissRow[] = pipeline.reranker
+    ? await heldOutNearMissRows(pipeline.reranker, tokenizer, dvae, cfg.nearMissScenes)
+    : [];
   for (const split of ["train", "test", "zero-shot"] as ShapesSplit[]) {
     const set = split === "train"
       ? train
@@ -330,6 +396,9 @@ export async function run(cfg: PriorShapesConfig): Promise<{ dir: string; summar
           `picks (95% intervals over ${captions.length} captions) · ${minutes()} min`,
       );
       const png = await sampleGrid(real, judged, cfg.gridCaptions);
+      if (pipeline.reranker && t === 0) {
+        nearMiss.push(...drawNearMissRows(pipeline.reranker, tokenizer, split, judged, cfg.seed));
+      }
       judged.forEach((j) => j.images?.dispose());
       await log.writeFile(
         t === 0 ? `samples_${split}.png` : `samples_${split}_t${temperature}.png`,
@@ -345,6 +414,8 @@ export async function run(cfg: PriorShapesConfig): Promise<{ dir: string; summar
     clock.lap(`generate + judge: ${split}`);
   }
   await writeCsv(`${log.dir}/summary.csv`, summary);
+  if (log.dir && nearMiss.length > 0) await writeCsv(`${log.dir}/near_miss.csv`, nearMiss);
+  printNearMiss("prior_shapes", nearMiss);
   if (log.dir) await writeCsv(`${log.dir}/stages.csv`, clock.rows);
   console.log(`[prior_shapes] wrote ${log.dir || "(in memory)"} · ${minutes()} min`);
   judge.dispose();

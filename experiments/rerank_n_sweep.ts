@@ -71,6 +71,12 @@ import {
   splitCaptions,
   trainSetWarning,
 } from "./_judged_splits.ts";
+import {
+  drawNearMissRows,
+  heldOutNearMissRows,
+  NEAR_MISS_EVAL,
+  printNearMiss,
+} from "./_near_miss.ts";
 
 /** The sweep's configuration and defaults. */
 export const RERANK_N_SWEEP_DEFAULTS = {
@@ -94,6 +100,16 @@ export const RERANK_N_SWEEP_DEFAULTS = {
   temperature: 1,
   /** Seed of the draws. @accepts integer */
   seed: 0,
+  /**
+   * Rendered test and zero-shot scenes for the reranker's near-miss table (rendered, and
+   * through the pipeline's dVAE). @accepts integer ≥ 1
+   */
+  nearMissScenes: NEAR_MISS_EVAL.count,
+  /**
+   * Captions per split whose draws (all maxN) also go into the near-miss table, captioned as the
+   * judge reads them. @accepts integer ≥ 0
+   */
+  nearMissDrawCaptions: 16,
   /** Suffix of the run folder. */
   tag: "sweep",
   /** Root folder of the runs. */
@@ -108,6 +124,8 @@ export const RERANK_N_SWEEP_QUICK: Partial<RerankNSweepConfig> = {
   captions: 6,
   maxN: 16,
   ns: [1, 2, 4, 8, 16],
+  nearMissScenes: 40,
+  nearMissDrawCaptions: 2,
   tag: "quick",
 };
 
@@ -206,7 +224,17 @@ export async function run(
     temperature: cfg.temperature,
     seed: cfg.seed,
     experiment: "rerank_n_sweep",
+    keepImages: cfg.nearMissDrawCaptions,
   });
+  // The reranker's near-miss table: rendered scenes, the same through the dVAE, and its draws.
+  const reranker = pipeline.reranker!;
+  const nearMiss = [
+    ...await heldOutNearMissRows(reranker, pipeline.tokenizer, pipeline.dvae, cfg.nearMissScenes),
+    ...judged.flatMap(({ split, judged: captions }) =>
+      drawNearMissRows(reranker, pipeline.tokenizer, split, captions, cfg.seed)
+    ),
+  ];
+  judged.forEach((s) => s.judged.forEach((j) => j.images?.dispose()));
   pipeline.dispose();
   judge.dispose();
   const summary: SweepRow[] = [];
@@ -242,6 +270,7 @@ export async function run(
   };
   if (log.dir) {
     await writeCsv(`${log.dir}/summary.csv`, summary);
+    await writeCsv(`${log.dir}/near_miss.csv`, nearMiss);
     await log.writeFile("notes.json", JSON.stringify({ ...atStart, ...note }, null, 2) + "\n");
     const draws = judged.flatMap(({ split, judged: captions }) =>
       captions.map((j) => ({ split, caption: j.caption, scores: j.scores, agrees: j.agrees }))
@@ -258,6 +287,7 @@ export async function run(
     random: `${pct(r.random_mean)} [${pct(r.random_low)}, ${pct(r.random_high)}]`,
     oracle: `${pct(r.oracle_mean)} [${pct(r.oracle_low)}, ${pct(r.oracle_high)}]`,
   })));
+  printNearMiss("rerank_n_sweep", nearMiss);
   for (const [split, { mean, captions }] of Object.entries(auc)) {
     console.log(
       `[rerank_n_sweep] ${split}: P(an agreeing draw outscores a disagreeing one) = ` +

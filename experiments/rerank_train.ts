@@ -51,18 +51,26 @@ import { defaultWorkers, ensureBackend, initBackend } from "../lib/backend/mod.t
 import { makeShapes, parseCaption, sceneMatches, type ShapesSplit } from "../lib/data/mod.ts";
 import { applyPreset, machineLoad, UsageError, writeCsv } from "../lib/log/mod.ts";
 import { decodeSafetensors, openRunLog, paramCount, resumableFlags } from "../lib/nn/mod.ts";
-import { MANIFEST_FILE, readManifest, verifyParts } from "../lib/pipeline/mod.ts";
+import {
+  checkRecipe,
+  MANIFEST_FILE,
+  readManifest,
+  RERANKER_RECIPE,
+  type RerankerRecipe,
+  rerankerTrainingData,
+  verifyParts,
+} from "../lib/pipeline/mod.ts";
+import { loadDvae } from "../lib/dvae/mod.ts";
 import {
   createReranker,
-  nearMissAccuracy,
   rerankData,
-  rerankerScorer,
   retrievalAccuracy,
   saveReranker,
   trainReranker,
 } from "../lib/rerank/mod.ts";
 import { BpeTokenizer } from "../lib/tokenizer/mod.ts";
 import { choosePipeline } from "./_judged_splits.ts";
+import { type NearMissRow, nearMissRows as nearMissRowsOf, printNearMiss } from "./_near_miss.ts";
 
 /** Every flag with its default. */
 export const RERANK_DEFAULTS = {
@@ -111,6 +119,11 @@ export const RERANK_DEFAULTS = {
   embedDim: 64,
   /** How the image encoder pools its grid: "flatten" or "mean". @accepts flatten | mean */
   imagePool: "flatten",
+  /**
+   * Stride-1 convolutions before each halving of the image encoder (lib/pipeline's
+   * RERANKER_RECIPE; 0 = the 3-layer encoder). @accepts integer ≥ 0
+   */
+  imageStageDepth: RERANKER_RECIPE.imageStageDepth,
   /** Images each evaluation caption is ranked among (its own included). @accepts integer ≥ 1 */
   pool: 32,
   /** Seed of the evaluation pools' draw. @accepts integer */
@@ -120,14 +133,29 @@ export const RERANK_DEFAULTS = {
    * changed; never a held-out pair), the extra negatives `nearMissWeight` trains on.
    * @accepts integer ≥ 0
    */
-  nearMisses: 0,
+  nearMisses: RERANKER_RECIPE.nearMisses,
   /**
    * Weight of the near-miss term (NegCLIP): each image also picks its caption among the batch's
    * and its own near misses; 0 = CLIP's loss alone. @accepts number ≥ 0
    */
-  nearMissWeight: 0,
-  /** Seed of the training near misses' draw. @accepts integer */
+  nearMissWeight: RERANKER_RECIPE.nearMissWeight,
+  /** Seed of the training near misses' draw (and of the twins'). @accepts integer */
   nearMissSeed: 0,
+  /**
+   * Near-miss twins (lib/data's `withNearMissTwins`): each training scene is joined by a scene
+   * rendered from one of its near-miss captions, captioned by it and always in the same batch,
+   * so each caption must pick its own image over one that differs in a single respect (the
+   * reranker's task among draws); a batch then holds batch/2 scenes and their twins.
+   */
+  twins: RERANKER_RECIPE.twins,
+  /**
+   * Share of the training images replaced by the pipeline's dVAE reconstruction
+   * (decode(encode(image))), the kind of image the reranker ranks in the pipeline; 0 = rendered
+   * scenes only. @accepts number in [0, 1]
+   */
+  throughDvae: RERANKER_RECIPE.throughDvae,
+  /** A dVAE's weights for `throughDvae` instead of the pipeline's own. */
+  dvae: "",
   /** Seed of the weights and the batch order. */
   seed: 0,
   /**
@@ -180,21 +208,6 @@ export interface RetrievalRow {
   [key: string]: string | number;
 }
 
-/** One row of near_miss.csv: a split and a kind of near miss. */
-export interface NearMissRow {
-  split: string;
-  kind: string;
-  images: number;
-  without: number;
-  correct: number;
-  ties: number;
-  accuracy: number;
-  ci_low: number;
-  ci_high: number;
-  chance: number;
-  [key: string]: string | number;
-}
-
 /** The tokenizer: the file `tokenizer` names, else the one `prior`'s metadata names, else the
  * pipeline's (chosen as the header says). */
 async function loadTokenizer(c: RerankTrainConfig) {
@@ -217,6 +230,19 @@ async function loadTokenizer(c: RerankTrainConfig) {
   }
   path = checked;
   return { tokenizer: await BpeTokenizer.load(path), path, pipeline };
+}
+
+/** The dVAE `throughDvae` passes images through: `dvae`'s file, else the pipeline's part. */
+async function loadCodec(c: RerankTrainConfig, pipelineDir: string) {
+  let path = c.dvae;
+  if (!path) {
+    if (!pipelineDir) {
+      throw new UsageError(`--throughDvae needs a dVAE: give --dvae=PATH or use a pipeline`);
+    }
+    path = (await verifyParts(pipelineDir, await readManifest(pipelineDir))).dvae ?? "";
+    if (!path) throw new TypeError(`${pipelineDir}/${MANIFEST_FILE} names no dVAE part`);
+  }
+  return { dvae: await loadDvae(path), path };
 }
 
 /**
@@ -245,21 +271,32 @@ export async function runRerankTrain(overrides: Partial<RerankTrainConfig> = {})
   const backend = await ensureBackend();
   const asked = { ...RERANK_DEFAULTS, ...(overrides.quick ? RERANK_QUICK : {}), ...overrides };
   const c = { ...asked, workers: asked.workers === 0 ? defaultWorkers() : asked.workers };
-  if (c.nearMissWeight > 0 && c.nearMisses === 0) {
-    throw new UsageError(
-      `--nearMissWeight=${c.nearMissWeight} trains on near misses: give --nearMisses=K (≥ 1)`,
-    );
+  const recipe: RerankerRecipe = {
+    nearMisses: c.nearMisses,
+    nearMissWeight: c.nearMissWeight,
+    twins: c.twins,
+    throughDvae: c.throughDvae,
+    imageStageDepth: c.imageStageDepth,
+  };
+  try {
+    checkRecipe(recipe);
+  } catch (err) {
+    throw new UsageError(`--${(err as Error).message}`);
   }
   const train = await makeShapes({ count: c.trainCount, seed: c.trainSeed, split: "train" });
   const { tokenizer, path: tokenizerPath, pipeline } = await loadTokenizer(c);
-  const data = rerankData({
-    ...train,
+  // The pipeline's dVAE (or --dvae): what throughDvae trains on, and what the near-miss table's
+  // "through the dVAE" rows read.
+  const codec = c.throughDvae > 0 || c.dvae || pipeline
+    ? await loadCodec(c, pipeline?.dir ?? "")
+    : null;
+  const { data, groupSize } = await rerankerTrainingData(
+    train,
     tokenizer,
-    textLen: c.textLen > 0 ? c.textLen : undefined,
-    // Drawn only when they are trained on: the weight-0 run's data stays as it was.
-    nearMisses: c.nearMissWeight > 0 ? c.nearMisses : 0,
-    nearMissSeed: c.nearMissSeed,
-  });
+    codec?.dvae ?? null,
+    recipe,
+    { seed: c.seed, nearMissSeed: c.nearMissSeed, textLen: c.textLen > 0 ? c.textLen : undefined },
+  );
   const model = createReranker({
     textLen: data.textLen,
     textVocab: tokenizer.vocabSize,
@@ -269,6 +306,7 @@ export async function runRerankTrain(overrides: Partial<RerankTrainConfig> = {})
     textHeads: c.textHeads,
     embedDim: c.embedDim,
     imagePool: c.imagePool as "flatten" | "mean",
+    imageStageDepth: c.imageStageDepth,
     seed: c.seed,
   });
   const { load_avg_1min: load } = machineLoad();
@@ -279,6 +317,7 @@ export async function runRerankTrain(overrides: Partial<RerankTrainConfig> = {})
       ...c,
       pipeline: pipeline?.dir ?? "",
       pipelineSource: pipeline?.source ?? "unused: --tokenizer or --prior",
+      dvae: codec?.path ?? "",
       backend,
       model: model.config,
       parameters: paramCount(model),
@@ -293,7 +332,8 @@ export async function runRerankTrain(overrides: Partial<RerankTrainConfig> = {})
     resume: c.resume,
   });
   console.log(
-    `[rerank_train] ${paramCount(model)} parameters; ${train.images.count} train pairs; ` +
+    `[rerank_train] ${paramCount(model)} parameters; ${data.images.count} train pairs` +
+      `${c.twins ? " (half of them near-miss twins)" : ""}; ` +
       `tokenizer ${tokenizer.vocabSize} ids (${tokenizerPath}); ` +
       `textLen ${data.textLen}; ${c.workers} worker(s)`,
   );
@@ -310,6 +350,7 @@ export async function runRerankTrain(overrides: Partial<RerankTrainConfig> = {})
     checkpointEvery: log.dir ? 100 : 0,
     resume: Boolean(c.resume),
     nearMissWeight: c.nearMissWeight,
+    groupSize,
   });
   const trainSeconds = (performance.now() - started) / 1000;
   run.dispose();
@@ -360,21 +401,12 @@ export async function runRerankTrain(overrides: Partial<RerankTrainConfig> = {})
       train_seconds: trainSeconds,
     });
     // Does it read the whole caption? Its true caption against one near miss of each kind.
-    const scorer = rerankerScorer(model, tokenizer, images);
-    for (const r of nearMissAccuracy(scorer, { captions, scenes }, { seed: c.evalSeed })) {
-      nearMissRows.push({
-        split,
-        kind: r.kind,
-        images: r.images,
-        without: r.without,
-        correct: r.correct,
-        ties: r.ties,
-        accuracy: r.accuracy,
-        ci_low: r.low,
-        ci_high: r.high,
-        chance: 0.5,
-      });
-    }
+    nearMissRows.push(
+      ...nearMissRowsOf(model, tokenizer, [{ split, set, count: n }], {
+        seed: c.evalSeed,
+        codec: codec?.dvae,
+      }),
+    );
   }
   if (log.dir) await writeCsv(`${log.dir}/summary.csv`, summary);
   if (log.dir) await writeCsv(`${log.dir}/near_miss.csv`, nearMissRows);
@@ -387,20 +419,13 @@ export async function runRerankTrain(overrides: Partial<RerankTrainConfig> = {})
       chance: `${(100 * r.chance).toFixed(1)}%`,
     })),
   );
-  console.table(
-    nearMissRows.map((r) => ({
-      split: r.split,
-      "near miss": r.kind,
-      images: r.images,
-      "true caption preferred": `${(100 * r.accuracy).toFixed(1)}%`,
-      "95% interval": `[${(100 * r.ci_low).toFixed(1)}, ${(100 * r.ci_high).toFixed(1)}]`,
-    })),
-  );
+  printNearMiss("rerank_train", nearMissRows);
   console.log(
     `[rerank_train] ${trainSeconds.toFixed(0)} s of training` +
       (c.write ? `; saved ${c.out}; run ${log.dir}` : ""),
   );
   model.dispose();
+  codec?.dvae.dispose();
   return { dir: log.dir, summary, nearMiss: nearMissRows, trainSeconds };
 }
 

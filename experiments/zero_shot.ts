@@ -61,6 +61,12 @@ import {
   loadRerankingPipeline,
   splitCaptions,
 } from "./_judged_splits.ts";
+import {
+  drawNearMissRows,
+  heldOutNearMissRows,
+  NEAR_MISS_EVAL,
+  printNearMiss,
+} from "./_near_miss.ts";
 
 /** The experiment's configuration and defaults. */
 export const ZERO_SHOT_DEFAULTS = {
@@ -80,6 +86,16 @@ export const ZERO_SHOT_DEFAULTS = {
   temperature: 1,
   /** Seed of the draws. @accepts integer */
   seed: 0,
+  /**
+   * Rendered test and zero-shot scenes for the reranker's near-miss table (rendered, and
+   * through the pipeline's dVAE). @accepts integer ≥ 1
+   */
+  nearMissScenes: NEAR_MISS_EVAL.count,
+  /**
+   * Captions per split whose draws also go into the near-miss table, captioned as the judge
+   * reads them. @accepts integer ≥ 0
+   */
+  nearMissDrawCaptions: 16,
   /** Suffix of the run folder. */
   tag: "table",
   /** Root folder of the runs. */
@@ -93,6 +109,8 @@ export const ZERO_SHOT_QUICK: Partial<ZeroShotConfig> = {
   quick: true,
   captions: 8,
   n: 16,
+  nearMissScenes: 40,
+  nearMissDrawCaptions: 2,
   tag: "quick",
 };
 
@@ -186,7 +204,17 @@ export async function run(
     temperature: cfg.temperature,
     seed: cfg.seed,
     experiment: "zero_shot",
+    keepImages: cfg.nearMissDrawCaptions,
   });
+  // The reranker's near-miss table: rendered scenes, the same through the dVAE, and its draws.
+  const reranker = pipeline.reranker!;
+  const nearMiss = [
+    ...await heldOutNearMissRows(reranker, pipeline.tokenizer, pipeline.dvae, cfg.nearMissScenes),
+    ...[test, zeroShot].flatMap(({ split, judged }) =>
+      drawNearMissRows(reranker, pipeline.tokenizer, split, judged, cfg.seed)
+    ),
+  ];
+  [test, zeroShot].forEach((s) => s.judged.forEach((j) => j.images?.dispose()));
   pipeline.dispose();
   judge.dispose();
   let step = 0;
@@ -220,11 +248,13 @@ export async function run(
   };
   if (log.dir) {
     await writeCsv(`${log.dir}/summary.csv`, table);
+    await writeCsv(`${log.dir}/near_miss.csv`, nearMiss);
     await log.writeFile("table.md", markdown + "\n");
     await log.writeFile("notes.json", JSON.stringify(timing, null, 2) + "\n");
   }
   const scene = table[0];
   console.log(`\n${markdown}\n`);
+  printNearMiss("zero_shot", nearMiss);
   console.log(
     `[zero_shot] goals at N = ${cfg.n}: reranked test agreement ${
       (100 * Number(scene.test_reranked)).toFixed(0)

@@ -10,6 +10,7 @@ import { writeResults } from "../experiments/_results.ts";
 import { DEFAULTS, SHAPES_RECIPE } from "../experiments/dvae_train.ts";
 import { MSE_STD, PIXEL_EPS } from "../lib/dvae/mod.ts";
 import { writeCsv } from "../lib/log/mod.ts";
+import { BATCH_NEGATIVES_ONLY, RERANKER_RECIPE } from "../lib/pipeline/mod.ts";
 
 const CODE = { commit: "a".repeat(40), dirty: false, changed: [] };
 
@@ -72,11 +73,15 @@ Deno.test("the results page reads each experiment's newest full run and says whe
       { attribute: "shape", test_first: 0.5 },
     ]);
     const rerank = `${runs}/rerank_train/20261203T000000Z_shapes`;
-    await makeRun(repo, rerank, {}, [
+    await makeRun(repo, rerank, { ...RERANKER_RECIPE }, [
       { split: "test", captions: 2000, accuracy: 0.978, ci_low: 0.97, ci_high: 0.983 },
     ]);
     await writeCsv(`${repo}/${rerank}/near_miss.csv`, [
       { split: "test", kind: "shape", images: 400, accuracy: 0.6, ci_low: 0.55, ci_high: 0.65 },
+    ]);
+    // A newer run of CLIP's recipe goes to its own section, never the recipe's.
+    await makeRun(repo, `${runs}/rerank_train/20261204T000000Z_clip`, { ...BATCH_NEGATIVES_ONLY }, [
+      { split: "test", captions: 2000, accuracy: 0.5, ci_low: 0.48, ci_high: 0.52 },
     ]);
     const out = `${repo}/out`;
     await Deno.mkdir(out);
@@ -111,7 +116,11 @@ Deno.test("the results page reads each experiment's newest full run and says whe
 
     const reranker = section(page, "rerank_train");
     assert.match(reranker, /\| test \| 2000 \| 98% \[97, 98\] \|/);
-    assert.match(reranker, /\| test \| shape \| 400 \| 60% \[55, 65\] \|/, "near_miss.csv too");
+    assert.match(reranker, /\| shape \| 60% \[55, 65\], 400 images \|/, "near_miss.csv too");
+    assert.match(reranker, /Recipe: 5 near-miss captions per image .*near-miss twins/);
+    const clip = section(page, "rerank_train (CLIP's recipe: batch negatives only)");
+    assert.match(clip, /\| test \| 2000 \| 50% \[48, 52\] \|/);
+    assert.match(clip, /Recipe: no near-miss captions; no twins; rendered images only/);
 
     // Only a quick run, a stage run, or nothing: the command that makes the full run.
     assert.match(

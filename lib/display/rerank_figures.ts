@@ -317,13 +317,16 @@ export function zeroShotFigure(rows: readonly Row[], n: number): Figure {
 }
 
 /**
- * The near-miss table (experiments/rerank_train.ts's near_miss.csv): one row per kind of near
- * miss (colour, shape, size, relation, swap), one column per split, each cell how often the
- * reranker scored an image's true caption above that near miss, with its 95% interval and the
- * images it rests on. Chance is 50%.
+ * The near-miss table (the near_miss.csv of experiments/rerank_train.ts, rerank_n_sweep.ts,
+ * zero_shot.ts and prior_shapes.ts): one row per kind of near miss (colour, shape, size,
+ * relation, swap), one column per split and kind of image (rows with `images_of` other than
+ * "rendered" get a column "split, images_of"), each cell how often the reranker scored an image's
+ * true caption above that near miss, with its 95% interval and the images it rests on. Chance is
+ * 50%.
  *
- * @param rows near_miss.csv's rows: `split`, `kind`, `images`, `accuracy`, `ci_low`, `ci_high`.
- * @returns `rows` keyed by the column titles ("near miss", then the splits in the order the rows
+ * @param rows near_miss.csv's rows: `split`, `kind`, `images`, `accuracy`, `ci_low`, `ci_high`,
+ *   and optionally `images_of`.
+ * @returns `rows` keyed by the column titles ("near miss", then the columns in the order the rows
  *   first name them), and `markdown`.
  * @throws TypeError when the rows lack those columns.
  * @example
@@ -341,15 +344,19 @@ export function nearMissTable(
   requireColumns(
     rows,
     ["split", "kind", "images", "accuracy", "ci_low", "ci_high"],
-    "rerank_train's near_miss.csv rows",
+    "near_miss.csv rows",
   );
-  const splits = splitsOf(rows);
+  const columnOf = (r: Row) => {
+    const of = r.images_of === undefined ? "rendered" : String(r.images_of);
+    return of === "rendered" ? String(r.split) : `${r.split}, ${of}`;
+  };
+  const columns = [...new Set(rows.map(columnOf))];
   const kinds = [...new Set(rows.map((r) => String(r.kind)))];
-  const titles = ["near miss", ...splits];
+  const titles = ["near miss", ...columns];
   const table = kinds.map((kind) => {
     const row: Record<string, string> = { "near miss": kind };
-    for (const split of splits) {
-      const r = rows.find((x) => String(x.kind) === kind && String(x.split) === split);
+    for (const split of columns) {
+      const r = rows.find((x) => String(x.kind) === kind && columnOf(x) === split);
       row[split] = r === undefined ? "—" : formatAgreement(
         { mean: Number(r.accuracy), low: Number(r.ci_low), high: Number(r.ci_high) },
         Number(r.images),

@@ -158,3 +158,20 @@ Deno.test("nearMissTable: a row per kind, a column per split, — where a split 
   assert.equal(lines[3], "| relation | 48% [45, 51], 1200 images | — |");
   assert.throws(() => nearMissTable(parseCsv(ZERO_SHOT_CSV)), /near_miss\.csv.*split/);
 });
+
+Deno.test("nearMissTable: rows of other images (through the dVAE, draws) get their own columns", () => {
+  const csv = [
+    "split,images_of,kind,images,without,correct,ties,accuracy,ci_low,ci_high,chance",
+    "test,rendered,shape,400,0,380,0,0.95,0.925,0.967,0.5",
+    "test,through the dVAE,shape,400,0,360,0,0.9,0.867,0.925,0.5",
+    'test,"draws, as the judge reads them",shape,128,0,90,0,0.703,0.62,0.775,0.5',
+  ].join("\n");
+  const { rows } = nearMissTable(parseCsv(csv));
+  assert.deepEqual(Object.keys(rows[0]), [
+    "near miss",
+    "test",
+    "test, through the dVAE",
+    "test, draws, as the judge reads them",
+  ]);
+  assert.equal(rows[0]["test, through the dVAE"], "90% [87, 93], 400 images");
+});

@@ -44,6 +44,19 @@ export {
   tokensToImages,
 } from "./codec.ts";
 export {
+  BATCH_NEGATIVES_ONLY,
+  checkRecipe,
+  RERANKER_RECIPE,
+  type RerankerRecipe,
+  type RerankerTrainingData,
+  rerankerTrainingData,
+} from "./reranker_recipe.ts";
+export {
+  throughCodec,
+  type ThroughCodecOptions,
+  type ThroughCodecResult,
+} from "./through_codec.ts";
+export {
   bestOfFirst,
   type Interval,
   interval95,

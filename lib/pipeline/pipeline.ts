@@ -12,7 +12,13 @@ import { checkOptionKeys, writeFileAtomic } from "../io/mod.ts";
 import { type Dvae, loadDvae, saveDvae } from "../dvae/mod.ts";
 import { loadPrior, type Prior, savePrior } from "../prior/mod.ts";
 import { BpeTokenizer } from "../tokenizer/mod.ts";
-import { loadReranker, type Reranker, saveReranker } from "../rerank/mod.ts";
+import {
+  loadReranker,
+  type Reranker,
+  type RerankerConfig,
+  resolveRerankerConfig,
+  saveReranker,
+} from "../rerank/mod.ts";
 import { captionRows, imageTokens, tokensToImages } from "./codec.ts";
 import {
   configDifference,
@@ -196,7 +202,9 @@ export class Pipeline {
       check("dvae", parts.dvae.config, JSON.parse(JSON.stringify(dvae.config)));
       check("prior", parts.prior.config, JSON.parse(JSON.stringify(prior.config)));
       if (reranker && parts.reranker) {
-        check("reranker", parts.reranker.config, JSON.parse(JSON.stringify(reranker.config)));
+        // Through the resolver: a manifest written before a field existed reads as its default.
+        const expected = resolveRerankerConfig(parts.reranker.config as unknown as RerankerConfig);
+        check("reranker", { ...expected }, JSON.parse(JSON.stringify(reranker.config)));
       }
       try {
         return new Pipeline(tokenizer, dvae, prior, reranker);

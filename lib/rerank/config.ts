@@ -34,6 +34,12 @@ export interface RerankerConfig {
   /** Kernel side of those convolutions. @default 3 */
   imageKernel?: number;
   /**
+   * Stride-1 convolutions (same width, ReLU) before each halving: 0 halves at once (3 layers at
+   * the default channels, a 15-pixel receptive field); 1 doubles the depth and reads each scale
+   * before halving it. Weights saved before this option existed load as 0. @default 0
+   */
+  imageStageDepth?: number;
+  /**
    * How the last feature map becomes one vector: "flatten" keeps where things are (captions say
    * "left of", "above"; CLIP's attention pool keeps it through positional embeddings), "mean"
    * averages it away. @default "flatten"
@@ -71,6 +77,8 @@ export interface ResolvedRerankerConfig {
   imageChannels: number[];
   /** The image encoder's kernel side. */
   imageKernel: number;
+  /** Stride-1 convolutions before each halving. */
+  imageStageDepth: number;
   /** How image features are pooled. */
   imagePool: "flatten" | "mean";
   /** Shared embedding width. */
@@ -136,6 +144,12 @@ export function resolveRerankerConfig(config: RerankerConfig): ResolvedRerankerC
     );
   }
   const imageKernel = positiveInt("imageKernel", config.imageKernel ?? 3);
+  const imageStageDepth = config.imageStageDepth ?? 0;
+  if (!Number.isInteger(imageStageDepth) || imageStageDepth < 0) {
+    throw new RangeError(
+      `reranker config imageStageDepth must be an integer ≥ 0, got ${imageStageDepth}`,
+    );
+  }
   const imagePool = config.imagePool ?? "flatten";
   if (imagePool !== "flatten" && imagePool !== "mean") {
     throw new TypeError(`reranker config imagePool must be "flatten" or "mean", got ${imagePool}`);
@@ -164,6 +178,7 @@ export function resolveRerankerConfig(config: RerankerConfig): ResolvedRerankerC
     imageSize,
     imageChannels: [...imageChannels],
     imageKernel,
+    imageStageDepth,
     imagePool,
     embedDim,
     logitScaleInit,

@@ -57,6 +57,14 @@ export interface TrainRerankerOptions extends ModelTrainOptions {
    * @default 0
    */
   nearMissWeight?: number;
+  /**
+   * Rows come in groups of this many consecutive rows that always share a batch and a worker
+   * (lib/data's `withNearMissTwins` puts each scene's near-miss twin after it: 2), so each
+   * caption meets its twin's image as a negative, and each image its twin's caption. The batch
+   * size and the data's count must be multiples of it.
+   * @default 1
+   */
+  groupSize?: number;
 }
 
 /** CLIP's settings where it gives one. */
@@ -160,6 +168,16 @@ export async function trainReranker(
         `rerankData({ ..., nearMisses: K })`,
     );
   }
+  const groupSize = options.groupSize ?? 1;
+  if (
+    !Number.isInteger(groupSize) || groupSize < 1 || batchSize % groupSize !== 0 ||
+    count % groupSize !== 0 || batchSize / groupSize < 2 * workers
+  ) {
+    throw new RangeError(
+      `groupSize must be a positive integer that divides the batch size (${batchSize}) and the ` +
+        `data's count (${count}), leaving at least 2 groups per worker, got ${groupSize}`,
+    );
+  }
   const seed = options.seed ?? 0;
   const { textLen: T, imageSize: S } = model.config;
   const pixels = S * S * 3;
@@ -169,7 +187,14 @@ export async function trainReranker(
     taskUrl: new URL("./_grad_task.ts", import.meta.url).href,
     config: model.config,
     batchAt(step) {
-      const indices = batchIndicesAt(count, { batchSize, seed }, step);
+      const groups = batchIndicesAt(
+        count / groupSize,
+        { batchSize: batchSize / groupSize, seed },
+        step,
+      );
+      const indices = groups.flatMap((g) =>
+        Array.from({ length: groupSize }, (_, k) => g * groupSize + k)
+      );
       const images = new Float32Array(batchSize * pixels);
       const ids = new Int32Array(batchSize * T);
       const nearMissIds = K > 0 ? new Int32Array(batchSize * K * T) : null;
@@ -186,7 +211,9 @@ export async function trainReranker(
     },
     split(batch, shards) {
       let start = 0;
-      return shardSizes(batch.indices.length, shards).map((rows) => {
+      // Whole groups per shard: a twin is a negative only beside its original.
+      return shardSizes(batch.indices.length / groupSize, shards).map((groupRows) => {
+        const rows = groupRows * groupSize;
         const shard: RerankShard = {
           images: batch.images.slice(start * pixels, (start + rows) * pixels),
           ids: batch.ids.slice(start * T, (start + rows) * T),
@@ -217,11 +244,18 @@ export async function trainReranker(
     batchSize: _batchSize,
     onBatch: _onBatch,
     nearMissWeight: _nearMissWeight,
+    groupSize: _groupSize,
     ...shared
   } = options;
   const trainOptions = trainOptionsOf({ ...shared, workers }, RERANK_DEFAULTS);
   return await train(spec, {
     ...trainOptions,
-    runConfig: { ...trainOptions.runConfig, batchSize, nearMissWeight, nearMisses: K },
+    runConfig: {
+      ...trainOptions.runConfig,
+      batchSize,
+      nearMissWeight,
+      nearMisses: K,
+      groupSize,
+    },
   });
 }

@@ -142,3 +142,34 @@ Deno.test("trainReranker on 2 workers: negatives are shard-local, step 0's loss 
   run.dispose();
   model.dispose();
 });
+
+Deno.test("trainReranker: with groupSize 2, every batch holds whole twin pairs (row 2i beside 2i + 1), on any worker count; sizes it cannot group are refused", async () => {
+  const model = createReranker(SMALL);
+  for (const workers of [1, 2]) {
+    const splits: number[][] = [];
+    const run = await trainReranker(model, DATA, {
+      steps: 3,
+      batchSize: 8,
+      workers,
+      groupSize: 2,
+      onBatch: (batch) => splits.push(batch.indices),
+    });
+    run.dispose();
+    for (const indices of splits) {
+      assert.equal(indices.length, 8);
+      for (let k = 0; k < indices.length; k += 2) {
+        assert.equal(indices[k] % 2, 0);
+        assert.equal(indices[k + 1], indices[k] + 1);
+      }
+    }
+    assert.equal(new Set(splits.flat()).size > 8, true); // not the same batch each step
+  }
+  for (const [groupSize, batchSize] of [[3, 8], [0, 8], [2, 7], [1.5, 8]]) {
+    await assert.rejects(
+      () => trainReranker(model, DATA, { steps: 1, batchSize, workers: 1, groupSize }),
+      /(groupSize must be a positive integer|batchSize must be)/,
+      `groupSize ${groupSize}, batch ${batchSize}`,
+    );
+  }
+  model.dispose();
+});

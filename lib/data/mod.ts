@@ -68,7 +68,7 @@ export {
   type NearMissKind,
   type NearMissOptions,
 } from "./near_miss.ts";
-export { nearMissScene, type TwinOptions, type Twinned, withNearMissTwins } from "./twins.ts";
+export { nearMissScene, type Twinned, type TwinOptions, withNearMissTwins } from "./twins.ts";
 export {
   BACKGROUND_HEX,
   COLOUR_HEX,

@@ -13,6 +13,7 @@ import { Rng, streamSeed } from "../lib/io/mod.ts";
 import { type ImageCodec, type JudgedCaption, throughCodec } from "../lib/pipeline/mod.ts";
 import {
   nearMissAccuracy,
+  type NearMissResult,
   type Reranker,
   rerankerScorer,
   type RerankTokenizer,
@@ -33,6 +34,23 @@ export interface NearMissRow {
   ci_high: number;
   chance: number;
   [key: string]: string | number;
+}
+
+/** lib/rerank's results as near_miss.csv rows. */
+function rowsOf(split: string, imagesOf: string, results: NearMissResult[]): NearMissRow[] {
+  return results.map((r) => ({
+    split,
+    images_of: imagesOf,
+    kind: r.kind,
+    images: r.images,
+    without: r.without,
+    correct: r.correct,
+    ties: r.ties,
+    accuracy: r.accuracy,
+    ci_low: r.low,
+    ci_high: r.high,
+    chance: 0.5,
+  }));
 }
 
 /** A split's evaluated scenes: a set and how many of its first images to use. */
@@ -70,21 +88,7 @@ export function nearMissRows(
     const scenes = { captions: set.captions.slice(0, n), scenes: set.attributes.slice(0, n) };
     for (const [imagesOf, images] of kinds) {
       const scorer = rerankerScorer(reranker, tokenizer, images);
-      for (const r of nearMissAccuracy(scorer, scenes, { seed: o.seed })) {
-        out.push({
-          split,
-          images_of: imagesOf,
-          kind: r.kind,
-          images: r.images,
-          without: r.without,
-          correct: r.correct,
-          ties: r.ties,
-          accuracy: r.accuracy,
-          ci_low: r.low,
-          ci_high: r.high,
-          chance: 0.5,
-        });
-      }
+      out.push(...rowsOf(split, imagesOf, nearMissAccuracy(scorer, scenes, { seed: o.seed })));
     }
   }
   return out;
@@ -152,19 +156,8 @@ export function drawNearMissRows(
     const rng = new Rng(streamSeed("draw-near-miss", seed));
     const captions = scenes.map((scene) => captionFor(scene, rng, { sizeProbability: 1 }));
     const scorer = rerankerScorer(reranker, tokenizer, images);
-    return nearMissAccuracy(scorer, { captions, scenes }, { seed }).map((r) => ({
-      split,
-      images_of: "draws, as the judge reads them",
-      kind: r.kind,
-      images: r.images,
-      without: r.without,
-      correct: r.correct,
-      ties: r.ties,
-      accuracy: r.accuracy,
-      ci_low: r.low,
-      ci_high: r.high,
-      chance: 0.5,
-    }));
+    const results = nearMissAccuracy(scorer, { captions, scenes }, { seed });
+    return rowsOf(split, "draws, as the judge reads them", results);
   } finally {
     images.dispose();
   }

@@ -13,8 +13,9 @@
  *   dVAE whose reconstructions the judge rejects is reported loudly (summary column `warning`),
  *   never swapped for a stand-in.
  * Builds: a BPE tokenizer on train captions, the prior on dVAE tokens of train scenes, the
- *   reranker (lib/rerank) on the same train scenes, saved together as a pipeline (lib/pipeline)
- *   to data/cache/pipeline_shapes/.
+ *   reranker (lib/rerank, trained with lib/pipeline's RERANKER_RECIPE: near-miss captions and
+ *   twins as hard negatives, half its images through this dVAE; the `--rerank…` flags) on the
+ *   same train scenes, saved together as a pipeline (lib/pipeline) to data/cache/pipeline_shapes/.
  * Expected (the paper's claim, scaled down): samples whose layout, colours and shapes follow
  *   train captions; agreement well above the mismatched-caption baseline, a little lower for test
  *   captions and lowest for zero-shot pairs; reranking raises every split.
@@ -32,7 +33,9 @@
  * checkpoint.safetensors, samples_<split>.png (per caption the real image, then the draws best
  * first with their reranker scores), completion_test.png and summary.csv (per split and
  * temperature: agreement per draw and of the reranked best, per attribute, baselines, held-out
- * loss) and stages.csv (wall time per stage).
+ * loss), near_miss.csv (the reranker's near-miss preference per kind on rendered test and
+ * zero-shot scenes, through the dVAE, and on the grid captions' draws as the judge reads them)
+ * and stages.csv (wall time per stage).
  *
  * @module
  */
@@ -314,10 +317,9 @@ function rerankRecipeOf(cfg: PriorShapesConfig): RerankerRecipe {
     imageStageDepth: cfg.rerankImageStageDepth,
   };
   try {
-    checkRecipe(recipe);
+    checkRecipe(recipe, (field) => `--rerank${field[0].toUpperCase()}${field.slice(1)}`);
   } catch (err) {
-    const message = (err as Error).message;
-    throw new UsageError(`--rerank${message[0].toUpperCase()}${message.slice(1)}`);
+    throw new UsageError((err as Error).message);
   }
   return recipe;
 }

@@ -18,8 +18,7 @@
  *   pipeline of the newest data/runs/demo/ run, made first when there is none; config.json
  *   records the folder (`pipeline`) and why (`pipelineSource`).
  *   `--reranker=PATH` judges the same draws under another reranker (rerank_train.ts's `--out`,
- *   e.g. one trained with near-miss negatives) that reads the pipeline's tokenizer; config.json
- *   records it. `--quick`: 6 captions per split, 16 draws, N ≤ 16, tag "quick": the same path
+ *   e.g. one of CLIP's recipe) that reads the pipeline's tokenizer; config.json records it. `--quick`: 6 captions per split, 16 draws, N ≤ 16, tag "quick": the same path
  *   and files in well under a minute, for checking the code and the figure, not the rates.
  * Runtime: about five minutes on our 2-core machine for the default 3 × 64 captions, up to twice
  *   that when the other core is busy (the results page gives the newest full run's own time);
@@ -28,7 +27,10 @@
  *   (one row per caption: step, split, caption, draws_agreeing of maxN, first_agrees, score_auc =
  *   P(an agreeing draw outscores a disagreeing one), reranked_n<N> = 1 when the reranker's best of
  *   the first N agrees), summary.csv (split, n, captions, reranked/random/oracle × mean/low/high),
- *   draws.json (every draw's reranker score and judge verdict), notes.json (runtime, load, mean
+ *   draws.json (every draw's reranker score and judge verdict), near_miss.csv (the reranker's
+ *   near-miss preference per kind on 400 rendered test and zero-shot scenes, on the same scenes
+ *   through the pipeline's dVAE, and on the first 16 captions' draws per split captioned as the
+ *   judge reads them: where the reranker and the judge disagree about a draw), notes.json (runtime, load, mean
  *   score_auc per split) and rerank_n_sweep.html (the three curves per split, plotly embedded).
  * Expected (paper, Figure 9c): agreement of the reranked pick rises with N and saturates (DALL-E
  *   keeps the best of 512); random stays flat at the per-draw rate; the oracle bounds both. Goal

@@ -11,16 +11,21 @@
  *   `--tokenizer=PATH` (a tokenizer file) or `--prior=data/cache/prior_shapes.safetensors` (the
  *   tokenizer its metadata names) take precedence. `--resume=data/runs/rerank_train/<run>`
  *   continues a stopped run from its last checkpoint. `--backend=NAME`, else $DALLE_LAB_BACKEND,
- *   else `auto`. `--nearMisses=K --nearMissWeight=w` (NegCLIP's hard negatives, issue 23): each
- *   training image also meets K near misses of its own caption (one attribute changed, the
- *   relation flipped or the objects swapped, never a held-out pair) as extra text-side negatives,
- *   weighted w in the loss; 0 and 0 by default, today's batch-negatives-only reranker; both are
- *   recorded in config.json. `--quick`: 1,000 train pairs, 200 steps of 32, 200 captions per evaluation set,
- *   weights to data/cache/rerank_shapes_quick.safetensors, tag "quick": the same path and files,
- *   for checking the code, not the accuracy.
- * Runtime: a few minutes on our 2-core machine (1,000 steps of 128 pairs, then seconds to render
- *   and score the evaluation sets; the results page gives the newest full run's own time).
- *   `--quick`: under a minute.
+ *   else `auto`. The training recipe is lib/pipeline's RERANKER_RECIPE, each part a flag, all
+ *   recorded in config.json: `--nearMisses=5 --nearMissWeight=1` (NegCLIP's hard negatives: each
+ *   training image also meets K near misses of its own caption, one attribute changed, the
+ *   relation flipped or the objects swapped, never a held-out pair, as extra text-side
+ *   negatives), `--twins=true` (each scene's near-miss twin, rendered from one of those captions,
+ *   in the same batch: image-side negatives), `--throughDvae=0.5` (half the training images
+ *   passed through the pipeline's dVAE, or `--dvae=PATH`'s: the draws it ranks are decoded) and
+ *   `--imageStageDepth=1` (a stride-1 convolution before each halving). CLIP's recipe, batch
+ *   negatives only: `--nearMisses=0 --nearMissWeight=0 --twins=false --throughDvae=0
+ *   --imageStageDepth=0`. `--quick`: 1,000 train pairs, 200 steps of 32, 200 captions per
+ *   evaluation set, weights to data/cache/rerank_shapes_quick.safetensors, tag "quick": the same
+ *   path and files, for checking the code, not the accuracy.
+ * Runtime: about five minutes on our 2-core machine at the recipe (1,000 steps of 128 pairs, five
+ *   near misses each), about two with CLIP's recipe, then seconds to render and score the
+ *   evaluation sets; the results page gives each run's own time. `--quick`: under a minute.
  * Measure: for each caption of a set, its own image is ranked against 31 images of other captions
  *   of the same set (drawn at random, leaving out images the caption also describes, e.g. "a red
  *   circle" for another red circle); accuracy = how often its own image is ranked first (chance
@@ -29,21 +34,24 @@
  *   Near misses (lib/rerank `nearMissAccuracy`): for each image of a set and each kind (colour,
  *   shape, size, relation flipped, objects swapped), whether its true caption outscores the same
  *   caption with that one change (false of the image); chance 50%, ties settled by a seeded coin;
- *   a 95% Wilson interval per kind and split.
+ *   a 95% Wilson interval per kind and split; and the same for those scenes passed through the
+ *   pipeline's dVAE (the reranker ranks decoded images).
  * Expected: well above chance on test captions (same distribution as training); lower on
  *   zero-shot captions, whose colour–shape pairs the text encoder never saw together. Random
  *   distractors are an easy test (they nearly always differ in colour); near misses are the hard
- *   one: a reranker trained on batch negatives alone should read colour and size, and shape and
- *   left/right barely above chance; near-miss negatives should lift those.
- * Results: data/figures/RESULTS.md § rerank_train (`deno task figures` writes it from the newest
- *   full run, naming its folder, commit and machine): top-1 of 32 per split and the near-miss
- *   preference per kind and split, each with its 95% interval.
+ *   one: a reranker trained on batch negatives alone reads colour and size, and left/right at
+ *   chance; near-miss captions lift relation and order, and the deeper image encoder lifts shape
+ *   (the last attribute to pass 90% on zero-shot scenes).
+ * Results: data/figures/RESULTS.md § rerank_train, and § rerank_train (CLIP's recipe: batch
+ *   negatives only) for comparison (`deno task figures` writes them from the newest full runs,
+ *   naming folder, commit and machine): top-1 of 32 per split and the near-miss preference per
+ *   kind, split and kind of image, each with its 95% interval.
  *
  * Writes: data/runs/rerank_train/<UTC>_<tag>/{config.json, metrics.csv, checkpoint.safetensors,
  *   summary.csv (one row per split: captions, pool, correct, accuracy, interval, chance, mean
- *   rank), near_miss.csv (one row per split and kind: images, correct, ties, accuracy, interval)};
- *   the weights to data/cache/rerank_shapes.safetensors (`loadReranker(path)` rebuilds
- *   the model; its metadata names the tokenizer file and textLen).
+ *   rank), near_miss.csv (one row per split, kind of image and kind of near miss: images,
+ *   correct, ties, accuracy, interval)}; the weights to data/cache/rerank_shapes.safetensors
+ *   (`loadReranker(path)` rebuilds the model; its metadata names the tokenizer file and textLen).
  *
  * @module
  */
@@ -279,9 +287,9 @@ export async function runRerankTrain(overrides: Partial<RerankTrainConfig> = {})
     imageStageDepth: c.imageStageDepth,
   };
   try {
-    checkRecipe(recipe);
+    checkRecipe(recipe, (field) => `--${field}`);
   } catch (err) {
-    throw new UsageError(`--${(err as Error).message}`);
+    throw new UsageError((err as Error).message);
   }
   const train = await makeShapes({ count: c.trainCount, seed: c.trainSeed, split: "train" });
   const { tokenizer, path: tokenizerPath, pipeline } = await loadTokenizer(c);

@@ -27,6 +27,8 @@
  *   best_draw, best_score), summary.csv (the table: attribute, test_first, test_reranked,
  *   zero_shot_first, zero_shot_reranked, ratio_first, ratio_reranked, and for the scene row the
  *   intervals `<column>_low` / `<column>_high`), table.md (lib/display's `zeroShotTable`),
+ *   near_miss.csv (the reranker's near-miss preference per kind on rendered test and zero-shot
+ *   scenes, through the dVAE, and on draws as the judge reads them; see rerank_n_sweep.ts),
  *   notes.json (runtime, load).
  * Expected (paper §3.2: DALL-E composes unusual concepts, with reranking; our goal): reranked
  *   test agreement ≥ 60% and zero-shot ≥ 80% of it; zero-shot losses concentrated in colour and

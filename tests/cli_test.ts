@@ -127,6 +127,16 @@ Deno.test("a bad flag or value is one line on stderr and exit status 2", async (
     ["experiments/zero_shot.ts", ["captions=3"], 'error: expected --key=value, got "captions=3"'],
     [
       "experiments/prior_shapes.ts",
+      ["--rerankNearMisses=0"],
+      "error: --rerankNearMissWeight 1 trains on near misses: give --rerankNearMisses ≥ 1",
+    ],
+    [
+      "experiments/rerank_train.ts",
+      ["--throughDvae=1.5"],
+      "error: --throughDvae must be a share in [0, 1], got 1.5",
+    ],
+    [
+      "experiments/prior_shapes.ts",
       ["--resume=lib"],
       'error: --resume=lib is not a run of "prior_shapes": it has no readable config.json',
     ],

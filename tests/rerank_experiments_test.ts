@@ -177,3 +177,66 @@ Deno.test("--reranker swaps the pipeline's reranker for saved weights that read 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("near-miss rows: a row per split, kind of image and kind; draws are captioned as the judge reads them, and only captions with kept draws count", async () => {
+  await initBackend();
+  const { makeShapes } = await import("../lib/data/mod.ts");
+  const { drawNearMissRows, nearMissRows } = await import("../experiments/_near_miss.ts");
+  const set = await makeShapes({ count: 24, seed: 1, split: "test", cache: false });
+  const { BpeTokenizer } = await import("../lib/tokenizer/mod.ts");
+  const tokenizer = BpeTokenizer.train(set.captions, { vocabSize: 300 });
+  const model = createReranker({
+    textLen: 64,
+    textVocab: tokenizer.vocabSize,
+    imageChannels: [8, 8, 8],
+    embedDim: 8,
+    textWidth: 8,
+    textHeads: 2,
+  });
+  // A codec that gives the images back as they were (through bytes, as the real one does).
+  const identity = {
+    encode: (x: tf.Tensor4D) => tf.clone(x) as unknown as tf.Tensor3D,
+    decode: (t: tf.Tensor3D) => tf.clone(t) as unknown as tf.Tensor4D,
+  };
+  const before = tf.memory().numTensors;
+  const rows = nearMissRows(model, tokenizer, [{ split: "test", set, count: 20 }], {
+    seed: 0,
+    codec: identity,
+  });
+  assert.deepEqual(
+    [...new Set(rows.map((r) => `${r.split}/${r.images_of}`))],
+    ["test/rendered", "test/through the dVAE"],
+  );
+  assert.equal(rows.length, 10);
+  // An identity codec leaves the images as they were: the same scores, the same rows.
+  const half = rows.length / 2;
+  for (let i = 0; i < half; i++) assert.equal(rows[i].correct, rows[i + half].correct);
+  assert.ok(rows.every((r) => r.images + r.without === 20));
+
+  const images = tf.tidy(() =>
+    tf.tensor4d(Float32Array.from(set.images.data.subarray(0, 4 * 3072), (v) => v / 255), [
+      4,
+      32,
+      32,
+      3,
+    ])
+  );
+  const kept: JudgedCaption = {
+    caption: set.captions[0],
+    scores: [0.4, 0.1, 0.3, 0.2],
+    scenes: set.attributes.slice(0, 4),
+    agrees: [true, false, false, false],
+    images,
+    order: [0, 2, 3, 1],
+  };
+  const draws = drawNearMissRows(model, tokenizer, "test", [kept, judged("x", [red], [false])], 0);
+  assert.equal(draws.length, 5);
+  assert.ok(draws.every((r) => r.images_of === "draws, as the judge reads them"));
+  // Every size is named, so each of the 4 draws has a size near miss; colour and shape always.
+  for (const kind of ["colour", "shape", "size"]) {
+    assert.equal(draws.find((r) => r.kind === kind)?.images, 4, kind);
+  }
+  images.dispose();
+  assert.equal(tf.memory().numTensors, before);
+  model.dispose();
+});

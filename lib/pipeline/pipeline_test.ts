@@ -159,3 +159,26 @@ Deno.test("a mismatched manifest or part is a clear error", async () => {
   );
   [dvae, prior, wide, reranker!].forEach((m) => m.dispose());
 });
+
+Deno.test("a manifest written before a reranker field existed loads as its default; a differing value does not", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const pipeline = parts();
+    await pipeline.save(dir);
+    pipeline.dispose();
+    const path = join(dir, MANIFEST_FILE);
+    const manifest = JSON.parse(await Deno.readTextFile(path));
+    assert.equal(manifest.parts.reranker.config.imageStageDepth, 0);
+    delete manifest.parts.reranker.config.imageStageDepth;
+    await Deno.writeTextFile(path, JSON.stringify(manifest));
+    (await Pipeline.load(dir)).dispose();
+    manifest.parts.reranker.config.imageStageDepth = 1;
+    await Deno.writeTextFile(path, JSON.stringify(manifest));
+    await assert.rejects(
+      () => Pipeline.load(dir),
+      (err: Error) => err instanceof PipelineManifestError && /imageStageDepth/.test(err.message),
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

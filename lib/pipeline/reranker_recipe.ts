@@ -114,28 +114,37 @@ export async function rerankerTrainingData(
  * Throws unless a recipe is usable.
  *
  * @param recipe The recipe.
+ * @param name How messages name a field (e.g. as the flag that set it). @default the field
  * @throws {RangeError} The first field out of range, named.
  */
-export function checkRecipe(recipe: RerankerRecipe): void {
+export function checkRecipe(
+  recipe: RerankerRecipe,
+  name: (field: keyof RerankerRecipe) => string = (field) => field,
+): void {
   const { nearMisses, nearMissWeight, throughDvae, imageStageDepth } = recipe;
   if (!Number.isInteger(nearMisses) || nearMisses < 0) {
-    throw new RangeError(`nearMisses must be an integer ≥ 0, got ${nearMisses}`);
+    throw new RangeError(`${name("nearMisses")} must be an integer ≥ 0, got ${nearMisses}`);
   }
   if (!(nearMissWeight >= 0 && Number.isFinite(nearMissWeight))) {
-    throw new RangeError(`nearMissWeight must be a finite number ≥ 0, got ${nearMissWeight}`);
+    throw new RangeError(
+      `${name("nearMissWeight")} must be a finite number ≥ 0, got ${nearMissWeight}`,
+    );
   }
   if (nearMissWeight > 0 && nearMisses === 0) {
     throw new RangeError(
-      `nearMissWeight ${nearMissWeight} trains on near misses: give nearMisses ≥ 1`,
+      `${name("nearMissWeight")} ${nearMissWeight} trains on near misses: give ` +
+        `${name("nearMisses")} ≥ 1`,
     );
   }
   if (!(throughDvae >= 0 && throughDvae <= 1)) {
-    throw new RangeError(`throughDvae must be a share in [0, 1], got ${throughDvae}`);
+    throw new RangeError(`${name("throughDvae")} must be a share in [0, 1], got ${throughDvae}`);
   }
   if (!Number.isInteger(imageStageDepth) || imageStageDepth < 0) {
-    throw new RangeError(`imageStageDepth must be an integer ≥ 0, got ${imageStageDepth}`);
+    throw new RangeError(
+      `${name("imageStageDepth")} must be an integer ≥ 0, got ${imageStageDepth}`,
+    );
   }
   if (typeof recipe.twins !== "boolean") {
-    throw new RangeError(`twins must be true or false, got ${recipe.twins}`);
+    throw new RangeError(`${name("twins")} must be true or false, got ${recipe.twins}`);
   }
 }

@@ -39,8 +39,10 @@
  *   the reconstruction grids are data/figures/dvae_<dataset>_recon.png. What to look for: on
  *   Fashion-MNIST the silhouettes, shading and parts come back and textures and prints are
  *   smoothed away; on shapes, colours and shapes come back, small stars and crosses a little
- *   rounded. How often the shapes judge accepts the reconstructions is measured by
- *   prior_shapes.ts (its `dvae_reconstruction_agreement` column).
+ *   rounded. On shapes, summary.csv also says how often the shapes judge accepts the
+ *   reconstructions of the test scenes and of as many zero-shot scenes (`judge_accepts_test`,
+ *   `judge_accepts_zero_shot`, with 95% Wilson intervals, beside the judge's rate on the renders
+ *   themselves): what caps every draw the prior can make through this dVAE.
  *
  * Writes: data/runs/dvae_train/<stamp>_<dataset>/{config.json, metrics.csv, summary.csv,
  *   recon.png, checkpoint.safetensors}; the EMA weights to data/cache/dvae_<dataset>.safetensors
@@ -63,6 +65,7 @@ import {
 } from "../lib/data/mod.ts";
 import {
   createDvae,
+  type Dvae,
   evaluateDvae,
   MSE_STD,
   PIXEL_EPS,
@@ -71,6 +74,8 @@ import {
 } from "../lib/dvae/mod.ts";
 import { applyPreset, type Flags, type MetricsRow, parseFlags, writeCsv } from "../lib/log/mod.ts";
 import { writeFileAtomic } from "../lib/io/mod.ts";
+import { agreement, createShapesJudge } from "../lib/judge/mod.ts";
+import { interval95 } from "../lib/pipeline/mod.ts";
 import {
   cosine,
   openRunLog,
@@ -215,6 +220,56 @@ async function loadData(
   }
 }
 
+/**
+ * How often the shapes judge accepts the reconstructions (every attribute of the caption found),
+ * on the held-out test scenes and on as many zero-shot scenes (colour–shape pairs the dVAE never
+ * saw), each with its 95% Wilson interval over images: `judge_accepts_<split>` (+ `_low`,
+ * `_high`), and `judge_accepts_rendered_<split>`, the same judge on the originals (its ceiling).
+ */
+async function judgedReconstructions(
+  dvae: Dvae,
+  test: CaptionedImages,
+  cfg: typeof DEFAULTS,
+): Promise<MetricsRow> {
+  const judge = await createShapesJudge();
+  const zeroShot = await makeShapes({ count: cfg.testImages, seed: 1, split: "zero-shot" });
+  const row: MetricsRow = {};
+  for (const [split, set] of [["test", test], ["zero_shot", zeroShot]] as const) {
+    const accepted: number[] = [], rendered: number[] = [];
+    for (let start = 0; start < set.images.count; start += 250) {
+      const rows = Array.from(
+        { length: Math.min(250, set.images.count - start) },
+        (_, i) => start + i,
+      );
+      const originals = imagesToTensor(set.images, rows);
+      const recon = dvae.reconstruct(originals);
+      const captions = rows.map((i) => set.captions[i]);
+      accepted.push(...agreement(captions, judge.read(recon)).map(Number));
+      rendered.push(...agreement(captions, judge.read(originals)).map(Number));
+      tf.dispose([originals, recon]);
+    }
+    for (
+      const [name, values] of [[`judge_accepts_${split}`, accepted], [
+        `judge_accepts_rendered_${split}`,
+        rendered,
+      ]] as const
+    ) {
+      const { mean, low, high } = interval95(values);
+      Object.assign(row, { [name]: mean, [`${name}_low`]: low, [`${name}_high`]: high });
+    }
+  }
+  judge.dispose();
+  console.log(
+    `[dvae_train] the judge accepts ${(100 * Number(row.judge_accepts_test)).toFixed(1)}% of ` +
+      `test and ${(100 * Number(row.judge_accepts_zero_shot)).toFixed(1)}% of zero-shot ` +
+      `reconstructions (of the renders: ${
+        (100 * Number(row.judge_accepts_rendered_test)).toFixed(1)
+      }%` +
+      ` and ${(100 * Number(row.judge_accepts_rendered_zero_shot)).toFixed(1)}%)`,
+  );
+  return row;
+}
+
 if (import.meta.main) {
   const asked = await resolveConfig();
   await initBackend(asked.backend);
@@ -306,7 +361,8 @@ if (import.meta.main) {
     });
     await run.writeFile("recon.png", png);
     if (cfg.figures) await writeFileAtomic(`data/figures/dvae_${cfg.dataset}_recon.png`, png);
-    return { ...evaluation, weights: out };
+    const judged = cfg.dataset === "shapes" ? await judgedReconstructions(dvae, test, cfg) : {};
+    return { ...evaluation, weights: out, judged };
   });
   const summary: MetricsRow = {
     dataset: cfg.dataset,
@@ -325,6 +381,7 @@ if (import.meta.main) {
     test_mse: figures.mse,
     test_codebook_perplexity: figures.perplexity,
     test_codes_used_frac: figures.usedFraction,
+    ...figures.judged,
     weights: figures.weights,
   };
   await writeCsv(`${run.dir}/summary.csv`, [summary]);

@@ -33,7 +33,8 @@
  * checkpoint.safetensors, samples_<split>.png (per caption the real image, then the draws best
  * first with their reranker scores), completion_test.png and summary.csv (per split and
  * temperature: agreement per draw and of the reranked best, per attribute, baselines, held-out
- * loss), near_miss.csv (the reranker's near-miss preference per kind on rendered test and
+ * loss), text_overflow.json (how many training captions BPE dropout pushed past the text length,
+ * and whether they were encoded again without dropout or cut), near_miss.csv (the reranker's near-miss preference per kind on rendered test and
  * zero-shot scenes, through the dVAE, and on the grid captions' draws as the judge reads them)
  * and stages.csv (wall time per stage).
  *
@@ -113,6 +114,12 @@ export const PRIOR_SHAPES_DEFAULTS = {
   vocabSize: 512,
   /** BPE dropout while training the prior. @accepts number ≥ 0 < 1 */
   bpeDropout: 0.1,
+  /**
+   * A caption whose BPE-dropout encoding overflows the prior's text length: "undropped" encodes
+   * it again without dropout (no word lost), "cut" truncates it (its last words, often the second
+   * object's shape, lost; about a quarter of captions at dropout 0.1). @accepts cut | undropped
+   */
+  bpeTooLong: "undropped",
   /** Reranker training steps (0: a pipeline without reranker). @accepts integer ≥ 0 */
   rerankSteps: 600,
   /**
@@ -260,7 +267,11 @@ async function build(
     resume: cfg.resume,
   });
   console.log(`[prior_shapes] prior: ${paramCount(prior)} parameters → ${log.dir}`);
-  const batchAt = buildBatchAt(train, tokens, tokenizer, { ...cfg, textLen });
+  const batchAt = buildBatchAt(train, tokens, tokenizer, {
+    ...cfg,
+    bpeTooLong: cfg.bpeTooLong as "cut" | "undropped",
+    textLen,
+  });
   const trained = await trainPrior(prior, batchAt, {
     steps: cfg.steps,
     lr: cfg.lr,
@@ -273,12 +284,23 @@ async function build(
   });
   trained.dispose();
   clock.lap("tokenizer + prior");
-  if (batchAt.truncated > 0) {
+  if (batchAt.truncated + batchAt.undropped > 0) {
+    const seen = cfg.steps * cfg.batch;
     console.log(
-      `[prior_shapes] BPE dropout lengthened ${batchAt.truncated} of ${cfg.steps * cfg.batch} ` +
-        `training captions past textLen ${textLen}; they were cut`,
+      `[prior_shapes] BPE dropout lengthened ${batchAt.truncated + batchAt.undropped} of ${seen} ` +
+        `training captions past textLen ${textLen}: ${batchAt.undropped} were encoded again ` +
+        `without dropout, ${batchAt.truncated} were cut (--bpeTooLong=${cfg.bpeTooLong})`,
     );
   }
+  await log.writeFile(
+    "text_overflow.json",
+    JSON.stringify({
+      captions_seen: cfg.steps * cfg.batch, // this process's steps (a resumed run: since the resume)
+      encoded_without_dropout: batchAt.undropped,
+      cut: batchAt.truncated,
+      textLen,
+    }) + "\n",
+  );
   let reranker = null;
   if (cfg.rerankSteps > 0) {
     const recipe = rerankRecipeOf(cfg);

@@ -88,6 +88,15 @@ export interface EncodeBatchOptions extends EncodeOptions {
    */
   onTruncate?: (truncated: TruncatedCaption[]) => void;
   /**
+   * With dropout, what to do with a caption whose dropped-out encoding is longer than `textLen`:
+   * `"cut"` truncates it (its last words are lost); `"undropped"` encodes it again without
+   * dropout and keeps that when it fits (so no word is lost; listed in `undropped`), else cuts.
+   * Dropout splits words into more tokens, so at 0.1 on short captions a quarter can overflow a
+   * `textLen` sized for plain encodings.
+   * @default "cut"
+   */
+  tooLong?: "cut" | "undropped";
+  /**
    * Accept blank captions, which encode to a row of pads. @default false: a blank caption
    * throws a RangeError naming its row
    */
@@ -102,6 +111,8 @@ export interface EncodedBatch {
   lengths: Int32Array;
   /** Rows whose caption was cut to `textLen` (also reported through `onTruncate`). */
   truncated: number[];
+  /** Rows encoded without dropout because their dropped-out encoding did not fit (`tooLong`). */
+  undropped: number[];
 }
 
 /** The JSON a tokenizer saves to (see `toJSON`). */
@@ -355,19 +366,35 @@ export class BpeTokenizer {
     const rng = this.#dropoutRng(options);
     const ids = new Int32Array(texts.length * textLen).fill(this.padId); // (n, textLen)
     const lengths = new Int32Array(texts.length);
+    const tooLong = options.tooLong ?? "cut";
+    if (tooLong !== "cut" && tooLong !== "undropped") {
+      throw new RangeError(`tooLong must be "cut" or "undropped", got ${tooLong}`);
+    }
     const cut: TruncatedCaption[] = [];
+    const undropped: number[] = [];
     const row: number[] = [];
     texts.forEach((text, i) => {
       row.length = 0;
       this.#encodeInto(text, row, dropout, rng);
       if (appendEot) row.push(this.eotId);
+      if (row.length > textLen && dropout > 0 && tooLong === "undropped") {
+        // The dropout stream has moved on as it would have: later rows keep their splits.
+        const plain: number[] = [];
+        this.#encodeInto(text, plain, 0, undefined);
+        if (appendEot) plain.push(this.eotId);
+        if (plain.length <= textLen) {
+          row.length = 0;
+          row.push(...plain);
+          undropped.push(i);
+        }
+      }
       const length = Math.min(row.length, textLen);
       for (let t = 0; t < length; t++) ids[i * textLen + t] = row[t];
       lengths[i] = length;
       if (row.length > textLen) cut.push({ row: i, text, tokens: row.length, kept: textLen });
     });
     if (cut.length > 0) (options.onTruncate ?? ((c) => warnTruncated(c, texts.length)))(cut);
-    return { ids, lengths, truncated: cut.map((c) => c.row) };
+    return { ids, lengths, truncated: cut.map((c) => c.row), undropped };
   }
 
   /**

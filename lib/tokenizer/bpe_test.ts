@@ -390,3 +390,34 @@ Deno.test("train validates its texts and vocabSize, and stops early only when al
     assert.equal(small.encode(caption).length, words.length, caption);
   }
 });
+
+Deno.test("encodeBatch tooLong: 'undropped' re-encodes an overflowing dropped-out caption without dropout, so no word is lost; 'cut' truncates", () => {
+  const captions = ["a small red circle left of a large blue star", "a red circle", "a blue star"];
+  const tok = BpeTokenizer.train(captions, { vocabSize: 300, allowSmaller: true });
+  const plain = captions.map((c) => tok.encode(c).length + 1);
+  const textLen = Math.max(...plain); // fits every plain encoding with <|eot|>, not dropout 0.5's
+  const options = { textLen, dropout: 0.5, seed: 3, appendEot: true, onTruncate: () => {} };
+  const cut = tok.encodeBatch(captions, options);
+  assert.ok(cut.truncated.length > 0, "dropout 0.5 overflows the first caption");
+  assert.deepEqual(cut.undropped, []);
+  const kept = tok.encodeBatch(captions, { ...options, tooLong: "undropped" });
+  assert.deepEqual(kept.truncated, []);
+  assert.deepEqual(kept.undropped, cut.truncated);
+  for (const row of kept.undropped) {
+    const ids = kept.ids.slice(row * textLen, row * textLen + kept.lengths[row]);
+    assert.deepEqual([...ids], [...tok.encode(captions[row]), tok.eotId]);
+    assert.equal(tok.decode(ids), captions[row]);
+  }
+  // Rows that fit keep their dropped-out splits, the same as with "cut".
+  for (let r = 0; r < captions.length; r++) {
+    if (kept.undropped.includes(r)) continue;
+    assert.deepEqual(
+      kept.ids.slice(r * textLen, (r + 1) * textLen),
+      cut.ids.slice(r * textLen, (r + 1) * textLen),
+    );
+  }
+  assert.throws(
+    () => tok.encodeBatch(captions, { ...options, tooLong: "drop" as "cut" }),
+    /tooLong must be "cut" or "undropped"/,
+  );
+});

@@ -319,6 +319,15 @@ async function build(
       workers: cfg.workers,
       nearMissWeight: recipe.nearMissWeight,
       groupSize,
+      onStep: (row) => {
+        const step = Number(row.step);
+        if ((step + 1) % 100 === 0 || step + 1 === cfg.rerankSteps) {
+          console.log(
+            `[prior_shapes] reranker step ${step + 1}/${cfg.rerankSteps}: loss ` +
+              `${Number(row.loss).toFixed(3)}, grad norm ${Number(row.grad_norm).toFixed(2)}`,
+          );
+        }
+      },
     });
     console.log(`[prior_shapes] reranker: InfoNCE ${Number(run.rows.at(-1)?.loss).toFixed(3)}`);
     run.dispose();

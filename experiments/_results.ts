@@ -283,7 +283,22 @@ const SECTIONS: readonly SectionSpec[] = [
     experiment: "rerank_n_sweep",
     command: "deno run -A experiments/rerank_n_sweep.ts",
     where: (_, c) => !c.reranker,
-    tables: sweepTables("Judge agreement against N, per split, under the pipeline's own reranker:"),
+    tables: sweepTables(
+      "Judge agreement against N, per split, under the pipeline's own reranker (the toolkit's " +
+        "recipe at prior_shapes' budget, 600 steps on its 4,000 scenes):",
+    ),
+  },
+  {
+    name: "rerank_n_sweep (the same draws under rerank_train's reranker)",
+    experiment: "rerank_n_sweep",
+    command: "deno run -A experiments/rerank_n_sweep.ts " +
+      "--reranker=data/cache/rerank_shapes.safetensors --tag=recipe",
+    where: (dir, c) => Boolean(c.reranker) && dir.endsWith("_recipe"),
+    tables: sweepTables(
+      "Judge agreement against N, per split, the same pipeline's draws under the reranker of " +
+        "rerank_train (the toolkit's recipe at rerank_train's budget: 1,000 steps on 12,000 " +
+        "scenes, where the pipeline's own has 600 on 4,000):",
+    ),
   },
   {
     name: "rerank_n_sweep (the same draws under CLIP's recipe)",
@@ -293,7 +308,7 @@ const SECTIONS: readonly SectionSpec[] = [
     where: (dir, c) => Boolean(c.reranker) && dir.endsWith("_clip"),
     tables: sweepTables(
       "Judge agreement against N, per split, the same pipeline's draws under the reranker of " +
-        "rerank_train (CLIP's recipe: batch negatives only):",
+        "rerank_train (CLIP's recipe: batch negatives only) at rerank_train's budget:",
     ),
   },
   {
@@ -301,7 +316,21 @@ const SECTIONS: readonly SectionSpec[] = [
     experiment: "zero_shot",
     command: "deno run -A experiments/zero_shot.ts",
     where: (_, c) => !c.reranker,
-    tables: sweepTables("Judge agreement per attribute, under the pipeline's own reranker:"),
+    tables: sweepTables(
+      "Judge agreement per attribute, under the pipeline's own reranker (the toolkit's recipe at " +
+        "prior_shapes' budget):",
+    ),
+  },
+  {
+    name: "zero_shot (the same draws under rerank_train's reranker)",
+    experiment: "zero_shot",
+    command: "deno run -A experiments/zero_shot.ts " +
+      "--reranker=data/cache/rerank_shapes.safetensors --tag=recipe",
+    where: (dir, c) => Boolean(c.reranker) && dir.endsWith("_recipe"),
+    tables: sweepTables(
+      "Judge agreement per attribute, the same pipeline's draws under the reranker of " +
+        "rerank_train (the toolkit's recipe at rerank_train's budget):",
+    ),
   },
   {
     name: "zero_shot (the same draws under CLIP's recipe)",

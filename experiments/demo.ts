@@ -55,8 +55,11 @@ export const DEMO_DEFAULTS = {
   dvaeSteps: 800,
   /** Prior optimiser steps (batch 32). @accepts integer ≥ 1 */
   priorSteps: 500,
-  /** Reranker optimiser steps (batch 128). @accepts integer ≥ 1 */
-  rerankSteps: 150,
+  /**
+   * Reranker optimiser steps (batch 128, lib/pipeline's RERANKER_RECIPE: at 150 it reads colour
+   * but not yet order). @accepts integer ≥ 1
+   */
+  rerankSteps: 400,
   /** Captions per split drawn and judged (8 draws each, at temperature 1). @accepts integer ≥ 1 */
   evalCaptions: 16,
   /** Seed passed to every stage. @accepts integer */

@@ -7,6 +7,7 @@
  */
 import {
   describeDvaeObjective,
+  mergeIntervals,
   nearMissTable,
   resultsMarkdown,
   type ResultsSection,
@@ -139,7 +140,11 @@ const summaryTable = (caption: string) => (run: RunRecord) =>
 
 /** A dVAE run's one-row held-out summary, as lines. */
 const heldOutTable = (run: RunRecord) =>
-  Promise.resolve([{ caption: "Held out, EMA weights:", rows: transposed(summaryOf(run)) }]);
+  Promise.resolve([{
+    caption: "Held out, EMA weights:",
+    // A rate and its interval on one line, before the one-row summary becomes lines.
+    rows: transposed(mergeIntervals(summaryOf(run))),
+  }]);
 
 /**
  * What a dVAE run minimised and how it departs from the paper's objective, from its config.json:
@@ -200,13 +205,14 @@ const SECTIONS: readonly SectionSpec[] = [
         { caption: "Time per stage (seconds) and the run folder each stage wrote:", rows: stages },
         {
           caption: `Stage one, the dVAE, on held-out scenes (${where(run.config.dvaeRun, dvae)}):`,
-          rows: dvae ? transposed(summaryOf(dvae)) : [],
+          rows: dvae ? transposed(mergeIntervals(summaryOf(dvae))) : [],
         },
         {
           caption: `Stage two, draws judged per split (${where(run.config.priorRun, prior)}); ` +
             "`captions` is the count each rate rests on:",
           rows: prior ? summaryOf(prior) : [],
         },
+        ...(prior ? await nearMissTables(prior) : []),
       ];
     },
   },

@@ -54,6 +54,17 @@ Deno.test("the results page reads each experiment's newest full run and says whe
     ]);
     const stage = `${runs}/prior_shapes/20261203T000000Z_demo_full`;
     await makeRun(repo, stage, {}, [row("test", 0.0625)]);
+    await writeCsv(`${repo}/${stage}/near_miss.csv`, [
+      {
+        split: "test",
+        images_of: "rendered",
+        kind: "swap",
+        images: 300,
+        accuracy: 0.7,
+        ci_low: 0.65,
+        ci_high: 0.75,
+      },
+    ]);
     const dvaeStage = `${runs}/dvae_train/20261203T000000Z_demo_full`;
     // The config dvae_train writes for the shapes recipe, from its own defaults.
     const shapesRecipe = {
@@ -113,6 +124,7 @@ Deno.test("the results page reads each experiment's newest full run and says whe
     );
     assert.match(demo, /Departs from the paper's objective: .*β = 0/);
     assert.match(demo, /\| test \| 24 \| 6% \[3, 13\] \|/);
+    assert.match(demo, /\| swap \| 70% \[65, 75\], 300 images \|/, "stage two's near misses");
 
     const reranker = section(page, "rerank_train");
     assert.match(reranker, /\| test \| 2000 \| 98% \[97, 98\] \|/);

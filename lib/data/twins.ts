@@ -88,11 +88,7 @@ export async function withNearMissTwins(
   for (let i = 0; i < n; i++) {
     const rng = new Rng(streamSeed("near-miss-twin", seed, i));
     // The kinds in a seeded order; the first that this caption has gives the twin.
-    const order = [...kinds];
-    for (let k = order.length - 1; k > 0; k--) {
-      const j = rng.int(k + 1);
-      [order[k], order[j]] = [order[j], order[k]];
-    }
+    const order = rng.shuffle([...kinds]);
     let near: NearMiss | null = null;
     for (const kind of order) {
       near = drawNearMiss(set.captions[i], set.attributes[i], kind, rng, { avoidZeroShot: true });
@@ -108,7 +104,9 @@ export async function withNearMissTwins(
     twinKinds.push(near ? near.kind : null);
   }
   const size = set.images.height;
-  const rendered = await renderScenes(twinScenes, { size, seed: mixLayoutSeed(seed) });
+  // The layouts' own stream, so twins never copy their originals' jitter.
+  const layoutSeed = streamSeed("near-miss-twin-layout", seed);
+  const rendered = await renderScenes(twinScenes, { size, seed: layoutSeed });
   const pixels = size * size * 3;
   const data = new Uint8Array(2 * n * pixels);
   const captions: string[] = [];
@@ -129,9 +127,4 @@ export async function withNearMissTwins(
     seed: set.seed,
     twinKinds: kindsOut,
   };
-}
-
-/** The twins' layout seed: its own stream, so twins never copy their originals' jitter. */
-function mixLayoutSeed(seed: number): number {
-  return streamSeed("near-miss-twin-layout", seed);
 }

@@ -7,7 +7,7 @@
  * @module
  */
 import { tf } from "../backend/mod.ts";
-import type { ImageBatch } from "../data/mod.ts";
+import { type ImageBatch, imagesToTensor } from "../data/mod.ts";
 import { Rng, streamSeed } from "../io/mod.ts";
 import type { ImageCodec } from "./codec.ts";
 
@@ -68,23 +68,15 @@ export function throughCodec(
     throw new RangeError(`throughCodec takes RGB images, got ${channels} channels`);
   }
   // A seeded shuffle's first rows: exactly round(fraction × count) of them.
-  const order = Array.from({ length: count }, (_, i) => i);
-  const rng = new Rng(streamSeed("through-codec", options.seed ?? 0));
-  for (let i = count - 1; i > 0; i--) {
-    const j = rng.int(i + 1);
-    [order[i], order[j]] = [order[j], order[i]];
-  }
+  const order = new Rng(streamSeed("through-codec", options.seed ?? 0))
+    .shuffle(Array.from({ length: count }, (_, i) => i));
   const rows = order.slice(0, Math.round(fraction * count)).sort((a, b) => a - b);
   const pixels = height * width * 3;
   const data = images.data.slice(0, count * pixels);
   for (let start = 0; start < rows.length; start += chunk) {
     const part = rows.slice(start, start + chunk);
-    const values = new Float32Array(part.length * pixels);
-    part.forEach((row, k) => {
-      for (let i = 0; i < pixels; i++) values[k * pixels + i] = data[row * pixels + i] / 255;
-    });
     const back = tf.tidy(() => {
-      const x = tf.tensor4d(values, [part.length, height, width, 3]);
+      const x = imagesToTensor(images, part); // the caller's bytes: these rows are not yet replaced
       const y = codec.decode(codec.encode(x));
       if (y.shape[1] !== height || y.shape[2] !== width || y.shape[3] !== 3) {
         throw new RangeError(

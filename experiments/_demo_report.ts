@@ -27,6 +27,7 @@ import {
   readTextOrNull,
   type RunRecord,
 } from "../lib/io/mod.ts";
+import { readReferenceRecord } from "../lib/pipeline/mod.ts";
 
 /** What the demo hands over. */
 export interface DemoReportInput {
@@ -55,6 +56,34 @@ function splitRows(summary: CsvRow[]): CsvRow[] {
 const INTERVALS = "95% intervals over captions (a caption's draws are correlated, so the " +
   "caption is the unit: Wilson's for 0/1 values such as the reranked pick, else the normal " +
   "approximation of per-caption rates)";
+
+/**
+ * The shipped reference pipeline's figures beside this run's (from its manifest's record), so a
+ * reader sees what the same toolkit reaches with its longer recipe; named as such, never mixed
+ * into this run's table.
+ */
+async function referenceSection(report: Report): Promise<void> {
+  try {
+    const record = await readReferenceRecord();
+    report.table(
+      record.figures.map((f) => ({
+        figure: f.figure,
+        split: f.split,
+        measured: formatAgreement(f),
+        count: f.count,
+        goal: f.goal === undefined ? "" : `≥ ${Math.round(f.goal * 100)}%`,
+      })),
+      {
+        caption: "for comparison, not this run: the reference pipeline shipped with the toolkit " +
+          `(lib/pipeline/reference/, \`${record.command}\` at commit ` +
+          `${record.code.commit?.slice(0, 7)}, ${(record.seconds / 60).toFixed(0)} min on ` +
+          `${record.machine.cores} cores), the same judge, 95% intervals over the count shown`,
+      },
+    );
+  } catch (err) {
+    report.text(`No reference pipeline to compare with: ${(err as Error).message}`);
+  }
+}
 
 /** A sweep run beside this one, and whether it judged this run's pipeline. */
 interface Sweep {
@@ -224,6 +253,7 @@ export async function writeDemoReport(
   });
   const statement = rerankingStatement(judged);
   if (statement) report.text(statement);
+  await referenceSection(report);
   const nearMissCsv = await readTextOrNull(at(`${input.stages[1].run}/near_miss.csv`));
   if (nearMissCsv !== null) {
     report.table(nearMissTable(parseCsv(nearMissCsv)).rows, {

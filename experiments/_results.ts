@@ -30,8 +30,12 @@ export const RESULTS_FILE = "RESULTS.md";
 /** A run folder filter: which runs of an experiment a section may read. */
 type Where = (dir: string, config: Record<string, unknown>) => boolean;
 
-/** The main job runs dvae_train and prior_shapes at its own budgets, tagged `demo_…`. */
-const notDemoStage: Where = (dir) => !/\/\d{8}T\d{6}Z_demo_/.test(dir);
+/**
+ * The main job and the reference pipeline run dvae_train, prior_shapes and rerank_n_sweep as
+ * their stages, at their own budgets, tagged `demo_…` and `reference_…`: not the experiments'
+ * own runs.
+ */
+const notDemoStage: Where = (dir) => !/\/\d{8}T\d{6}Z_(demo|reference)_/.test(dir);
 
 /** One section's recipe: the experiment, which of its runs, and the tables read from the run. */
 interface SectionSpec {
@@ -288,7 +292,7 @@ const SECTIONS: readonly SectionSpec[] = [
     name: "rerank_n_sweep",
     experiment: "rerank_n_sweep",
     command: "deno run -A experiments/rerank_n_sweep.ts",
-    where: (_, c) => !c.reranker,
+    where: (dir, c) => !c.reranker && notDemoStage(dir, c),
     tables: sweepTables(
       "Judge agreement against N, per split, under the pipeline's own reranker (the toolkit's " +
         "recipe at prior_shapes' budget, 600 steps on its 4,000 scenes):",

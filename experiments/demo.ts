@@ -36,7 +36,7 @@
  *
  * @module
  */
-import { commandLine, latestRun, readRunConfig, runStamp, writeFileAtomic } from "../lib/io/mod.ts";
+import { commandLine, runStamp, writeFileAtomic } from "../lib/io/mod.ts";
 import {
   applyPreset,
   codeVersion,
@@ -46,6 +46,7 @@ import {
   writeCsv,
 } from "../lib/log/mod.ts";
 import { writeDemoReport } from "./_demo_report.ts";
+import { REPO_ROOT, runStage, type Stage } from "./_stages.ts";
 
 /** The demo's budgets (each a flag, e.g. `--priorSteps=1200`). */
 export const DEMO_DEFAULTS = {
@@ -74,44 +75,7 @@ export const DEMO_QUICK: Partial<typeof DEMO_DEFAULTS> = {
   evalCaptions: 4,
 };
 
-/** One stage as the demo ran it. */
-interface Stage {
-  title: string;
-  script: string;
-  args: string[];
-  seconds: number;
-  /** The run folder the stage wrote. */
-  run: string;
-}
-
-const root = new URL("../", import.meta.url).pathname;
-
-/** Runs an experiment in its own process and returns its run folder (found by its `out`). */
-async function runStage(
-  title: string,
-  experiment: string,
-  args: string[],
-  out: string,
-): Promise<Stage> {
-  const script = `experiments/${experiment}.ts`;
-  console.log(`\n=== ${title} ===\n$ ${commandLine([script, ...args])}`);
-  const started = performance.now();
-  const { code } = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", script, ...args],
-    cwd: root,
-    stdout: "inherit",
-    stderr: "inherit",
-  }).output();
-  if (code !== 0) throw new Error(`${script} failed (exit ${code}); see its output above`);
-  const seconds = (performance.now() - started) / 1000;
-  const run = await latestRun(experiment, { root: `${root}data/runs` });
-  const config = run === null ? null : await readRunConfig(run);
-  if (run === null || config?.out !== out) {
-    throw new Error(`${script} ended, but no run folder of it writes ${out}`);
-  }
-  console.log(`(${title}: ${seconds.toFixed(0)} s)`);
-  return { title, script, args, seconds, run: run.slice(root.length) };
-}
+const root = REPO_ROOT;
 
 if (import.meta.main) {
   const flags = parseFlags(DEMO_DEFAULTS);
@@ -145,7 +109,7 @@ if (import.meta.main) {
       // The prior's 4,000 training scenes: generated once, then read from the cache by stage two.
       `--shapesCount=${cfg.quick ? 1000 : 4000}`,
       ...pass,
-    ], dvaePath),
+    ], { out: dvaePath }),
   );
   stages.push(
     await runStage("Stage two: tokenizer, prior, reranker, samples, judge", "prior_shapes", [
@@ -157,7 +121,7 @@ if (import.meta.main) {
       "--temperatures=1",
       `--tag=demo_${kind}`,
       ...pass,
-    ], pipelinePath),
+    ], { out: pipelinePath }),
   );
   const totalSeconds = (Date.now() - started.getTime()) / 1000;
   const summary: MetricsRow[] = stages.map((s) => ({

@@ -9,12 +9,12 @@
  * ```ts
  * import { Pipeline } from "./mod.ts";
  * try {
- *   const pipeline = await Pipeline.load("data/cache/pipeline_shapes");
+ *   const pipeline = await Pipeline.load(); // the reference pipeline shipped with the toolkit
  *   const { images, scores } = await pipeline.generate("a red circle", { n: 8, k: 2, seed: 1 });
  *   console.log(images.shape, scores);
  *   images.dispose();
  *   pipeline.dispose();
- * } catch (e) { console.log((e as Error).message); } // no pipeline saved yet
+ * } catch (e) { console.log((e as Error).message); }
  * ```
  *
  * @module
@@ -56,6 +56,18 @@ export {
   type ThroughCodecOptions,
   type ThroughCodecResult,
 } from "./through_codec.ts";
+export {
+  readReferenceRecord,
+  REFERENCE_CHECK,
+  REFERENCE_DIR,
+  referenceCheck,
+  referenceCheckCaptions,
+  type ReferenceCheckConfig,
+  type ReferenceCheckResult,
+  type ReferenceFigure,
+  type ReferenceRecord,
+  type ReferenceStage,
+} from "./reference.ts";
 export {
   bestOfFirst,
   type Interval,

@@ -31,6 +31,7 @@ import {
   PipelineManifestError,
 } from "./manifest.ts";
 import { partHashes, type PipelineLoadOptions, readManifest, verifyParts } from "./integrity.ts";
+import { REFERENCE_DIR } from "./reference.ts";
 
 /** Options of {@link Pipeline.generate} and {@link Pipeline.complete}. */
 export interface GenerateOptions {
@@ -161,14 +162,19 @@ export class Pipeline {
    * inside the folder with the hash the manifest records, then every part against the manifest
    * and the parts against each other. Reads nothing outside `dir`.
    *
-   * @param dir The folder.
+   * @param dir The folder; without one, the reference pipeline shipped with the toolkit
+   *   (lib/pipeline/reference/, trained by `deno task reference`; its record:
+   *   `readReferenceRecord()`).
    * @param options `allowUnhashed`: load a version-1 manifest (no hashes), with a warning.
    * @returns The pipeline (dispose it when done).
    * @throws {PipelineManifestError} A missing or mismatched manifest or part, or a part file
    *   that is not a plain name inside the folder (or links out of it).
    * @throws {CorruptFileError} A part whose bytes are not the ones saved, or a damaged part.
    */
-  static async load(dir: string, options: PipelineLoadOptions = {}): Promise<Pipeline> {
+  static async load(
+    dir: string = REFERENCE_DIR,
+    options: PipelineLoadOptions = {},
+  ): Promise<Pipeline> {
     await ensureBackend();
     const manifest = await readManifest(dir, options);
     await verifyParts(dir, manifest);

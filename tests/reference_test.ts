@@ -1,0 +1,118 @@
+/**
+ * The reference pipeline shipped in lib/pipeline/reference/: it loads (every part against the
+ * hash its manifest records), its folder holds nothing the manifest does not account for, its
+ * record is whole, the fixed judged check redrawn now lands within the interval it was shipped
+ * with, and the README's table is the one its record gives.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { createShapesJudge } from "../lib/judge/mod.ts";
+import {
+  MANIFEST_FILE,
+  Pipeline,
+  PipelineManifestError,
+  readManifest,
+  readReferenceRecord,
+  REFERENCE_CHECK,
+  REFERENCE_DIR,
+  referenceCheck,
+  referenceCheckCaptions,
+} from "../lib/pipeline/mod.ts";
+import {
+  README_MARKERS,
+  readReferenceBlock,
+  referenceMarkdown,
+  withReferenceBlock,
+} from "../experiments/_reference.ts";
+import { REFERENCE_DEFAULTS } from "../experiments/reference.ts";
+
+const root = new URL("../", import.meta.url).pathname;
+
+Deno.test("the shipped reference pipeline loads, and its folder holds only what its manifest names", async () => {
+  const pipeline = await Pipeline.load(); // no folder: the reference one, every part hash-checked
+  try {
+    assert.ok(pipeline.reranker !== null, "the reference pipeline ranks its draws");
+  } finally {
+    pipeline.dispose();
+  }
+  const manifest = await readManifest(REFERENCE_DIR);
+  const named = new Set([MANIFEST_FILE, ...Object.values(manifest.parts).map((p) => p.file)]);
+  const grids = new Set(["samples_test.png", "samples_zero-shot.png"]);
+  for await (const entry of Deno.readDir(REFERENCE_DIR)) {
+    assert.ok(named.has(entry.name) || grids.has(entry.name), `stray file ${entry.name}`);
+  }
+  for (const grid of grids) assert.ok((await Deno.stat(join(REFERENCE_DIR, grid))).size > 0);
+});
+
+Deno.test("the reference record is whole and made by the documented command", async () => {
+  const record = await readReferenceRecord();
+  assert.deepEqual(record.command, "deno task reference");
+  assert.deepEqual(record.check.config, REFERENCE_CHECK);
+  assert.ok(record.code.commit !== null && /^[0-9a-f]{40}$/.test(record.code.commit));
+  assert.ok(record.stages.length === 3 && record.stages.every((s) => s.seconds > 0));
+  for (const f of record.figures) {
+    assert.ok(f.low <= f.mean && f.mean <= f.high, `${f.figure} (${f.split}) outside its interval`);
+    assert.ok(f.count >= 64, `${f.figure} (${f.split}) rests on ${f.count}, under 64`);
+  }
+  const headline = record.figures.filter((f) => f.goal !== undefined).map((f) => f.figure);
+  for (const figure of ["per-draw agreement", `reranker's best of ${REFERENCE_DEFAULTS.maxN}`]) {
+    assert.ok(headline.includes(figure), `no ${figure} with its goal`);
+  }
+});
+
+Deno.test("the fixed 64-caption judged check reproduces the shipped figure within its interval", async () => {
+  const record = await readReferenceRecord();
+  const pipeline = await Pipeline.load();
+  const judge = await createShapesJudge();
+  try {
+    const now = await referenceCheck(pipeline, judge);
+    assert.deepEqual(now.captions, 64);
+    assert.ok(
+      record.check.low <= now.mean && now.mean <= record.check.high,
+      `the check gives ${now.mean} now; shipped: ${record.check.mean} ` +
+        `[${record.check.low}, ${record.check.high}]`,
+    );
+  } finally {
+    judge.dispose();
+    pipeline.dispose();
+  }
+});
+
+Deno.test("the check's captions are 64 distinct test captions, the same on every call", async () => {
+  const [a, b] = [await referenceCheckCaptions(), await referenceCheckCaptions()];
+  assert.deepEqual(a, b);
+  assert.deepEqual(new Set(a).size, 64);
+  await assert.rejects(
+    () => referenceCheckCaptions({ ...REFERENCE_CHECK, captionPool: 8 }),
+    (e: Error) => e instanceof RangeError && e.message.includes("distinct captions"),
+  );
+});
+
+Deno.test("the README's reference table is the one the shipped record gives", async () => {
+  const readme = await Deno.readTextFile(`${root}README.md`);
+  const record = await readReferenceRecord();
+  assert.deepEqual(readReferenceBlock(readme), referenceMarkdown(record, REFERENCE_DEFAULTS.ship));
+});
+
+Deno.test("a pipeline without a record, and a README without markers, are refused", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const manifest = JSON.parse(await Deno.readTextFile(join(REFERENCE_DIR, MANIFEST_FILE)));
+    delete manifest.notes.reference;
+    await Deno.writeTextFile(join(dir, MANIFEST_FILE), JSON.stringify(manifest));
+    await assert.rejects(
+      () => readReferenceRecord(dir),
+      (e: Error) => e instanceof PipelineManifestError && e.message.includes("no reference record"),
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+  assert.throws(
+    () => withReferenceBlock("# no markers\n", "x"),
+    (e: Error) => e instanceof RangeError && e.message.includes("markers"),
+  );
+  const readme = `a\n${README_MARKERS.begin}\nold\n${README_MARKERS.end}\nb\n`;
+  const updated = withReferenceBlock(readme, "new");
+  assert.deepEqual(readReferenceBlock(updated), "new");
+  assert.ok(updated.startsWith("a\n") && updated.endsWith("b\n"));
+});

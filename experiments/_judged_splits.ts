@@ -15,6 +15,7 @@ import {
   type JudgedCaption,
   MANIFEST_FILE,
   Pipeline,
+  REFERENCE_DIR,
 } from "../lib/pipeline/mod.ts";
 
 /** Where the caption lists come from (the same for both experiments). */
@@ -72,19 +73,21 @@ export const QUICK_PIPELINE = "data/cache/pipeline_shapes_quick";
 export interface ChosenPipeline {
   /** The folder, relative to the working directory. */
   dir: string;
-  /** "flag" (--pipeline), "full", "quick", or "demo run <folder>". */
+  /** "flag" (--pipeline), "full", "reference", "quick", or "demo run <folder>". */
   source: string;
 }
 
 /**
  * Which saved pipeline an experiment uses: `asked` when given (a missing one is then an error
  * from {@link loadRerankingPipeline}, never replaced), else the full one when it is saved, else
- * the quick one, else the `pipeline` named by the main job's newest run (lib/io's `requireRun`
- * runs `experiments/demo.ts --quick` first when there is none, printing the full command).
+ * the reference pipeline shipped with the toolkit (lib/pipeline/reference/), else the quick one,
+ * else the `pipeline` named by the main job's newest run (lib/io's `requireRun` runs
+ * `experiments/demo.ts --quick` first when there is none, printing the full command).
  *
  * @param asked The --pipeline flag ("" = choose).
  * @param experiment The caller's name, for the line that says which one it took.
  * @param repo The repository's root, relative to the working directory. @default "."
+ * @param reference The shipped reference pipeline's folder. @default REFERENCE_DIR
  * @returns The folder and its source.
  * @throws Error when the demo run's config.json names no pipeline.
  */
@@ -92,11 +95,20 @@ export async function choosePipeline(
   asked: string,
   experiment: string,
   repo = ".",
+  reference = REFERENCE_DIR,
 ): Promise<ChosenPipeline> {
   if (asked !== "") return { dir: asked, source: "flag" };
   const at = (path: string) => (repo === "." ? path : `${repo}/${path}`);
   if (await exists(at(`${FULL_PIPELINE}/${MANIFEST_FILE}`))) {
     return { dir: at(FULL_PIPELINE), source: "full" };
+  }
+  if (await exists(`${reference}/${MANIFEST_FILE}`)) {
+    console.log(
+      `[${experiment}] no full pipeline in ${FULL_PIPELINE} (\`deno run -A ` +
+        "experiments/prior_shapes.ts`): using the reference pipeline shipped with the toolkit " +
+        "(lib/pipeline/reference/, `deno task reference`)",
+    );
+    return { dir: reference, source: "reference" };
   }
   if (await exists(at(`${QUICK_PIPELINE}/${MANIFEST_FILE}`))) {
     console.log(

@@ -48,6 +48,7 @@ import {
 } from "../lib/log/mod.ts";
 import {
   Pipeline,
+  readManifest,
   REFERENCE_CHECK,
   referenceCheck,
   type ReferenceFigure,
@@ -67,9 +68,9 @@ export const REFERENCE_DEFAULTS = {
   /** dVAE optimiser steps. @accepts integer ≥ 1 */
   dvaeSteps: 3000,
   /** Scenes the prior and the reranker train on. @accepts integer ≥ 1 */
-  trainCount: 12000,
+  trainCount: 24000,
   /** Prior optimiser steps (batch 32). @accepts integer ≥ 1 */
-  priorSteps: 3000,
+  priorSteps: 7000,
   /** Width of the prior. @accepts integer ≥ 1 */
   priorWidth: 128,
   /** Transformer layers of the prior. @accepts integer ≥ 1 */
@@ -122,9 +123,12 @@ function flagMap(args: readonly string[]): Map<string, string> {
   }));
 }
 
+/** Stage one's flags that change where it writes, not what it trains. */
+const NOT_TRAINING = ["out", "tag", "figures"];
+
 /**
  * Stage one from a finished run: its config.json must record every flag stage one would get
- * (`out` and `tag` aside); its dVAE is copied to `dvaePath`.
+ * (those of NOT_TRAINING aside); its dVAE is copied to `dvaePath`.
  */
 async function reuseStageOne(run: string, args: string[], dvaePath: string): Promise<Stage> {
   const config = await readRunConfig(`${REPO_ROOT}${run}`);
@@ -132,7 +136,7 @@ async function reuseStageOne(run: string, args: string[], dvaePath: string): Pro
     throw new UsageError(`--dvaeRun=${run} is not a finished dvae_train run folder`);
   }
   const differs = [...flagMap(args)].filter(([key, value]) =>
-    !["out", "tag"].includes(key) && String(config[key]) !== value
+    !NOT_TRAINING.includes(key) && String(config[key]) !== value
   ).map(([key, value]) => `${key}: ${String(config[key])} there, ${value} here`);
   if (differs.length > 0) {
     throw new UsageError(`--dvaeRun=${run} was trained otherwise (${differs.join("; ")})`);
@@ -321,7 +325,9 @@ if (import.meta.main) {
   const priorConfig = await readRunConfig(`${REPO_ROOT}${stages[1].run}`);
   record.machine.backend = String(priorConfig?.backend ?? "");
   const ship = cfg.ship.startsWith("/") ? cfg.ship : `${REPO_ROOT}${cfg.ship}`;
-  await pipeline.save(ship, { reference: record });
+  // Stage two's notes (its run folder, which trainSetWarning reads) stay beside the record.
+  const staged = await readManifest(`${REPO_ROOT}${pipelinePath}`);
+  await pipeline.save(ship, { ...staged.notes, reference: record });
   pipeline.dispose();
   for (const split of ["test", "zero-shot"]) {
     await Deno.copyFile(

@@ -14,7 +14,8 @@
  * Command: `deno run -A experiments/rerank_n_sweep.ts [--pipeline=DIR] [--captions=64]
  *   [--maxN=64] [--ns=1,2,4,8,16,32,64] [--temperature=1] [--seed=0] [--quick]`
  *   Without --pipeline: data/cache/pipeline_shapes (`deno run -A experiments/prior_shapes.ts`),
- *   else data/cache/pipeline_shapes_quick (`deno run -A experiments/demo.ts --quick`), else the
+ *   else the reference pipeline shipped in lib/pipeline/reference/ (`deno task reference`), else
+ *   data/cache/pipeline_shapes_quick (`deno run -A experiments/demo.ts --quick`), else the
  *   pipeline of the newest data/runs/demo/ run, made first when there is none; config.json
  *   records the folder (`pipeline`) and why (`pipelineSource`).
  *   `--reranker=PATH` judges the same draws under another reranker (rerank_train.ts's `--out`,

@@ -6,8 +6,9 @@
  * Command: `deno run -A experiments/rerank_train.ts [--steps=1000] [--trainCount=12000]
  *   [--pipeline=DIR] [--quick]`
  *   The captions are tokenized with a saved pipeline's tokenizer, so the reranker fits that
- *   pipeline: without --pipeline, the full one, else the quick one, else the newest demo run's
- *   (see experiments/rerank_n_sweep.ts); config.json records `pipeline` and `pipelineSource`.
+ *   pipeline: without --pipeline, the full one, else the shipped reference one, else the quick
+ *   one, else the newest demo run's (see experiments/rerank_n_sweep.ts); config.json records
+ *   `pipeline` and `pipelineSource`.
  *   `--tokenizer=PATH` (a tokenizer file) or `--prior=data/cache/prior_shapes.safetensors` (the
  *   tokenizer its metadata names) take precedence. `--resume=data/runs/rerank_train/<run>`
  *   continues a stopped run from its last checkpoint. `--backend=NAME`, else $DALLE_LAB_BACKEND,

@@ -13,8 +13,9 @@
  *
  * Command: `deno run -A experiments/zero_shot.ts [--pipeline=DIR] [--captions=64] [--n=32]
  *   [--temperature=1] [--seed=0] [--quick]`
- *   Without --pipeline: the full pipeline, else the quick one, else the newest demo run's (see
- *   experiments/rerank_n_sweep.ts); config.json records `pipeline` and `pipelineSource`.
+ *   Without --pipeline: the full pipeline, else the shipped reference one, else the quick one,
+ *   else the newest demo run's (see experiments/rerank_n_sweep.ts); config.json records
+ *   `pipeline` and `pipelineSource`.
  *   `--reranker=PATH` judges the same draws under another reranker (rerank_train.ts's `--out`,
  *   e.g. one trained with near-miss negatives) that reads the pipeline's tokenizer; config.json
  *   records it.

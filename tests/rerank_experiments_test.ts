@@ -111,8 +111,10 @@ Deno.test("scoreAuc: how often an agreeing draw outscores a disagreeing one, tie
   assert.ok(Number.isNaN(of([0.1, 0.2, 0.3, 0.4], [true, true, true, true])));
 });
 
-Deno.test("choosePipeline: the flag, else full, else quick, else the demo run's", async () => {
+Deno.test("choosePipeline: the flag, else full, else the reference, else quick, else the demo run's", async () => {
   const repo = await Deno.makeTempDir();
+  const choose = (asked: string, reference = `${repo}/no_reference`) =>
+    choosePipeline(asked, "test", repo, reference);
   const save = async (dir: string) => {
     await Deno.mkdir(`${repo}/${dir}`, { recursive: true });
     await Deno.writeTextFile(`${repo}/${dir}/${MANIFEST_FILE}`, "{}");
@@ -120,21 +122,27 @@ Deno.test("choosePipeline: the flag, else full, else quick, else the demo run's"
   const demo = `${repo}/data/runs/demo/20261202T000000Z_quick`;
   await Deno.mkdir(demo, { recursive: true });
   await Deno.writeTextFile(`${demo}/config.json`, JSON.stringify({ pipeline: "elsewhere/p" }));
-  assert.deepEqual(await choosePipeline("", "test", repo), {
+  assert.deepEqual(await choose(""), {
     dir: `${repo}/elsewhere/p`,
     source: `demo run ${demo}`,
   });
   await save("data/cache/pipeline_shapes_quick");
-  assert.equal((await choosePipeline("", "test", repo)).source, "quick");
+  assert.equal((await choose("")).source, "quick");
+  await save("shipped");
+  assert.deepEqual(await choose("", `${repo}/shipped`), {
+    dir: `${repo}/shipped`,
+    source: "reference",
+  });
   await save("data/cache/pipeline_shapes");
-  assert.deepEqual(await choosePipeline("", "test", repo), {
+  assert.deepEqual(await choose(""), {
     dir: `${repo}/data/cache/pipeline_shapes`,
     source: "full",
   });
-  assert.deepEqual(await choosePipeline("mine", "test", repo), { dir: "mine", source: "flag" });
+  assert.equal((await choose("", `${repo}/shipped`)).source, "full");
+  assert.deepEqual(await choose("mine"), { dir: "mine", source: "flag" });
   await Deno.remove(`${repo}/data/cache`, { recursive: true });
   await Deno.writeTextFile(`${demo}/config.json`, "{}");
-  await assert.rejects(() => choosePipeline("", "test", repo), /names no pipeline/);
+  await assert.rejects(() => choose(""), /names no pipeline/);
   await Deno.remove(repo, { recursive: true });
 });
 

@@ -88,6 +88,18 @@ export function withReferenceBlock(readme: string, block: string): string {
 }
 
 /**
+ * Markdown reduced to what `deno fmt` leaves alone: runs of whitespace (its line wrapping and
+ * table padding) as one space, runs of table dashes as three. Two texts that differ only in
+ * formatting reduce to the same string.
+ *
+ * @param text Markdown.
+ * @returns The reduced text.
+ */
+export function markdownContent(text: string): string {
+  return text.replace(/-{3,}/g, "---").replace(/\s+/g, " ").trim();
+}
+
+/**
  * The README's current block (between the markers), or null without markers.
  *
  * @param readme The README's text.

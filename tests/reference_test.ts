@@ -19,6 +19,7 @@ import {
   referenceCheckCaptions,
 } from "../lib/pipeline/mod.ts";
 import {
+  markdownContent,
   README_MARKERS,
   readReferenceBlock,
   referenceMarkdown,
@@ -91,7 +92,13 @@ Deno.test("the check's captions are 64 distinct test captions, the same on every
 Deno.test("the README's reference table is the one the shipped record gives", async () => {
   const readme = await Deno.readTextFile(`${root}README.md`);
   const record = await readReferenceRecord();
-  assert.deepEqual(readReferenceBlock(readme), referenceMarkdown(record, REFERENCE_DEFAULTS.ship));
+  const block = readReferenceBlock(readme);
+  assert.ok(block !== null, "README.md lacks the reference pipeline's markers");
+  // Compared as content: `deno fmt` re-wraps the block's prose and pads its table.
+  assert.equal(
+    markdownContent(block),
+    markdownContent(referenceMarkdown(record, REFERENCE_DEFAULTS.ship)),
+  );
 });
 
 Deno.test("a pipeline without a record, and a README without markers, are refused", async () => {
@@ -115,4 +122,10 @@ Deno.test("a pipeline without a record, and a README without markers, are refuse
   const updated = withReferenceBlock(readme, "new");
   assert.deepEqual(readReferenceBlock(updated), "new");
   assert.ok(updated.startsWith("a\n") && updated.endsWith("b\n"));
+  // Formatting is not content, but a changed figure is.
+  assert.equal(
+    markdownContent("| a  |\n| --- |\n| 1% |"),
+    markdownContent("| a | \n|---|\n| 1% |"),
+  );
+  assert.notEqual(markdownContent("| 41% [29, 53] |"), markdownContent("| 42% [29, 53] |"));
 });

@@ -129,8 +129,14 @@ const NOT_TRAINING = ["out", "tag", "figures"];
 /**
  * Stage one from a finished run: its config.json must record every flag stage one would get
  * (those of NOT_TRAINING aside); its dVAE is copied to `dvaePath`.
+ *
+ * @param run The dvae_train run folder, relative to the repository.
+ * @param args The flags stage one would get.
+ * @param dvaePath Where its dVAE goes, relative to the repository.
+ * @returns The stage, with the run's own time (train + evaluation).
+ * @throws {UsageError} When the folder is not a finished dvae_train run or was trained otherwise.
  */
-async function reuseStageOne(run: string, args: string[], dvaePath: string): Promise<Stage> {
+export async function reuseStageOne(run: string, args: string[], dvaePath: string): Promise<Stage> {
   const config = await readRunConfig(`${REPO_ROOT}${run}`);
   if (config === null || config.experiment !== "dvae_train") {
     throw new UsageError(`--dvaeRun=${run} is not a finished dvae_train run folder`);

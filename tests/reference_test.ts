@@ -25,7 +25,8 @@ import {
   referenceMarkdown,
   withReferenceBlock,
 } from "../experiments/_reference.ts";
-import { REFERENCE_DEFAULTS } from "../experiments/reference.ts";
+import { REFERENCE_DEFAULTS, reuseStageOne } from "../experiments/reference.ts";
+import { UsageError } from "../lib/log/mod.ts";
 
 const root = new URL("../", import.meta.url).pathname;
 
@@ -128,4 +129,32 @@ Deno.test("a pipeline without a record, and a README without markers, are refuse
     markdownContent("| a | \n|---|\n| 1% |"),
   );
   assert.notEqual(markdownContent("| 41% [29, 53] |"), markdownContent("| 42% [29, 53] |"));
+});
+
+Deno.test("reference --dvaeRun reuses a stage one trained with the same flags, and only such a one", async () => {
+  const base = `data/runs/_reference_test_${crypto.randomUUID().slice(0, 8)}`;
+  const run = `${base}/dvae_run`;
+  await Deno.mkdir(`${root}${run}`, { recursive: true });
+  try {
+    const weights = `${root}${base}/weights.safetensors`;
+    await Deno.writeTextFile(weights, "weights");
+    const config = { experiment: "dvae_train", dataset: "shapes", steps: 3000, out: weights };
+    await Deno.writeTextFile(`${root}${run}/config.json`, JSON.stringify(config));
+    await Deno.writeTextFile(`${root}${run}/summary.csv`, "train_seconds,eval_seconds\n60,30\n");
+    const args = ["--dataset=shapes", "--steps=3000", "--out=elsewhere", "--figures=false"];
+    const stage = await reuseStageOne(run, args, `${base}/dvae.safetensors`);
+    assert.equal(stage.seconds, 90);
+    assert.equal(await Deno.readTextFile(`${root}${base}/dvae.safetensors`), "weights");
+    await assert.rejects(
+      () => reuseStageOne(run, ["--dataset=shapes", "--steps=800"], `${base}/x`),
+      (e: Error) => e instanceof UsageError && e.message.includes("steps: 3000 there, 800 here"),
+    );
+    await Deno.writeTextFile(`${root}${run}/config.json`, JSON.stringify({ experiment: "demo" }));
+    await assert.rejects(
+      () => reuseStageOne(run, args, `${base}/x`),
+      (e: Error) => e instanceof UsageError && e.message.includes("not a finished dvae_train run"),
+    );
+  } finally {
+    await Deno.remove(`${root}${base}`, { recursive: true });
+  }
 });

@@ -43,6 +43,8 @@ export interface DemoReportInput {
     atStart: { cores: number; load_avg_1min: number };
     atEnd: { cores: number; load_avg_1min: number };
   };
+  /** The reference pipeline whose figures are shown beside this run's. @default REFERENCE_DIR */
+  referenceDir?: string;
 }
 
 const SPLITS = ["train", "test", "zero-shot"];
@@ -62,9 +64,9 @@ const INTERVALS = "95% intervals over captions (a caption's draws are correlated
  * reader sees what the same toolkit reaches with its longer recipe; named as such, never mixed
  * into this run's table.
  */
-async function referenceSection(report: Report): Promise<void> {
+async function referenceSection(report: Report, dir?: string): Promise<void> {
   try {
-    const record = await readReferenceRecord();
+    const record = await readReferenceRecord(dir);
     report.table(
       record.figures.map((f) => ({
         figure: f.figure,
@@ -253,7 +255,7 @@ export async function writeDemoReport(
   });
   const statement = rerankingStatement(judged);
   if (statement) report.text(statement);
-  await referenceSection(report);
+  await referenceSection(report, input.referenceDir);
   const nearMissCsv = await readTextOrNull(at(`${input.stages[1].run}/near_miss.csv`));
   if (nearMissCsv !== null) {
     report.table(nearMissTable(parseCsv(nearMissCsv)).rows, {

@@ -21,7 +21,12 @@ import {
 } from "../lib/display/mod.ts";
 import { readRun, requireRun } from "../lib/io/mod.ts";
 import { writeCsv } from "../lib/log/mod.ts";
-import { interval95, type JudgedCaption } from "../lib/pipeline/mod.ts";
+import {
+  interval95,
+  type JudgedCaption,
+  readReferenceRecord,
+  REFERENCE_DIR,
+} from "../lib/pipeline/mod.ts";
 import { writeDemoReport } from "../experiments/_demo_report.ts";
 import { resolveConfig } from "../experiments/dvae_train.ts";
 import { intervalColumns, judgedColumns } from "../experiments/_prior_shapes.ts";
@@ -80,6 +85,7 @@ async function writeRun(
 async function fixtureReport(
   judged: JudgedCaption[],
   sweepPipeline: (dir: string) => string | null,
+  referenceDir = REFERENCE_DIR,
 ) {
   const root = `${await Deno.makeTempDir()}/`;
   const dir = "data/runs/demo/20990101T000003Z_quick";
@@ -173,6 +179,7 @@ async function fixtureReport(
       atStart: { cores: 2, load_avg_1min: 1 },
       atEnd: { cores: 2, load_avg_1min: 1 },
     },
+    referenceDir,
   });
   const html = await Deno.readTextFile(`${root}${dir}/report.html`);
   await Deno.remove(root, { recursive: true });
@@ -211,6 +218,11 @@ Deno.test("the main job's report: intervals and caption counts, conclusions only
   assert.match(html, /departs from the paper&#39;s objective/);
   assert.doesNotMatch(html + terminalSummary, /[^ ]−ELB \(relaxed, β = 1\)|dVAE: −ELB/);
 
+  // The shipped reference pipeline's figures, beside this run's and named as not this run's.
+  const record = await readReferenceRecord();
+  assert.match(html, /for comparison, not this run: the reference pipeline shipped/);
+  assert.ok(html.includes(formatAgreement(record.figures[0])), "a figure of the record");
+
   // The N-sweep of another pipeline: named with its folder, not drawn.
   assert.ok(html.includes(`An N-sweep exists (${sweepDir}), but of another pipeline`));
   assert.doesNotMatch(html, /Reranking against N/);
@@ -227,6 +239,10 @@ Deno.test("the main job's report: a clear rise is stated; a sweep of this pipeli
   assert.match(html, /Reranking against N \(rerank_n_sweep of this run&#39;s pipeline\)/);
   assert.doesNotMatch(html, /An N-sweep exists/);
   assert.match(html, /data-figures-expected="4"/);
+  // Without a reference pipeline the report says so instead of inventing figures.
+  const without = await fixtureReport(judged, (dir) => `${dir}/pipeline`, "/nonexistent/reference");
+  assert.match(without.html, /No reference pipeline to compare with/);
+  assert.doesNotMatch(without.html, /for comparison, not this run/);
 });
 
 const root = new URL("../", import.meta.url).pathname.replace(/\/$/, "");

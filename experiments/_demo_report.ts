@@ -27,7 +27,7 @@ import {
   readTextOrNull,
   type RunRecord,
 } from "../lib/io/mod.ts";
-import { readReferenceRecord } from "../lib/pipeline/mod.ts";
+import { PipelineManifestError, readReferenceRecord } from "../lib/pipeline/mod.ts";
 
 /** What the demo hands over. */
 export interface DemoReportInput {
@@ -78,12 +78,15 @@ async function referenceSection(report: Report, dir?: string): Promise<void> {
       {
         caption: "for comparison, not this run: the reference pipeline shipped with the toolkit " +
           `(lib/pipeline/reference/, \`${record.command}\` at commit ` +
-          `${record.code.commit?.slice(0, 7)}, ${(record.seconds / 60).toFixed(0)} min on ` +
+          `${record.code.commit?.slice(0, 7) ?? "(unknown)"}, ` +
+          `${(record.seconds / 60).toFixed(0)} min on ` +
           `${record.machine.cores} cores), the same judge, 95% intervals over the count shown`,
       },
     );
   } catch (err) {
-    report.text(`No reference pipeline to compare with: ${(err as Error).message}`);
+    // Only a missing or recordless reference is reported as such; any other error is a bug.
+    if (!(err instanceof PipelineManifestError)) throw err;
+    report.text(`No reference pipeline to compare with: ${err.message}`);
   }
 }
 

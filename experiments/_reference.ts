@@ -49,7 +49,12 @@ export function referenceMarkdown(record: ReferenceRecord, dir: string): string 
     `${record.started.slice(0, 16).replace("T", " ")} UTC, ${minutes} min in all on ` +
     `${machine.cores} cores (load ${machine.loadAtStart.toFixed(1)} at the start, ` +
     `${machine.backend} backend). Stages: ` +
-    record.stages.map((s) => `${s.title} (${(s.seconds / 60).toFixed(0)} min)`).join("; ") + ".",
+    record.stages.map((s) => `${s.title} (${(s.seconds / 60).toFixed(0)} min)`).join("; ") + "." +
+    // A stage taken over from an earlier run (--dvaeRun) ran before this command's clock.
+    (record.stages.some((s) => s.title.includes("reused"))
+      ? " The reused stage ran before this command (its time, in brackets, is not in the total; " +
+        `its run folder: ${record.stages.find((s) => s.title.includes("reused"))!.run}).`
+      : ""),
     "",
     markdownTable(rows),
     "",

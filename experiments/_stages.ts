@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { fileURLToPath } from "node:url";
 import { commandLine, latestRun, readRunConfig } from "../lib/io/mod.ts";
 
 /** One stage as a job ran it. */
@@ -21,7 +22,7 @@ export interface Stage {
 }
 
 /** The repository's root folder (with a trailing slash). */
-export const REPO_ROOT: string = new URL("../", import.meta.url).pathname;
+export const REPO_ROOT: string = fileURLToPath(new URL("../", import.meta.url));
 
 /**
  * Runs an experiment in its own process and returns its run folder (the newest run of that

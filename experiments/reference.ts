@@ -33,27 +33,18 @@
  * @module
  */
 import { initBackend } from "../lib/backend/mod.ts";
+import { relative } from "node:path";
 import { commandLine, readRunConfig, runStamp, writeFileAtomic } from "../lib/io/mod.ts";
-import { describeDvaeObjective } from "../lib/display/mod.ts";
 import { createShapesJudge } from "../lib/judge/mod.ts";
-import {
-  applyPreset,
-  codeVersion,
-  machineLoad,
-  type MetricsRow,
-  parseFlags,
-  readCsv,
-  UsageError,
-  writeCsv,
-} from "../lib/log/mod.ts";
+import { applyPreset, codeVersion, machineLoad, parseFlags, writeCsv } from "../lib/log/mod.ts";
 import {
   Pipeline,
   readManifest,
   REFERENCE_CHECK,
   referenceCheck,
-  type ReferenceFigure,
   type ReferenceRecord,
 } from "../lib/pipeline/mod.ts";
+import { departuresOf, figuresOf, reuseStageOne } from "./_reference_record.ts";
 import { REPO_ROOT, runStage, type Stage } from "./_stages.ts";
 import { referenceMarkdown, withReferenceBlock } from "./_reference.ts";
 
@@ -103,151 +94,6 @@ export const REFERENCE_QUICK: Partial<typeof REFERENCE_DEFAULTS> = {
 /** The reference run's configuration. */
 export type ReferenceConfig = typeof REFERENCE_DEFAULTS;
 
-/** The project's goals (issue "pictures"), by figure and split. */
-const GOALS: Record<string, number> = {
-  "dVAE reconstructions accepted|test": 0.95,
-  "dVAE reconstructions accepted|zero-shot": 0.95,
-  "per-draw agreement|test": 0.6,
-  "per-draw agreement|zero-shot": 0.48,
-  "reranker's best of 32|test": 0.9,
-  "reranker's best of 32|zero-shot": 0.8,
-  "shape per draw|test": 0.85,
-  "relation per draw|test": 0.85,
-};
-
-/** `--key=value` flags as a map (`--key` alone: "true"). */
-function flagMap(args: readonly string[]): Map<string, string> {
-  return new Map(args.map((a) => {
-    const [key, value] = a.replace(/^--/, "").split(/=(.*)/s, 2);
-    return [key, value ?? "true"];
-  }));
-}
-
-/** Stage one's flags that change where it writes, not what it trains. */
-const NOT_TRAINING = ["out", "tag", "figures"];
-
-/**
- * Stage one from a finished run: its config.json must record every flag stage one would get
- * (those of NOT_TRAINING aside); its dVAE is copied to `dvaePath`.
- *
- * @param run The dvae_train run folder, relative to the repository.
- * @param args The flags stage one would get.
- * @param dvaePath Where its dVAE goes, relative to the repository.
- * @returns The stage, with the run's own time (train + evaluation).
- * @throws {UsageError} When the folder is not a finished dvae_train run or was trained otherwise.
- */
-export async function reuseStageOne(run: string, args: string[], dvaePath: string): Promise<Stage> {
-  const config = await readRunConfig(`${REPO_ROOT}${run}`);
-  if (config === null || config.experiment !== "dvae_train") {
-    throw new UsageError(`--dvaeRun=${run} is not a finished dvae_train run folder`);
-  }
-  const differs = [...flagMap(args)].filter(([key, value]) =>
-    !NOT_TRAINING.includes(key) && String(config[key]) !== value
-  ).map(([key, value]) => `${key}: ${String(config[key])} there, ${value} here`);
-  if (differs.length > 0) {
-    throw new UsageError(`--dvaeRun=${run} was trained otherwise (${differs.join("; ")})`);
-  }
-  await Deno.copyFile(String(config.out), `${REPO_ROOT}${dvaePath}`);
-  const [summary] = await rowsOf(`${REPO_ROOT}${run}/summary.csv`);
-  const seconds = Number(summary.train_seconds) + Number(summary.eval_seconds);
-  console.log(`Stage one reused: ${run} (${(seconds / 60).toFixed(0)} min when it ran)`);
-  return { title: "dVAE (reused run)", script: "experiments/dvae_train.ts", args, seconds, run };
-}
-
-const rowsOf = async (path: string) => (await readCsv(path)).objects() as MetricsRow[];
-
-const figureOf = (
-  figure: string,
-  split: string,
-  row: MetricsRow,
-  column: string,
-  count: number,
-): ReferenceFigure => {
-  const f: ReferenceFigure = {
-    figure,
-    split,
-    mean: Number(row[column]),
-    low: Number(row[`${column}_low`]),
-    high: Number(row[`${column}_high`]),
-    count,
-  };
-  const goal = GOALS[`${figure}|${split}`];
-  return goal === undefined ? f : { ...f, goal };
-};
-
-/** Where the recipe departs from the paper's, from stage one's config and the flags. */
-async function departuresOf(stages: Stage[], cfg: ReferenceConfig): Promise<string[]> {
-  const dvae = await readRunConfig(`${REPO_ROOT}${stages[0].run}`) ?? {};
-  const objective = describeDvaeObjective(dvae);
-  return [
-    `the dVAE minimises ${objective.objective} (dvae_train.ts's shapes recipe), not the ` +
-    "paper's ELB: " + objective.departures.join("; "),
-    `the dVAE's encoder starts at ${cfg.dvaeHidden} channels (the paper's shape at our quarter ` +
-    `width: 64) and trains on ${cfg.dvaeBatch} images per step`,
-    `the prior: ${cfg.priorLayers} layers of width ${cfg.priorWidth} over an 8 × 8 grid of ` +
-    "image tokens (the paper: 64 layers of width 3,968 over 32 × 32)",
-    "the reranker trains with lib/pipeline's RERANKER_RECIPE (near-miss captions and near-miss " +
-    "twins as hard negatives, half its images through the dVAE), not CLIP's batch negatives alone",
-  ];
-}
-
-/** Every figure of the record, read from the stages' summaries. */
-async function figuresOf(stages: Stage[], cfg: ReferenceConfig): Promise<ReferenceFigure[]> {
-  const csv = (stage: Stage) => rowsOf(`${REPO_ROOT}${stage.run}/summary.csv`);
-  const [dvae] = await csv(stages[0]);
-  const prior = await csv(stages[1]);
-  const sweep = await csv(stages[2]);
-  const out: ReferenceFigure[] = [];
-  const images = Number(dvae.test_images);
-  out.push(figureOf("dVAE reconstructions accepted", "test", dvae, "judge_accepts_test", images));
-  out.push(
-    figureOf("dVAE reconstructions accepted", "zero-shot", dvae, "judge_accepts_zero_shot", images),
-  );
-  const sweepRow = (split: string, n: number) =>
-    sweep.find((r) => r.split === split && Number(r.n) === n);
-  for (const split of ["train", "test", "zero-shot"]) {
-    const at = (n: number) => {
-      const row = sweepRow(split, n);
-      if (!row) throw new Error(`rerank_n_sweep's summary has no row for ${split}, N = ${n}`);
-      return row;
-    };
-    const captions = Number(at(cfg.maxN).captions);
-    const rename = (row: MetricsRow, from: string) => ({
-      v: row[`${from}_mean`],
-      v_low: row[`${from}_low`],
-      v_high: row[`${from}_high`],
-    });
-    out.push(figureOf("per-draw agreement", split, rename(at(cfg.maxN), "random"), "v", captions));
-    if (cfg.maxN !== 8) {
-      out.push(figureOf("reranker's best of 8", split, rename(at(8), "reranked"), "v", captions));
-    }
-    out.push(
-      figureOf(
-        `reranker's best of ${cfg.maxN}`,
-        split,
-        rename(at(cfg.maxN), "reranked"),
-        "v",
-        captions,
-      ),
-    );
-    out.push(
-      figureOf(`any of ${cfg.maxN} (oracle)`, split, rename(at(cfg.maxN), "oracle"), "v", captions),
-    );
-  }
-  for (const split of ["test", "zero-shot"]) {
-    const row = prior.find((r) => r.split === split && Number(r.temperature) === 1);
-    if (!row) throw new Error(`prior_shapes' summary has no row for ${split} at temperature 1`);
-    const count = (attribute: string) =>
-      Number(row[`${attribute}_agreement_captions`] || row.captions);
-    for (const attribute of ["colour", "shape", "size", "relation"]) {
-      out.push(
-        figureOf(`${attribute} per draw`, split, row, `${attribute}_agreement`, count(attribute)),
-      );
-    }
-  }
-  return out;
-}
-
 if (import.meta.main) {
   const flags = parseFlags(REFERENCE_DEFAULTS);
   const cfg = flags.quick ? applyPreset(flags, REFERENCE_QUICK) : flags;
@@ -256,6 +102,7 @@ if (import.meta.main) {
   const dir = `data/runs/reference/${runStamp(started)}_${kind}`;
   await Deno.mkdir(`${REPO_ROOT}${dir}`, { recursive: true });
   const loadAtStart = machineLoad();
+  const code = await codeVersion(); // at the start: the code the stages ran
   const backend = flags.backend === undefined ? [] : [`--backend=${flags.backend}`];
   const common = [...(cfg.quick ? ["--quick"] : []), `--seed=${cfg.seed}`, ...backend];
   const tag = `--tag=reference_${kind}`;
@@ -298,7 +145,7 @@ if (import.meta.main) {
       `--captions=${cfg.evalCaptions}`,
       `--trainCount=${cfg.trainCount}`,
       `--maxN=${cfg.maxN}`,
-      `--ns=${[...new Set([1, 8, cfg.maxN])].join(",")}`,
+      `--ns=${[...new Set([1, Math.min(8, cfg.maxN), cfg.maxN])].join(",")}`,
       tag,
       ...common,
     ], { pipeline: pipelinePath }),
@@ -311,10 +158,10 @@ if (import.meta.main) {
   const check = await referenceCheck(pipeline, judge, checkConfig);
   judge.dispose();
   const totalSeconds = (Date.now() - started.getTime()) / 1000;
-  const command = `deno task reference${cfg.quick ? " --quick" : ""}`;
+  const command = commandLine(["deno", "task", "reference", ...Deno.args]);
   const record: ReferenceRecord = {
     command,
-    code: await codeVersion(),
+    code,
     started: started.toISOString(),
     seconds: totalSeconds,
     machine: { cores: loadAtStart.cores, loadAtStart: loadAtStart.load_avg_1min, backend: "" },
@@ -344,7 +191,8 @@ if (import.meta.main) {
   if (!cfg.quick) {
     const readme = `${REPO_ROOT}README.md`;
     const text = await Deno.readTextFile(readme);
-    await writeFileAtomic(readme, withReferenceBlock(text, referenceMarkdown(record, cfg.ship)));
+    const block = referenceMarkdown(record, relative(REPO_ROOT, ship));
+    await writeFileAtomic(readme, withReferenceBlock(text, block));
     // The block as `deno fmt` writes it, so `deno task check` stays clean.
     await new Deno.Command(Deno.execPath(), { args: ["fmt", readme] }).output();
     console.log("Rewrote the README's reference table from the record.");

@@ -16,8 +16,16 @@ import { readManifest } from "./integrity.ts";
 import { PipelineManifestError } from "./manifest.ts";
 import type { Pipeline } from "./pipeline.ts";
 
-/** The folder of the shipped reference pipeline (what `Pipeline.load()` loads). */
-export const REFERENCE_DIR: string = fileURLToPath(new URL("./reference", import.meta.url));
+const referenceUrl = new URL("./reference", import.meta.url);
+
+/**
+ * The folder of the shipped reference pipeline (what `Pipeline.load()` loads). Imported from a
+ * URL that is not a file (a package registry), it is that URL, which `Pipeline.load()` refuses
+ * with a clear error: the weights are read from a local checkout.
+ */
+export const REFERENCE_DIR: string = referenceUrl.protocol === "file:"
+  ? fileURLToPath(referenceUrl)
+  : referenceUrl.href;
 
 /**
  * The fixed judged check: per-draw agreement over the first `captions` distinct captions of a
@@ -106,6 +114,11 @@ export interface ReferenceRecord {
  * @param cfg The check.
  * @returns The captions, in the set's order.
  * @throws RangeError when the set has fewer distinct captions.
+ * @example
+ * ```ts
+ * import { referenceCheckCaptions } from "./reference.ts";
+ * console.log((await referenceCheckCaptions()).length); // 64
+ * ```
  */
 export async function referenceCheckCaptions(
   cfg: ReferenceCheckConfig = REFERENCE_CHECK,
@@ -159,6 +172,12 @@ export async function referenceCheck(
  * @param dir The pipeline folder. @default REFERENCE_DIR
  * @returns The record.
  * @throws {PipelineManifestError} When the folder has no manifest or it holds no record.
+ * @example
+ * ```ts
+ * import { readReferenceRecord } from "./reference.ts";
+ * const record = await readReferenceRecord();
+ * console.log(record.command, record.figures.length);
+ * ```
  */
 export async function readReferenceRecord(dir: string = REFERENCE_DIR): Promise<ReferenceRecord> {
   const manifest = await readManifest(dir);

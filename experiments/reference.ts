@@ -1,6 +1,6 @@
 /**
  * The reference pipeline (`deno task reference`): what do the toolkit's best recipes draw on
- * captioned shapes, trained in about two hours on a 2-core CPU, and how does it fare on held-out
+ * captioned shapes, trained in an hour or two on a 2-core CPU, and how does it fare on held-out
  * compositions? Its weights ship with the toolkit (lib/pipeline/reference/), so that
  * `Pipeline.load()` and notebooks 00 and 07 give a new user good pictures at once.
  *
@@ -18,7 +18,7 @@
  *    check) and the two sample grids go to `--ship` (lib/pipeline/reference/), and README.md's
  *    generated table is rewritten from that record (experiments/_reference.ts).
  *
- * Command: `deno task reference` (REFERENCE_DEFAULTS; about two hours on our 2-core machine, the
+ * Command: `deno task reference` (REFERENCE_DEFAULTS; a little over an hour on our 2-core machine, the
  *   record giving the run's own time) or `deno task reference --quick` (the same path at tiny
  *   budgets in a few minutes, shipped to data/cache/reference_quick and never into the README:
  *   it checks the path, not the figures). `--dvaeRun=data/runs/dvae_train/<run>` reuses a

@@ -144,7 +144,7 @@ Deno.test("a pipeline without a record, and a README without markers, are refuse
   // Formatting is not content, but a changed figure is.
   assert.equal(
     markdownContent("| a  |\n| --- |\n| 1% |"),
-    markdownContent("| a | \n|---|\n| 1% |"),
+    markdownContent("| a     |\n| ----- |\n| 1%    |"),
   );
   assert.notEqual(markdownContent("| 41% [29, 53] |"), markdownContent("| 42% [29, 53] |"));
 });

@@ -12,6 +12,7 @@ import {
   formatAgreement,
   judgeTable,
   lossCurvesFigure,
+  measuredFigureRows,
   nearMissTable,
   nSweepFigure,
   Report,
@@ -68,13 +69,7 @@ async function referenceSection(report: Report, dir?: string): Promise<void> {
   try {
     const record = await readReferenceRecord(dir);
     report.table(
-      record.figures.map((f) => ({
-        figure: f.figure,
-        split: f.split,
-        measured: formatAgreement(f),
-        count: f.count,
-        goal: f.goal === undefined ? "" : `≥ ${Math.round(f.goal * 100)}%`,
-      })),
+      measuredFigureRows(record.figures),
       {
         caption: "for comparison, not this run: the reference pipeline shipped with the toolkit " +
           `(lib/pipeline/reference/, \`${record.command}\` at commit ` +

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { makeShapes, type ShapesSplit } from "../lib/data/mod.ts";
+import { distinctShapesCaptions, type ShapesSplit } from "../lib/data/mod.ts";
 import { exists, readRunConfig, requireRun } from "../lib/io/mod.ts";
 import type { ShapesJudge } from "../lib/judge/mod.ts";
 import { loadReranker, type Reranker } from "../lib/rerank/mod.ts";
@@ -53,16 +53,14 @@ export type CaptionConfig = typeof CAPTION_DEFAULTS;
  */
 export async function splitCaptions(split: ShapesSplit, cfg: CaptionConfig): Promise<string[]> {
   const set = split === "train"
-    ? await makeShapes({ count: cfg.trainCount, seed: cfg.trainSeed, split })
-    : await makeShapes({ count: cfg.captionPool, seed: cfg.captionSeed, split });
-  const distinct = [...new Set(set.captions)].slice(0, cfg.captions);
-  if (distinct.length < cfg.captions) {
-    throw new RangeError(
-      `the ${split} set has ${distinct.length} distinct captions, fewer than --captions=` +
-        `${cfg.captions}; raise --captionPool (or --trainCount)`,
-    );
+    ? { count: cfg.trainCount, seed: cfg.trainSeed, split }
+    : { count: cfg.captionPool, seed: cfg.captionSeed, split };
+  try {
+    return await distinctShapesCaptions(set, cfg.captions);
+  } catch (err) {
+    if (!(err instanceof RangeError)) throw err;
+    throw new RangeError(`${err.message} (--captions); raise --captionPool (or --trainCount)`);
   }
-  return distinct;
 }
 
 /** The full pipeline (experiments/prior_shapes.ts) and the quick one (demo.ts --quick). */

@@ -72,17 +72,22 @@ export async function reuseStageOne(
 
 const rowsOf = async (path: string) => (await readCsv(path)).objects() as MetricsRow[];
 
+/**
+ * A figure from a summary row: the mean in `<column><meanSuffix>` (rerank_n_sweep writes
+ * `random_mean`, prior_shapes `shape_agreement`), the interval in `<column>_low` / `_high`.
+ */
 const figureOf = (
   figure: string,
   split: string,
   row: MetricsRow,
   column: string,
   count: number,
+  meanSuffix = "",
 ): ReferenceFigure => {
   const f: ReferenceFigure = {
     figure,
     split,
-    mean: Number(row[column]),
+    mean: Number(row[`${column}${meanSuffix}`]),
     low: Number(row[`${column}_low`]),
     high: Number(row[`${column}_high`]),
     count,
@@ -128,27 +133,13 @@ export async function figuresOf(stages: Stage[], cfg: ReferenceConfig): Promise<
       return row;
     };
     const captions = Number(at(cfg.maxN).captions);
-    const rename = (row: MetricsRow, from: string) => ({
-      v: row[`${from}_mean`],
-      v_low: row[`${from}_low`],
-      v_high: row[`${from}_high`],
-    });
-    out.push(figureOf("per-draw agreement", split, rename(at(cfg.maxN), "random"), "v", captions));
-    if (cfg.maxN > 8) {
-      out.push(figureOf("reranker's best of 8", split, rename(at(8), "reranked"), "v", captions));
-    }
-    out.push(
-      figureOf(
-        `reranker's best of ${cfg.maxN}`,
-        split,
-        rename(at(cfg.maxN), "reranked"),
-        "v",
-        captions,
-      ),
-    );
-    out.push(
-      figureOf(`any of ${cfg.maxN} (oracle)`, split, rename(at(cfg.maxN), "oracle"), "v", captions),
-    );
+    const sweepFigure = (figure: string, n: number, column: string) =>
+      out.push(figureOf(figure, split, at(n), column, captions, "_mean"));
+    // Per draw: a random one of the maxN draws, the mean over all of them.
+    sweepFigure("per-draw agreement", cfg.maxN, "random");
+    if (cfg.maxN > 8) sweepFigure("reranker's best of 8", 8, "reranked");
+    sweepFigure(`reranker's best of ${cfg.maxN}`, cfg.maxN, "reranked");
+    sweepFigure(`any of ${cfg.maxN} (oracle)`, cfg.maxN, "oracle");
   }
   for (const split of ["test", "zero-shot"]) {
     const row = prior.find((r) => r.split === split && Number(r.temperature) === 1);

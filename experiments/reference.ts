@@ -33,7 +33,7 @@
  * @module
  */
 import { initBackend } from "../lib/backend/mod.ts";
-import { relative } from "node:path";
+import { isAbsolute, relative } from "node:path";
 import { commandLine, readRunConfig, runStamp, writeFileAtomic } from "../lib/io/mod.ts";
 import { createShapesJudge } from "../lib/judge/mod.ts";
 import { applyPreset, codeVersion, machineLoad, parseFlags, writeCsv } from "../lib/log/mod.ts";
@@ -177,7 +177,7 @@ if (import.meta.main) {
   };
   const priorConfig = await readRunConfig(`${REPO_ROOT}${stages[1].run}`);
   record.machine.backend = String(priorConfig?.backend ?? "");
-  const ship = cfg.ship.startsWith("/") ? cfg.ship : `${REPO_ROOT}${cfg.ship}`;
+  const ship = isAbsolute(cfg.ship) ? cfg.ship : `${REPO_ROOT}${cfg.ship}`;
   // Stage two's notes (its run folder, which trainSetWarning reads) stay beside the record.
   const staged = await readManifest(`${REPO_ROOT}${pipelinePath}`);
   await pipeline.save(ship, { ...staged.notes, reference: record });

@@ -26,8 +26,8 @@ import {
   withReferenceBlock,
 } from "../experiments/_reference.ts";
 import { REFERENCE_DEFAULTS } from "../experiments/reference.ts";
-import { reuseStageOne } from "../experiments/_reference_record.ts";
-import { UsageError } from "../lib/log/mod.ts";
+import { figuresOf, reuseStageOne } from "../experiments/_reference_record.ts";
+import { UsageError, writeCsv } from "../lib/log/mod.ts";
 import { createPrior } from "../lib/prior/mod.ts";
 import { resolveConfig as resolveDvaeConfig } from "../experiments/dvae_train.ts";
 
@@ -104,7 +104,7 @@ Deno.test("the check's captions are 64 distinct test captions, the same on every
   assert.deepEqual(new Set(a).size, 64);
   await assert.rejects(
     () => referenceCheckCaptions({ ...REFERENCE_CHECK, captionPool: 8 }),
-    (e: Error) => e instanceof RangeError && e.message.includes("distinct captions"),
+    (e: Error) => e instanceof RangeError && e.message.includes("fewer than 64"),
   );
 });
 
@@ -181,6 +181,89 @@ Deno.test("reference --dvaeRun reuses a stage one trained with the same flags, a
       () => reuseStageOne(run, args, `${base}/x`),
       (e: Error) => e instanceof UsageError && e.message.includes("not a finished dvae_train run"),
     );
+  } finally {
+    await Deno.remove(`${root}${base}`, { recursive: true });
+  }
+});
+
+Deno.test("the record's figures come from the right columns of each stage's summary", async () => {
+  const base = `data/runs/_reference_figures_${crypto.randomUUID().slice(0, 8)}`;
+  const stage = (name: string) => ({
+    title: name,
+    script: "",
+    args: [],
+    seconds: 1,
+    run: `${base}/${name}`,
+  });
+  const stages = [stage("dvae"), stage("prior"), stage("sweep")];
+  const interval = (column: string, mean: number) => ({
+    [column]: mean,
+    [`${column}_low`]: mean - 0.05,
+    [`${column}_high`]: mean + 0.05,
+  });
+  try {
+    await writeCsv(`${root}${base}/dvae/summary.csv`, [{
+      test_images: 2000,
+      ...interval("judge_accepts_test", 0.9),
+      ...interval("judge_accepts_zero_shot", 0.8),
+    }]);
+    const attributes = (split: string, base: number) => ({
+      split,
+      temperature: 1,
+      captions: 64,
+      ...interval("colour_agreement", base + 0.01),
+      ...interval("shape_agreement", base + 0.02),
+      ...interval("size_agreement", base + 0.03),
+      size_agreement_captions: 40,
+      ...interval("relation_agreement", base + 0.04),
+      relation_agreement_captions: 42,
+    });
+    await writeCsv(`${root}${base}/prior/summary.csv`, [
+      { ...attributes("test", 0.5), temperature: 0.5 }, // another temperature: not read
+      attributes("test", 0.6),
+      attributes("zero-shot", 0.7),
+    ]);
+    const sweepRow = (split: string, n: number, offset: number) => ({
+      split,
+      n,
+      captions: 64,
+      reranked_mean: 0.3 + offset + n / 1000,
+      reranked_low: 0.1,
+      reranked_high: 0.9,
+      random_mean: 0.2 + offset + n / 1000,
+      random_low: 0.1,
+      random_high: 0.9,
+      oracle_mean: 0.4 + offset + n / 1000,
+      oracle_low: 0.1,
+      oracle_high: 0.9,
+    });
+    await writeCsv(
+      `${root}${base}/sweep/summary.csv`,
+      ["train", "test", "zero-shot"].flatMap((split, s) =>
+        [1, 8, 32].map((n) => sweepRow(split, n, s / 10))
+      ),
+    );
+    const figures = await figuresOf(stages, REFERENCE_DEFAULTS);
+    const find = (figure: string, split: string) => {
+      const f = figures.find((f) => f.figure === figure && f.split === split);
+      assert.ok(f, `${figure} (${split}) missing`);
+      return f;
+    };
+    assert.equal(find("dVAE reconstructions accepted", "zero-shot").mean, 0.8);
+    assert.equal(find("dVAE reconstructions accepted", "test").count, 2000);
+    assert.equal(find("dVAE reconstructions accepted", "test").goal, 0.95);
+    // Per draw: the sweep's random pick at its largest N; best of 8 at N = 8, not 32.
+    assert.equal(find("per-draw agreement", "test").mean, 0.2 + 0.1 + 0.032);
+    assert.equal(find("reranker's best of 8", "zero-shot").mean, 0.3 + 0.2 + 0.008);
+    assert.equal(find("reranker's best of 32", "test").mean, 0.3 + 0.1 + 0.032);
+    assert.equal(find("any of 32 (oracle)", "train").mean, 0.4 + 0.032);
+    assert.equal(find("per-draw agreement", "zero-shot").goal, 0.48);
+    // Attributes at temperature 1, each over the captions that name it.
+    assert.equal(find("shape per draw", "test").mean, 0.62);
+    assert.equal(find("relation per draw", "test").count, 42);
+    assert.equal(find("colour per draw", "zero-shot").count, 64);
+    assert.equal(find("relation per draw", "test").goal, 0.85);
+    assert.equal(find("size per draw", "zero-shot").goal, undefined);
   } finally {
     await Deno.remove(`${root}${base}`, { recursive: true });
   }

@@ -69,6 +69,7 @@ export {
   type NearMissOptions,
 } from "./near_miss.ts";
 export { nearMissScene, type Twinned, type TwinOptions, withNearMissTwins } from "./twins.ts";
+export { distinctShapesCaptions } from "./distinct_captions.ts";
 export {
   BACKGROUND_HEX,
   COLOUR_HEX,

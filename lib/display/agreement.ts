@@ -84,6 +84,44 @@ export function formatAgreement(
     : `${text}, ${count} ${count === 1 ? unit.replace(/s$/, "") : unit}`;
 }
 
+/** A measured rate with what it is, where, the count it rests on and any goal for it. */
+export interface MeasuredFigure extends AgreementInterval {
+  /** What was measured, e.g. "per-draw agreement". */
+  figure: string;
+  /** The split (or set) it was measured on. */
+  split: string;
+  /** Captions (or images) the interval rests on. */
+  count: number;
+  /** The goal for it (a rate), where there is one. */
+  goal?: number;
+}
+
+/**
+ * Measured figures as table rows (lib/pipeline's reference record, in notebooks and reports).
+ *
+ * @param figures The figures.
+ * @returns One row each: figure, split, measured (rate and interval), count, goal.
+ * @example
+ * ```ts
+ * import { measuredFigureRows } from "./agreement.ts";
+ * const [row] = measuredFigureRows([
+ *   { figure: "per draw", split: "test", mean: 0.78, low: 0.74, high: 0.81, count: 64, goal: 0.6 },
+ * ]);
+ * console.log(row.measured, row.goal); // 78% [74, 81] ≥ 60%
+ * ```
+ */
+export function measuredFigureRows(
+  figures: readonly MeasuredFigure[],
+): Record<string, string | number>[] {
+  return figures.map((f) => ({
+    figure: f.figure,
+    split: f.split,
+    measured: formatAgreement(f),
+    count: f.count,
+    goal: f.goal === undefined ? "" : `≥ ${formatPercent(f.goal)}`,
+  }));
+}
+
 /**
  * A summary row's rate and interval: the columns `column`, `<column>_low` and `<column>_high`
  * (NaN where a column is missing, as in runs written before the intervals were).

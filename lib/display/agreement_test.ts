@@ -8,6 +8,7 @@ import {
   formatInterval,
   formatPercent,
   judgeTable,
+  measuredFigureRows,
   nSweepTable,
   rerankingStatement,
 } from "./mod.ts";
@@ -129,4 +130,28 @@ Deno.test("nSweepTable formats its reranked cell with the same formatter", () =>
   };
   const { rows } = nSweepTable([r]);
   assert.equal(rows[0].reranked, formatAgreement({ mean: 0.3, low: 0.18, high: 0.45 }));
+});
+
+Deno.test("measuredFigureRows: each figure's rate with its interval, count and goal", () => {
+  const rows = measuredFigureRows([
+    {
+      figure: "per draw",
+      split: "test",
+      mean: 0.775,
+      low: 0.742,
+      high: 0.809,
+      count: 64,
+      goal: 0.6,
+    },
+    { figure: "size", split: "zero-shot", mean: 0.85, low: 0.81, high: 0.89, count: 48 },
+  ]);
+  assert.deepEqual(rows[0], {
+    figure: "per draw",
+    split: "test",
+    measured: "78% [74, 81]",
+    count: 64,
+    goal: "≥ 60%",
+  });
+  assert.equal(rows[1].goal, "", "no goal, no claim");
+  assert.equal(rows[1].count, 48);
 });

@@ -327,6 +327,8 @@ export {
   formatPercent,
   JUDGE_TABLE_COLUMNS,
   judgeTable,
+  type MeasuredFigure,
+  measuredFigureRows,
   rerankingStatement,
 } from "./agreement.ts";
 export {

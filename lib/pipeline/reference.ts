@@ -10,7 +10,7 @@
  * @module
  */
 import { fileURLToPath } from "node:url";
-import { makeShapes, type ShapesSplit } from "../data/mod.ts";
+import { distinctShapesCaptions, type ShapesSplit } from "../data/mod.ts";
 import { type Interval, interval95, judgeCandidates, type SceneReader } from "./evaluate.ts";
 import { readManifest } from "./integrity.ts";
 import { PipelineManifestError } from "./manifest.ts";
@@ -62,7 +62,7 @@ export interface ReferenceCheckResult extends Interval {
   config: ReferenceCheckConfig;
 }
 
-/** One measured figure of the reference pipeline. */
+/** One measured figure of the reference pipeline (lib/display's `MeasuredFigure` shows it). */
 export interface ReferenceFigure extends Interval {
   /** What was measured, e.g. "per-draw agreement" or "reranker's best of 32". */
   figure: string;
@@ -123,12 +123,10 @@ export interface ReferenceRecord {
 export async function referenceCheckCaptions(
   cfg: ReferenceCheckConfig = REFERENCE_CHECK,
 ): Promise<string[]> {
-  const set = await makeShapes({ count: cfg.captionPool, seed: cfg.captionSeed, split: cfg.split });
-  const distinct = [...new Set(set.captions)].slice(0, cfg.captions);
-  if (distinct.length < cfg.captions) {
-    throw new RangeError(`the check's set has only ${distinct.length} distinct captions`);
-  }
-  return distinct;
+  return await distinctShapesCaptions(
+    { count: cfg.captionPool, seed: cfg.captionSeed, split: cfg.split },
+    cfg.captions,
+  );
 }
 
 /**

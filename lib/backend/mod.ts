@@ -319,3 +319,4 @@ export function defaultWorkers(backend: string = tf.getBackend()): number {
 }
 
 export { registerWasmTrainingKernels };
+export { canTrace, TracedFunction, TraceError, type TraceStats, traceTotals } from "./_trace.ts";

@@ -176,6 +176,7 @@ export function marginalKlToUniform(logits: tf.Tensor): tf.Scalar {
  *
  * @param shape Noise shape.
  * @param seed Seed for tf.randomUniform.
+ * @param uniform The uniform draws, made beforehand ({@link gumbelUniform}). @default drawn here
  * @returns The noise.
  * @example
  * ```ts
@@ -184,11 +185,23 @@ export function marginalKlToUniform(logits: tf.Tensor): tf.Scalar {
  * g.dispose();
  * ```
  */
-export function gumbelNoise(shape: number[], seed: number): tf.Tensor {
+export function gumbelNoise(shape: number[], seed: number, uniform?: tf.Tensor): tf.Tensor {
   return tf.tidy(() => {
-    const u = tf.randomUniform(shape, 1e-7, 1 - 1e-7, "float32", seed);
+    const u = uniform ?? gumbelUniform(shape, seed);
     return tf.log(tf.log(u).neg()).neg();
   });
+}
+
+/**
+ * The uniform draws behind {@link gumbelNoise}, for passing in beforehand (a traced step takes
+ * its noise as an input): u ~ U[1e−7, 1 − 1e−7), seeded.
+ *
+ * @param shape Noise shape.
+ * @param seed Seed for tf.randomUniform.
+ * @returns The draws (caller disposes).
+ */
+export function gumbelUniform(shape: number[], seed: number): tf.Tensor {
+  return tf.randomUniform(shape, 1e-7, 1 - 1e-7, "float32", seed);
 }
 
 /** Stops gradients: identity forward, zero backward. */
@@ -205,8 +218,10 @@ const stopGradient = tf.customGrad(
  * sample's gradient; the paper uses the soft sample in both.
  *
  * @param logits `(..., K)`.
- * @param tau Temperature τ > 0; as τ → 0 the rows approach one-hot.
- * @param options `seed` for the noise @default 0; `straightThrough` @default false.
+ * @param tau Temperature τ > 0 (a number, or a scalar a traced step feeds); as τ → 0 the rows
+ *   approach one-hot.
+ * @param options `seed` for the noise @default 0; `straightThrough` @default false; `uniform`,
+ *   the noise's draws made beforehand ({@link gumbelUniform}) @default drawn from `seed`.
  * @returns `(..., K)`, each row summing to 1.
  * @example
  * ```ts
@@ -218,14 +233,14 @@ const stopGradient = tf.customGrad(
  */
 export function gumbelSoftmax(
   logits: tf.Tensor,
-  tau: number,
-  options: { seed?: number; straightThrough?: boolean } = {},
+  tau: number | tf.Scalar,
+  options: { seed?: number; straightThrough?: boolean; uniform?: tf.Tensor } = {},
 ): tf.Tensor {
-  if (!(tau > 0) || !Number.isFinite(tau)) {
+  if (typeof tau === "number" && (!(tau > 0) || !Number.isFinite(tau))) {
     throw new RangeError(`Gumbel-softmax temperature must be a positive number, got ${tau}`);
   }
   return tf.tidy(() => {
-    const noisy = logits.add(gumbelNoise(logits.shape, options.seed ?? 0));
+    const noisy = logits.add(gumbelNoise(logits.shape, options.seed ?? 0, options.uniform));
     const soft = tf.softmax(noisy.div(tau));
     if (!options.straightThrough) return soft;
     const k = logits.shape[logits.rank - 1];
@@ -256,12 +271,15 @@ export interface DvaeObjective {
 
 /** Options of {@link dvaeObjective}. */
 export interface DvaeObjectiveOptions {
-  /** KL weight β. @default 1 */
-  beta?: number;
-  /** Gumbel-softmax temperature τ. @default 1 */
-  tau?: number;
+  /** KL weight β (a number, or a scalar a traced step feeds). @default 1 */
+  beta?: number | tf.Scalar;
+  /** Gumbel-softmax temperature τ (a number, or a scalar). @default 1 */
+  tau?: number | tf.Scalar;
   /** Seed of the Gumbel noise. @default 0 */
   seed?: number;
+  /** The Gumbel noise's uniform draws, made beforehand ({@link gumbelUniform}). @default from `seed` */
+  gumbelUniform?: tf.Tensor;
+
   /** Straight-through one-hot samples in the forward pass. @default false */
   straightThrough?: boolean;
   /** Exact categorical samples (one-hot argmax of logits + Gumbel noise): the true ELB. @default false */
@@ -271,7 +289,7 @@ export interface DvaeObjectiveOptions {
    * it penalises uneven codebook use but not information, where β·KL penalises both (the same idea
    * as wav2vec 2.0's codebook diversity loss). @default 0
    */
-  marginalKlWeight?: number;
+  marginalKlWeight?: number | tf.Scalar;
   /**
    * Weight λ of a mutual-information bonus: λ·I(x; z) per pixel dimension is subtracted from the
    * loss, with I = E[KL(q ‖ u)] − KL(q̄ ‖ u) estimated on the batch. Not in the paper: the marginal
@@ -279,7 +297,7 @@ export interface DvaeObjectiveOptions {
    * mostly-blank images go first); the bonus makes confident, evenly used codes the easy start.
    * @default 0
    */
-  infoWeight?: number;
+  infoWeight?: number | tf.Scalar;
 }
 
 /**
@@ -317,7 +335,7 @@ export function dvaeObjective(
   const marginalKlWeight = options.marginalKlWeight ?? 0;
   const infoWeight = options.infoWeight ?? 0;
   for (const [name, value] of Object.entries({ beta, marginalKlWeight, infoWeight })) {
-    if (!Number.isFinite(value) || value < 0) {
+    if (typeof value === "number" && (!Number.isFinite(value) || value < 0)) {
       throw new RangeError(`dVAE objective: ${name} must be a finite number ≥ 0, got ${value}`);
     }
   }
@@ -327,11 +345,16 @@ export function dvaeObjective(
   return tf.tidy(() => {
     const logits = model.encoder.apply(mapPixels(images)); // (B, g, g, K)
     let codes: tf.Tensor;
+    const uniform = options.gumbelUniform;
     if (options.hard) {
-      const noisy = logits.add(gumbelNoise(logits.shape, seed));
+      const noisy = logits.add(gumbelNoise(logits.shape, seed, uniform));
       codes = tf.oneHot(noisy.argMax(-1), model.config.vocabSize).toFloat();
     } else {
-      codes = gumbelSoftmax(logits, tau, { seed, straightThrough: options.straightThrough });
+      codes = gumbelSoftmax(logits, tau, {
+        seed,
+        straightThrough: options.straightThrough,
+        uniform,
+      });
     }
     const output = model.decodeCodes(codes as tf.Tensor4D); // (B, S, S, 2C | C)
     const reconNll = reconstructionNll(model, images, output).mean() as tf.Scalar;

@@ -81,6 +81,8 @@ export interface TrainDvaeOptions {
   workers?: number;
   /** How the shards' gradients combine (lib/nn `meanReducer`, lib/powersgd `powerSgd`…). @default mean */
   reducer?: ReducerSpec;
+  /** Run each step's forward and backward pass as one TensorFlow call (lib/nn's `train`). @default false */
+  compile?: boolean;
   /** Train on dequantised pixels (see `dequantize`): the bound then ignores exact repeats. @default false */
   dequantize?: boolean;
   /** Seed of batch draws and Gumbel noise (each step derives its own from it). @default 0 */
@@ -118,6 +120,7 @@ const TRAIN_DVAE_KEYS: Record<keyof TrainDvaeOptions, true> = {
   straightThrough: true,
   workers: true,
   reducer: true,
+  compile: true,
   dequantize: true,
   seed: true,
   log: true,
@@ -317,6 +320,7 @@ export async function trainDvae(
     maxConsecutiveSkips: options.maxConsecutiveSkips,
     workers: options.workers,
     reducer: options.reducer,
+    compile: options.compile,
     timeouts: options.timeouts,
     log,
     checkpointPath: options.checkpointPath,

@@ -34,6 +34,8 @@ export interface ShardContext {
   shards: number;
   /** Targets of the whole batch per loss term (sums of the task's `targets` over the shards). */
   totals: Record<string, number>;
+  /** Run the task's traceable part as one TensorFlow call (lib/nn's traced_task.ts). @default false */
+  compile?: boolean;
 }
 
 /**

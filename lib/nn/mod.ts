@@ -57,6 +57,7 @@ export type {
   TaskValues,
   WorkerFailureReason,
 } from "./parallel.ts";
+export { traceableGradients, type TraceableTask } from "./traced_task.ts";
 export { decodeValues, encodeValues, loadReducer, meanReducer, sumEntry } from "./reduce.ts";
 export type {
   Combined,

@@ -62,6 +62,8 @@ export interface ShardedStepOptions extends PoolTimeouts {
   shards: number;
   /** How shards combine their gradients. @default meanReducer() */
   reducer?: ReducerSpec;
+  /** Run each shard's traceable task as one TensorFlow call (see `traced_task.ts`). @default false */
+  compile?: boolean;
 }
 
 /** What one step hands back. */
@@ -126,6 +128,10 @@ export class ShardedStep {
   readonly shards: number;
   /** The reducer's label. */
   readonly reducer: string;
+  /** Whether shards run their traceable task as one TensorFlow call. */
+  readonly compile: boolean;
+  /** The 32-bit mean reducer: with one shard, the gradients stay where they are. */
+  readonly #plainMean: boolean;
 
   private constructor(
     model: Module,
@@ -134,7 +140,8 @@ export class ShardedStep {
     coordinator: Coordinator,
     pool: GradientWorkers | null,
     shards: number,
-    reducer: string,
+    spec: ReducerSpec,
+    compile: boolean,
   ) {
     this.#model = model;
     this.#params = model.parameters();
@@ -143,7 +150,10 @@ export class ShardedStep {
     this.#coordinator = coordinator;
     this.#pool = pool;
     this.shards = shards;
-    this.reducer = reducer;
+    this.reducer = spec.label;
+    this.compile = compile;
+    const mean = meanReducer();
+    this.#plainMean = spec.url === mean.url && spec.label === mean.label;
   }
 
   /**
@@ -192,7 +202,8 @@ export class ShardedStep {
       coordinator,
       pool,
       shards,
-      spec.label,
+      spec,
+      options.compile ?? false,
     );
   }
 
@@ -222,6 +233,7 @@ export class ShardedStep {
         shard: s,
         shards: this.shards,
         totals,
+        compile: this.compile,
       }) as ShardContext;
     const info = this.#coordinator.info();
     const weights = this.#pool ? this.#params.map((p) => p.dataSync() as Float32Array) : [];
@@ -239,6 +251,18 @@ export class ShardedStep {
     };
     try {
       const local = this.#task.gradients(this.#model, this.#params, shards[0], shardOptions(0));
+      if (this.shards === 1 && this.#plainMean) {
+        // One shard's mean is its own gradient: the same values without leaving the device.
+        const bytes = local.grads.reduce((n, g) => n + 4 * g.size, 0);
+        return {
+          grads: local.grads,
+          values: [local.values],
+          metrics: {},
+          bytesSent: bytes,
+          elementsSent: bytes / 4,
+          totals,
+        };
+      }
       let first: Payload;
       try {
         first = this.#local.begin(local.grads, info);

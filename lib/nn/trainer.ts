@@ -17,7 +17,7 @@
  *
  * @module
  */
-import { defaultWorkers, ensureBackend, tf } from "../backend/mod.ts";
+import { canTrace, defaultWorkers, ensureBackend, tf } from "../backend/mod.ts";
 import { exists, streamSeed } from "../io/mod.ts";
 import type { MetricsRow, RunLog } from "../log/mod.ts";
 import type { Module } from "./module.ts";
@@ -87,6 +87,12 @@ export interface TrainOptions {
   resume?: boolean;
   /** Stored in the checkpoint's config beside the model's. @default {} */
   runConfig?: Record<string, unknown>;
+  /**
+   * Run each step's forward and backward pass as one TensorFlow call, traced at the first two
+   * steps (tasks written as lib/nn's {@link TraceableTask}; the `tensorflow` backend). Where the
+   * backend cannot trace, the steps run eagerly and the trainer says so once. @default false
+   */
+  compile?: boolean;
   /** Called with each row. */
   onStep?(row: MetricsRow): void | Promise<void>;
 }
@@ -378,7 +384,14 @@ export async function train<Batch, Shard>(
       config: spec.config,
       shards: workers,
       reducer: options.reducer,
+      compile: options.compile,
     });
+    if (options.compile && !canTrace()) {
+      console.warn(
+        `${spec.name}: compile was asked for, but the ${tf.getBackend()} backend cannot trace ` +
+          "(it needs the tensorflow backend built by .ci/tensorflow): every step runs eagerly",
+      );
+    }
     if (restored) await sharded.restore(restored);
   } catch (err) {
     optimizer.dispose();

@@ -148,20 +148,27 @@ export class Block extends Module {
     return this.fcOut.apply(gelu(this.fc.apply(this.ln2.apply(x)))) as tf.Tensor3D;
   }
 
-  /** The block over a whole stream (B, L, d); `dropout` is [rate, seed, seed] or null. */
+  /**
+   * The block over a whole stream (B, L, d); `dropout` is [rate, seed, seed], or the two branches'
+   * multipliers as tf.dropout draws them (see the prior's `dropoutMultipliers`), or null.
+   */
   full(
     x: tf.Tensor3D,
     bias: tf.Tensor2D,
     perm: tf.Tensor1D | null,
-    dropout: [number, number, number] | null,
+    dropout: [number, number, number] | [tf.Tensor, tf.Tensor] | null,
   ): tf.Tensor3D {
     return tf.tidy(() => {
-      const drop = (branch: tf.Tensor3D, seed: number) =>
-        dropout ? (tf.dropout(branch, dropout[0], undefined, seed) as tf.Tensor3D) : branch;
+      const drop = (branch: tf.Tensor3D, which: 1 | 2) => {
+        if (!dropout) return branch;
+        const [rate, a, b] = dropout;
+        if (typeof rate !== "number") return branch.mul(which === 1 ? rate : a as tf.Tensor);
+        return tf.dropout(branch, rate, undefined, (which === 1 ? a : b) as number) as tf.Tensor3D;
+      };
       const h = x.add(
-        drop(this.attention.full(this.ln1.apply(x) as tf.Tensor3D, bias, perm), dropout?.[1] ?? 0),
+        drop(this.attention.full(this.ln1.apply(x) as tf.Tensor3D, bias, perm), 1),
       ) as tf.Tensor3D;
-      return h.add(drop(this.#mlp(h), dropout?.[2] ?? 0)) as tf.Tensor3D;
+      return h.add(drop(this.#mlp(h), 2)) as tf.Tensor3D;
     });
   }
 

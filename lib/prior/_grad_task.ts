@@ -6,7 +6,12 @@
  * @module
  */
 import { tf } from "../backend/mod.ts";
-import { type ShardContext, type TaskGradients, valueAndGrads } from "../nn/mod.ts";
+import {
+  type ShardContext,
+  type TaskGradients,
+  traceableGradients,
+  type TraceableTask,
+} from "../nn/mod.ts";
 import type { PriorConfig } from "./config.ts";
 import { createPrior, type Prior } from "./model.ts";
 
@@ -40,30 +45,42 @@ export function createModel(config: PriorConfig): Prior {
 }
 
 /**
- * One shard's gradients of its share of the batch's loss, and `parts`: its shares of [loss, text
- * loss, image loss] (so the shards' parts add up to the batch's).
+ * The step as a {@link TraceableTask}: inputs [text, image, text total, image total, ...dropout
+ * multipliers], and `parts`, the shard's shares of [loss, text loss, image loss] (so the shards'
+ * parts add up to the batch's).
  */
+export const traceable: TraceableTask<Prior, TokenShard, unknown> = {
+  name: "prior",
+  inputs(prior, shard, options) {
+    // A batch of nothing but pads has no text target: its text part is 0, not 0/0.
+    return [
+      tf.tensor2d(shard.text, [shard.rows, shard.textLen], "int32"),
+      tf.tensor2d(shard.image, [shard.rows, shard.imageTokens], "int32"),
+      tf.scalar(Math.max(1, options.totals.text)),
+      tf.scalar(options.totals.image),
+      ...prior.dropoutMultipliers(shard.rows, options.seed),
+    ];
+  },
+  loss(prior, [text, image, textTotal, imageTotal, ...dropoutMultipliers]) {
+    // Dropout is on when the config says so: its multipliers come in with the inputs.
+    const out = prior.loss(text as tf.Tensor2D, image as tf.Tensor2D, {
+      training: true,
+      totals: { text: textTotal as tf.Scalar, image: imageTotal as tf.Scalar },
+      dropoutMultipliers,
+    });
+    return { loss: out.loss, values: [out.textLoss, out.imageLoss] };
+  },
+  read(loss, [textLoss, imageLoss]) {
+    return { parts: new Float32Array([loss, textLoss, imageLoss].map((t) => t.dataSync()[0])) };
+  },
+};
+
+/** One shard's gradients of its share of the batch's loss (see {@link traceable}). */
 export function gradients(
   prior: Prior,
   params: tf.Variable[],
   shard: TokenShard,
   options: ShardContext,
 ): TaskGradients {
-  const text = tf.tensor2d(shard.text, [shard.rows, shard.textLen], "int32");
-  const image = tf.tensor2d(shard.image, [shard.rows, shard.imageTokens], "int32");
-  // A batch of nothing but pads has no text target: its text part is 0, not 0/0.
-  const totals = { text: Math.max(1, options.totals.text), image: options.totals.image };
-  let parts: tf.Scalar[] = [];
-  try {
-    const { loss, grads } = valueAndGrads(params, () => {
-      const out = prior.loss(text, image, { training: true, seed: options.seed, totals });
-      parts = [tf.keep(out.textLoss), tf.keep(out.imageLoss)]; // the tape frees the rest
-      return out.loss;
-    });
-    const values = new Float32Array([loss, ...parts].map((t) => t.dataSync()[0]));
-    tf.dispose(loss);
-    return { grads, values: { parts: values } };
-  } finally {
-    tf.dispose([text, image, ...parts]);
-  }
+  return traceableGradients(traceable, prior, params, shard, options);
 }

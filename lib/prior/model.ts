@@ -53,6 +53,11 @@ export interface ForwardOptions {
   training?: boolean;
   /** Seed of the dropout masks of this pass. @default 0 */
   seed?: number;
+  /**
+   * The pass's dropout multipliers, drawn beforehand ({@link Prior.dropoutMultipliers}) instead of
+   * from `seed` during the pass (the same values for the same seed). @default drawn from `seed`
+   */
+  dropoutMultipliers?: tf.Tensor[];
 }
 
 /**
@@ -62,7 +67,7 @@ export interface ForwardOptions {
  */
 export interface LossOptions extends ForwardOptions {
   /** Targets to divide by per part. @default this batch's own: its mean */
-  totals?: { text: number; image: number };
+  totals?: { text: number | tf.Scalar; image: number | tf.Scalar };
 }
 
 /** Next-token logits of a full forward pass. */
@@ -316,10 +321,13 @@ export class Prior extends Module {
       let x = tf.concat([this.#embedText(text), this.#embedImage(image, 0)], 1); // (B, L, d)
       const useDropout = (options.training ?? false) && dropout > 0;
       const seeds = seedStream(options.seed ?? 0);
+      const given = options.dropoutMultipliers;
       this.blocks.forEach((block, l) => {
-        const drop: [number, number, number] | null = useDropout
-          ? [dropout, seeds(), seeds()]
-          : null;
+        const drop: [number, number, number] | [tf.Tensor, tf.Tensor] | null = !useDropout
+          ? null
+          : given
+          ? [given[2 * l], given[2 * l + 1]]
+          : [dropout, seeds(), seeds()];
         x = block.full(x, this.#fullBias[l], this.#fullPerm[l], drop);
       });
       x = this.lnFinal.apply(x) as tf.Tensor3D;
@@ -327,6 +335,28 @@ export class Prior extends Module {
       const imageLogits = this.imageHead.apply(x.slice([0, T - 1, 0], [B, n * n, d])); // (B, n², VI)
       return { textLogits, imageLogits } as PriorLogits;
     });
+  }
+
+  /**
+   * The dropout multipliers a training pass over `batch` streams draws from `seed` (two per block,
+   * (B, L, d) each, as tf.dropout makes them: ⌊u + keep⌋ / keep), for passing in as
+   * `dropoutMultipliers`; none without dropout.
+   *
+   * @param batch Streams in the pass.
+   * @param seed The pass's seed.
+   * @returns 2 × layers tensors, or [] (caller disposes).
+   */
+  dropoutMultipliers(batch: number, seed: number): tf.Tensor[] {
+    const { dropout, dModel: d } = this.config;
+    if (!(dropout > 0)) return [];
+    const seeds = seedStream(seed);
+    const keep = 1 - dropout;
+    const shape = [batch, this.streamLength, d];
+    return this.blocks.flatMap(() =>
+      [seeds(), seeds()].map((s) =>
+        tf.tidy(() => tf.floor(tf.randomUniform(shape, 0, 1, "float32", s).add(keep)).div(keep))
+      )
+    );
   }
 
   /**

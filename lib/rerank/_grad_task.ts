@@ -7,7 +7,12 @@
  * @module
  */
 import { tf } from "../backend/mod.ts";
-import { type ShardContext, type TaskGradients, valueAndGrads } from "../nn/mod.ts";
+import {
+  type ShardContext,
+  type TaskGradients,
+  traceableGradients,
+  type TraceableTask,
+} from "../nn/mod.ts";
 import type { ResolvedRerankerConfig } from "./config.ts";
 import { createReranker, type Reranker } from "./model.ts";
 
@@ -37,43 +42,46 @@ export function createModel(config: ResolvedRerankerConfig): Reranker {
 }
 
 /**
- * One shard's gradients of (Σ its pairs' loss terms) / (the batch's pairs); `parts`: that share
- * of the loss, the logit scale applied, and that share of the unweighted near-miss term (0
- * without near misses).
+ * The step as a {@link TraceableTask}: inputs [caption ids, images, the batch's pairs, and with
+ * near misses their ids], and `parts`: the shard's share of the loss, the logit scale applied, and
+ * its share of the unweighted near-miss term (0 without near misses).
  */
+export const traceable: TraceableTask<Reranker, RerankShard, unknown> = {
+  name: "reranker",
+  inputs(_model, shard, options) {
+    const { rows, textLen, imageSize: S, nearMisses: K } = shard;
+    return [
+      tf.tensor2d(shard.ids, [rows, textLen], "int32"),
+      tf.tensor4d(shard.images, [rows, S, S, 3]),
+      tf.scalar(options.totals.pairs),
+      ...(shard.nearMissIds && K > 0
+        ? [tf.tensor3d(shard.nearMissIds, [rows, K, textLen], "int32")]
+        : []),
+    ];
+  },
+  key: (shard) => `near-miss weight ${shard.nearMissWeight}`,
+  loss(model, [ids, images, pairs, nearIds], _options, shard) {
+    // The trainer checked the data once (ids, pixel range); every step would re-read it.
+    const parts = model.lossParts(ids as tf.Tensor2D, images as tf.Tensor4D, {
+      check: false,
+      nearMisses: nearIds
+        ? { ids: nearIds as tf.Tensor3D, weight: shard.nearMissWeight }
+        : undefined,
+    });
+    const nearMiss = parts.nearMiss ? parts.nearMiss.sum().div(pairs) : tf.scalar(0);
+    return { loss: parts.total.sum().div(pairs) as tf.Scalar, values: [nearMiss] };
+  },
+  read(loss, [nearMiss], model) {
+    return { parts: new Float32Array([loss.dataSync()[0], model.scale(), nearMiss.dataSync()[0]]) };
+  },
+};
+
+/** One shard's gradients of (Σ its pairs' loss terms) / (the batch's pairs) (see {@link traceable}). */
 export function gradients(
   model: Reranker,
   params: tf.Variable[],
   shard: RerankShard,
   options: ShardContext,
 ): TaskGradients {
-  const { rows, textLen, imageSize: S, nearMisses: K } = shard;
-  const ids = tf.tensor2d(shard.ids, [rows, textLen], "int32");
-  const images = tf.tensor4d(shard.images, [rows, S, S, 3]);
-  const nearIds = shard.nearMissIds && K > 0
-    ? tf.tensor3d(shard.nearMissIds, [rows, K, textLen], "int32")
-    : null;
-  try {
-    let nearMiss = 0;
-    // The trainer checked the data once (ids, pixel range); every step would re-read it.
-    const { loss, grads } = valueAndGrads(
-      params,
-      () =>
-        tf.tidy(() => {
-          const parts = model.lossParts(ids, images, {
-            check: false,
-            nearMisses: nearIds ? { ids: nearIds, weight: shard.nearMissWeight } : undefined,
-          });
-          if (parts.nearMiss) {
-            nearMiss = parts.nearMiss.sum().dataSync()[0] / options.totals.pairs;
-          }
-          return parts.total.sum().div(options.totals.pairs) as tf.Scalar;
-        }),
-    );
-    const parts = new Float32Array([loss.dataSync()[0], model.scale(), nearMiss]);
-    loss.dispose();
-    return { grads, values: { parts } };
-  } finally {
-    tf.dispose([ids, images, ...(nearIds ? [nearIds] : [])]);
-  }
+  return traceableGradients(traceable, model, params, shard, options);
 }

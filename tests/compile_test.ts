@@ -1,0 +1,274 @@
+/**
+ * A compiled step (lib/nn's traced tasks, one TensorFlow call per step) against the eager one, for
+ * every model the trainer trains through a traceable task: the dVAE (Gumbel noise and schedule
+ * values as inputs), the prior (padding, masks, dropout) and the reranker (near misses). One step at
+ * the same weights: the loss and every gradient within 1e-5 relative; a short run: the same rows.
+ */
+import assert from "node:assert/strict";
+import { canTrace, initBackend, tf, traceTotals } from "../lib/backend/mod.ts";
+import { makeShapes } from "../lib/data/mod.ts";
+import { linear, type ShardContext, type TaskGradients } from "../lib/nn/mod.ts";
+import { createDvae, trainDvae } from "../lib/dvae/mod.ts";
+import { createPrior, type PriorConfig, trainPrior } from "../lib/prior/mod.ts";
+import { createReranker, rerankData, trainReranker } from "../lib/rerank/mod.ts";
+import { BpeTokenizer } from "../lib/tokenizer/mod.ts";
+import * as dvaeTask from "../lib/dvae/_grad_task.ts";
+import * as priorTask from "../lib/prior/_grad_task.ts";
+import * as rerankTask from "../lib/rerank/_grad_task.ts";
+
+const tracing = (await initBackend()) === "tensorflow" && canTrace();
+
+/** Largest |a − b| over largest |a|, per tensor, the worst over all. */
+function worstRelative(a: Float32Array[], b: Float32Array[]): number {
+  let worst = 0;
+  a.forEach((x, k) => {
+    let diff = 0, size = 0;
+    x.forEach((v, i) => {
+      diff = Math.max(diff, Math.abs(v - b[k][i]));
+      size = Math.max(size, Math.abs(v));
+    });
+    worst = Math.max(worst, diff / (size || 1));
+  });
+  return worst;
+}
+
+/** The task's gradients eagerly and (third call: the first two trace) compiled, same weights. */
+function oneStep(
+  gradients: () => (compile: boolean) => TaskGradients,
+): { loss: number; grads: number } {
+  const run = gradients();
+  const read = (g: TaskGradients) => {
+    const out = {
+      values: Object.values(g.values).map((v) => Float32Array.from(v as ArrayLike<number>)),
+      grads: g.grads.map((t) => t.dataSync() as Float32Array),
+    };
+    tf.dispose(g.grads);
+    return out;
+  };
+  const eager = read(run(false));
+  const compiledBefore = traceTotals().compiled;
+  let compiled = read(run(true));
+  for (let i = 0; i < 2; i++) compiled = read(run(true));
+  assert.equal(traceTotals().compiled, compiledBefore + 1, "the third call ran as one op");
+  return {
+    loss: worstRelative(eager.values, compiled.values),
+    grads: worstRelative(eager.grads, compiled.grads),
+  };
+}
+
+const context = (seed: number, totals: Record<string, number>): ShardContext => ({
+  seed,
+  shard: 0,
+  shards: 1,
+  totals,
+});
+
+const PRIOR: PriorConfig = {
+  textLen: 6,
+  textVocab: 12,
+  imageGrid: 2,
+  imageVocab: 8,
+  dModel: 16,
+  layers: 2,
+  heads: 2,
+  masks: ["row", "column"],
+  dropout: 0.1,
+  padId: 11,
+  seed: 1,
+};
+/** Four captions padded differently at each step (so the text total changes), and images. */
+const priorBatch = (step: number) => ({
+  text: Int32Array.from({ length: 24 }, (_, i) => i % 6 > 2 + ((step + i) % 3) ? 11 : (i * 7) % 11),
+  image: Int32Array.from({ length: 16 }, (_, i) => (i * 3 + step) % 8),
+});
+
+Deno.test({
+  name: "compiled prior step (padding, row/column masks, dropout) equals the eager one",
+  ignore: !tracing,
+  fn() {
+    const prior = createPrior(PRIOR);
+    const b = priorBatch(0);
+    const shard = {
+      ...b,
+      rows: 4,
+      textLen: 6,
+      imageTokens: 4,
+      padId: 11,
+      countPadTargets: false,
+    };
+    const diff = oneStep(() => (compile) =>
+      priorTask.gradients(prior, prior.parameters(), shard, {
+        ...context(3, priorTask.targets(shard)),
+        compile,
+      })
+    );
+    assert.ok(diff.loss <= 1e-5 && diff.grads <= 1e-5, JSON.stringify(diff));
+    prior.dispose();
+  },
+});
+
+Deno.test({
+  name: "compiled dVAE step (Gumbel noise, β, τ, marginal KL, dequantisation) equals the eager one",
+  ignore: !tracing,
+  fn() {
+    const dvae = createDvae({ hidden: 8, groups: 2, vocabSize: 16, imageSize: 8, seed: 2 });
+    const images = Float32Array.from({ length: 4 * 8 * 8 * 3 }, (_, i) => ((i * 37) % 256) / 255);
+    const shard = { images, shape: [4, 8, 8, 3] as [number, number, number, number] };
+    const options = {
+      beta: 0.5,
+      tau: 0.8,
+      straightThrough: false,
+      marginalKlWeight: 2,
+      infoWeight: 0.1,
+      dequantize: true,
+    };
+    const diff = oneStep(() => (compile) =>
+      dvaeTask.gradients(dvae, dvae.parameters(), shard, {
+        ...options,
+        ...context(5, dvaeTask.targets(shard)),
+        compile,
+      })
+    );
+    assert.ok(diff.loss <= 1e-5 && diff.grads <= 1e-5, JSON.stringify(diff));
+    dvae.dispose();
+  },
+});
+
+const SHAPES = await makeShapes({ count: 64, seed: 0, split: "train" });
+const TOKENIZER = BpeTokenizer.train(SHAPES.captions, { vocabSize: 300 });
+const RERANK_DATA = rerankData({ ...SHAPES, tokenizer: TOKENIZER, nearMisses: 2 });
+const RERANKER = {
+  textLen: RERANK_DATA.textLen,
+  textVocab: TOKENIZER.vocabSize,
+  textWidth: 16,
+  textLayers: 1,
+  textHeads: 2,
+  imageChannels: [8, 16, 16],
+  embedDim: 16,
+  seed: 1,
+};
+
+Deno.test({
+  name: "compiled reranker step (near misses, learned logit scale) equals the eager one",
+  ignore: !tracing,
+  fn() {
+    const model = createReranker(RERANKER);
+    const rows = 8, T = RERANK_DATA.textLen, K = 2, S = 32;
+    const shard = {
+      images: Float32Array.from({ length: rows * S * S * 3 }, (_, i) => ((i * 13) % 256) / 255),
+      ids: RERANK_DATA.ids.slice(0, rows * T),
+      rows,
+      textLen: T,
+      imageSize: S,
+      nearMissIds: RERANK_DATA.nearMissIds!.slice(0, rows * K * T),
+      nearMisses: K,
+      nearMissWeight: 1,
+    };
+    const diff = oneStep(() => (compile) =>
+      rerankTask.gradients(model, model.parameters(), shard, {
+        ...context(0, rerankTask.targets(shard)),
+        compile,
+      })
+    );
+    assert.ok(diff.loss <= 1e-5 && diff.grads <= 1e-5, JSON.stringify(diff));
+    model.dispose();
+  },
+});
+
+Deno.test({
+  name: "compiled training runs give the eager runs' rows: dVAE, prior, reranker",
+  ignore: !tracing,
+  async fn() {
+    const steps = 6;
+    const close = (a: number, b: number) => Math.abs(a - b) <= 1e-4 * Math.max(1, Math.abs(a));
+    const compare = (name: string, eager: Record<string, unknown>[], compiled: typeof eager) => {
+      assert.equal(compiled.length, steps);
+      eager.forEach((row, i) => {
+        for (const column of ["loss", "grad_norm"]) {
+          assert.ok(
+            close(row[column] as number, compiled[i][column] as number),
+            `${name} step ${i} ${column}: ${row[column]} eager, ${compiled[i][column]} compiled`,
+          );
+        }
+      });
+    };
+    const before = traceTotals().compiled;
+    const images = tf.tidy(() =>
+      tf.randomUniform([16, 8, 8, 3], 0, 1, "float32", 4)
+    ) as tf.Tensor4D;
+    const dvaeRows = [];
+    for (const compile of [false, true]) {
+      const dvae = createDvae({ hidden: 8, groups: 2, vocabSize: 16, imageSize: 8, seed: 2 });
+      const run = await trainDvae(dvae, images, {
+        steps,
+        batchSize: 4,
+        lr: 1e-3,
+        tau: linear(1, 0.7, steps), // a schedule: τ is an input, not a constant
+        workers: 1,
+        compile,
+      });
+      dvaeRows.push(run.rows);
+      run.dispose();
+      dvae.dispose();
+    }
+    images.dispose();
+    compare("dVAE", dvaeRows[0], dvaeRows[1]);
+    const priorRows = [];
+    for (const compile of [false, true]) {
+      const prior = createPrior(PRIOR);
+      const run = await trainPrior(prior, priorBatch, { steps, lr: 1e-2, workers: 1, compile });
+      priorRows.push(run.rows);
+      run.dispose();
+      prior.dispose();
+    }
+    compare("prior", priorRows[0], priorRows[1]);
+    const rerankRows = [];
+    for (const compile of [false, true]) {
+      const model = createReranker(RERANKER);
+      const run = await trainReranker(model, RERANK_DATA, {
+        steps,
+        batchSize: 16,
+        lr: 3e-3,
+        nearMissWeight: 1,
+        workers: 1,
+        compile,
+      });
+      rerankRows.push(run.rows);
+      run.dispose();
+      model.dispose();
+    }
+    compare("reranker", rerankRows[0], rerankRows[1]);
+    assert.equal(traceTotals().compiled - before, 3 * (steps - 2), "steps 2… ran as one call");
+  },
+});
+
+Deno.test({
+  name: "compile on a backend that cannot trace: eager steps, the same rows, one warning",
+  async fn() {
+    const previous = tf.getBackend();
+    await tf.setBackend("cpu");
+    const warnings: string[] = [];
+    const warn = console.warn;
+    console.warn = (...args: unknown[]) => warnings.push(args.join(" "));
+    try {
+      const rows = [];
+      for (const compile of [false, true]) {
+        const prior = createPrior({ ...PRIOR, dropout: 0 });
+        const run = await trainPrior(prior, priorBatch, {
+          steps: 2,
+          lr: 1e-2,
+          workers: 1,
+          compile,
+        });
+        rows.push(run.rows.map((r) => r.loss));
+        run.dispose();
+        prior.dispose();
+      }
+      assert.deepEqual(rows[0], rows[1]);
+      assert.equal(warnings.filter((w) => /cannot trace/.test(w)).length, 1, warnings.join("\n"));
+    } finally {
+      console.warn = warn;
+      await tf.setBackend(previous);
+    }
+  },
+});

@@ -51,8 +51,10 @@ export async function reuseStageOne(
     throw new UsageError(`--dvaeRun=${run} is not a finished dvae_train run folder`);
   }
   const wanted: Record<string, unknown> = { ...await resolveDvaeConfig(args) };
+  // A run made before the compile flag existed ran eagerly: the same as compile=false.
   const leftToMachine = (key: string) =>
-    (key === "workers" && wanted.workers === 0) || (key === "backend" && !wanted.backend);
+    (key === "workers" && wanted.workers === 0) || (key === "backend" && !wanted.backend) ||
+    (key === "compile" && config.compile === undefined && wanted.compile === false);
   const differs = Object.keys(wanted)
     .filter((key) => !NOT_TRAINING.includes(key) && !leftToMachine(key))
     .filter((key) => JSON.stringify(config[key]) !== JSON.stringify(wanted[key]))

@@ -17,7 +17,7 @@
  *
  * @module
  */
-import { initBackend, tf } from "../lib/backend/mod.ts";
+import { canTrace, initBackend, tf } from "../lib/backend/mod.ts";
 import { createDvae, type Dvae, dvaeObjective, trainDvae } from "../lib/dvae/mod.ts";
 import { AdamW, paramCount, valueAndGrads } from "../lib/nn/mod.ts";
 import { type BenchOptions, type BenchRow, median, type PeerSpecs } from "./_peer.ts";
@@ -72,8 +72,17 @@ function secondsPerStep(dvae: Dvae, batch: number, warmup: number, steps: number
   return median(times);
 }
 
-/** Median images/s of trainDvae's step with the batch split over `workers` processes. */
-async function trainerImagesPerSec(batch: number, workers: number, warmup: number, steps: number) {
+/**
+ * Median images/s of trainDvae's step with the batch split over `workers` processes; compiled
+ * (`compile`), its first two steps are the traces and count as warm-up.
+ */
+async function trainerImagesPerSec(
+  batch: number,
+  workers: number,
+  warmup: number,
+  steps: number,
+  compile = false,
+) {
   const dvae = createDvae();
   const x = tf.randomUniform([batch, 32, 32, 3], 0, 1, "float32", 0) as tf.Tensor4D;
   const run = await trainDvae(dvae, x, {
@@ -84,6 +93,7 @@ async function trainerImagesPerSec(batch: number, workers: number, warmup: numbe
     lr: 1e-4,
     workers,
     printEvery: 1_000_000,
+    compile,
   });
   const rates = run.rows.slice(warmup).map((r) => r.images_per_sec as number);
   run.dispose();
@@ -132,6 +142,15 @@ export async function benchDvae(options: BenchOptions = {}): Promise<BenchRow[]>
     procs,
     peer,
   });
+  if (canTrace()) {
+    rows.push({
+      workload: `dvae training step, batch ${batch} (trainDvae, compiled: one TensorFlow call)`,
+      value: round(await trainerImagesPerSec(batch, procs, Math.max(3, warmup), steps, true)),
+      unit: "images/s",
+      procs,
+      peer,
+    });
+  }
   return rows;
 }
 

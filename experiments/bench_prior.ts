@@ -25,7 +25,7 @@
  *
  * @module
  */
-import { initBackend, tf } from "../lib/backend/mod.ts";
+import { canTrace, initBackend, tf } from "../lib/backend/mod.ts";
 import { AdamW, paramCount, valueAndGrads } from "../lib/nn/mod.ts";
 import { type BenchOptions, type BenchRow, median, type PeerSpecs } from "./_peer.ts";
 import {
@@ -119,13 +119,23 @@ function trainSecondsPerStep(prior: Prior, batch: number, warmup: number, steps:
   return seconds;
 }
 
-/** Median tokens/s of trainPrior's steps with each batch split over `workers` processes. */
-async function trainerTokensPerSec(batch: number, workers: number, warmup: number, steps: number) {
+/**
+ * Median tokens/s of trainPrior's steps with each batch split over `workers` processes; compiled
+ * (`compile`), its first two steps are the traces and count as warm-up.
+ */
+async function trainerTokensPerSec(
+  batch: number,
+  workers: number,
+  warmup: number,
+  steps: number,
+  compile = false,
+) {
   const prior = createPrior(BENCH_PRIOR_CONFIG);
   const run = await trainPrior(prior, [benchInputs(batch)], {
     steps: warmup + steps,
     lr: 3e-4,
     workers,
+    compile,
   });
   run.dispose();
   prior.dispose();
@@ -249,6 +259,18 @@ export async function benchPrior(options: BenchOptions = {}): Promise<BenchRow[]
     procs,
     peer: train,
   });
+  if (canTrace()) {
+    rows.push({
+      workload:
+        `prior training, batch ${batch}, dense masks (trainPrior, compiled: one TensorFlow call)`,
+      value: round(
+        await trainerTokensPerSec(batch, procs, Math.max(3, warmup), trainSteps, true),
+      ),
+      unit: "tokens/s",
+      procs,
+      peer: train,
+    });
+  }
   return rows;
 }
 

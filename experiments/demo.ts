@@ -63,6 +63,11 @@ export const DEMO_DEFAULTS = {
   rerankSteps: 400,
   /** Captions per split drawn and judged (8 draws each, at temperature 1). @accepts integer ≥ 1 */
   evalCaptions: 16,
+  /**
+   * Train both stages with its steps as one TensorFlow call each (their `--compile`): the same
+   * results to float32 rounding, faster. @accepts boolean
+   */
+  compile: false,
   /** Seed passed to every stage. @accepts integer */
   seed: 0,
 };
@@ -87,6 +92,7 @@ if (import.meta.main) {
     ...(cfg.quick ? ["--quick"] : []),
     `--seed=${cfg.seed}`,
     ...(flags.backend === undefined ? [] : [`--backend=${flags.backend}`]),
+    ...(cfg.compile ? ["--compile=true"] : []),
   ];
   const loadAtStart = machineLoad();
   if (cfg.quick) {

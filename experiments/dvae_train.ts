@@ -144,6 +144,12 @@ export const DEFAULTS = {
    * @accepts integer ≥ 0
    */
   workers: 0,
+  /**
+   * Run each training step's forward and backward pass as one TensorFlow call (traced at the
+   * first two steps; the tensorflow backend, else eager with a warning). Same results to float32
+   * rounding, faster. @accepts boolean
+   */
+  compile: false,
   /** Seed of the weights, the batch order and the Gumbel noise. @accepts integer */
   seed: 0,
   /** Where the EMA weights go ("" = data/cache/dvae_<dataset>.safetensors). */
@@ -323,6 +329,7 @@ if (import.meta.main) {
         ? cosine(cfg.info, 0, Math.max(1, Math.round(cfg.infoFrac * cfg.steps)))
         : cfg.info,
       workers: cfg.workers,
+      compile: cfg.compile,
       straightThrough: cfg.straightThrough,
       dequantize: cfg.dequantize,
       seed: cfg.seed,

@@ -10,11 +10,12 @@
  * results become the function's outputs.
  *
  * What keeps a call honest:
- * - **Two traces before the first compiled call.** The first two calls with a signature run
+ * - **Two traces, every result from the graph.** The first two calls with a signature also run
  *   eagerly while recording; the second recording must equal the first (the same ops, wiring,
  *   attributes and constants, and the same captured tensors), else {@link TraceError} says which
  *   constant changed: a value made from JavaScript inside the body that differs between calls (a
- *   step size, noise) must be passed as an input instead.
+ *   step size, noise) must be passed as an input instead. Every call's results, those two
+ *   included, come from the built function, so which calls were traced never shows in them.
  * - **One function per signature** (the inputs' shapes and dtypes, and a key the caller gives for
  *   switches that change the ops): a new signature traces anew, never runs another's graph.
  * - **No side effects in the body:** assigning a variable inside it is a {@link TraceError}
@@ -121,9 +122,9 @@ export function traceTotals(): TraceStats {
 
 /** Counters of a {@link TracedFunction}. */
 export interface TraceStats {
-  /** Calls run eagerly while recording (two per signature). */
+  /** Calls also run eagerly while recording (the first two of each signature). */
   traced: number;
-  /** Calls run as one TensorFlow op. */
+  /** Calls whose results came from the TensorFlow function (every call, traced ones too). */
   compiled: number;
   /** Calls run eagerly because this backend cannot trace. */
   eager: number;
@@ -143,7 +144,7 @@ export interface TraceStats {
  * const x = tf.tensor1d([3, 4]);
  * for (let i = 0; i < 3; i++) {
  *   const [y] = f.call([x]);
- *   console.log(y.dataSync()[0]); // 11 each time: traced twice, then one call
+ *   console.log(y.dataSync()[0]); // 11 each time (traced at the first two calls)
  *   y.dispose();
  * }
  * f.dispose(); tf.dispose([w, x]);
@@ -188,30 +189,37 @@ export class TracedFunction {
       (key ? ` ${key}` : "");
     let entry = this.#bySignature.get(signature);
     if (!entry) this.#bySignature.set(signature, entry = {});
-    if (entry.built) {
-      this.stats.compiled++;
-      totals.compiled++;
-      return this.#run(backend, entry.built, inputs);
-    }
+    if (entry.built) return this.#compiled(backend, entry.built, inputs);
     const { outputs, recording } = this.#trace(backend, inputs);
     this.stats.traced++;
     this.stats.ops = totals.ops = recording.ops;
     totals.traced++;
+    // What a call returns always comes from the function, the traces' calls too: a run gives
+    // the same numbers whichever of its steps were traced (so a resumed run equals an unbroken
+    // one), and the eager results serve only to check the recording.
+    const eagerOutputs = outputs.filter((t) => !inputs.includes(t));
     if (!entry.first) {
       entry.first = recording;
-      return outputs;
+      tfjs.dispose(eagerOutputs);
+      return this.#compiled(backend, recording, inputs);
     }
     const first = entry.first;
     entry.first = undefined;
     backend.binding.traceRemove(first.name);
+    tfjs.dispose(eagerOutputs);
     const why = differences(first, recording);
     if (why) {
       backend.binding.traceRemove(recording.name);
-      tfjs.dispose(outputs.filter((t) => !inputs.includes(t)));
       throw new TraceError(`${this.name} (inputs ${signature}): ${why}`);
     }
     entry.built = recording;
-    return outputs;
+    return this.#compiled(backend, recording, inputs);
+  }
+
+  #compiled(backend: NodeBackend, recording: Recording, inputs: tfjs.Tensor[]): tfjs.Tensor[] {
+    this.stats.compiled++;
+    totals.compiled++;
+    return this.#run(backend, recording, inputs);
   }
 
   /** Removes the built functions from TensorFlow's context. */

@@ -212,10 +212,20 @@ export async function benchPrior(options: BenchOptions = {}): Promise<BenchRow[]
       procs,
       peer: train,
     });
-    for (const kvCache of ["concat", "preallocated"] as const) {
+    const modes: KvCacheMode[] = [
+      "concat",
+      "preallocated",
+      ...canTrace() ? ["compiled" as const] : [],
+    ];
+    for (const kvCache of modes) {
       const s = await sampleFigures(dense, batch, kvCache, sampleRuns);
-      const tag = kvCache === "concat" ? "" : ", preallocated cache";
-      const cache = kvCache === "concat" ? "KV cache (concat, default)" : "preallocated KV cache";
+      const tag =
+        { concat: "", preallocated: ", preallocated cache", compiled: ", compiled" }[kvCache];
+      const cache = {
+        concat: "KV cache (concat, default)",
+        preallocated: "preallocated KV cache",
+        compiled: "compiled: one TensorFlow call per position",
+      }[kvCache];
       rows.push({
         workload: `prior sampling ${batch} × 64 image tokens, ${cache}`,
         value: round(s.tokensPerSec),

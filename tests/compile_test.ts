@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { canTrace, initBackend, tf, traceTotals } from "../lib/backend/mod.ts";
 import { makeShapes } from "../lib/data/mod.ts";
-import { linear, type ShardContext, type TaskGradients } from "../lib/nn/mod.ts";
+import { AdamW, linear, type ShardContext, type TaskGradients } from "../lib/nn/mod.ts";
 import { createDvae, trainDvae } from "../lib/dvae/mod.ts";
 import { createPrior, type PriorConfig, trainPrior } from "../lib/prior/mod.ts";
 import { createReranker, rerankData, trainReranker } from "../lib/rerank/mod.ts";
@@ -238,7 +238,8 @@ Deno.test({
       model.dispose();
     }
     compare("reranker", rerankRows[0], rerankRows[1]);
-    assert.equal(traceTotals().compiled - before, 3 * steps, "every step came from the graph");
+    // Per step three calls: the forward and backward pass, the gradients' norm, AdamW's update.
+    assert.equal(traceTotals().compiled - before, 3 * 3 * steps, "every step came from graphs");
   },
 });
 
@@ -309,5 +310,53 @@ Deno.test({
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
+  },
+});
+
+Deno.test({
+  name: "compiled sampling (one call per position, one graph for all) draws the eager tokens",
+  ignore: !tracing,
+  async fn() {
+    const prior = createPrior({ ...PRIOR, imageGrid: 3, dropout: 0 });
+    const text = [Int32Array.from([1, 2, 3, 11, 11, 11]), Int32Array.from([4, 5, 11, 11, 11, 11])];
+    const draw = (kvCache: "preallocated" | "compiled") =>
+      prior.sample({ text, count: 3, seed: 7, kvCache, returnLogits: true });
+    const before = traceTotals();
+    const eager = await draw("preallocated");
+    const compiled = await draw("compiled");
+    const again = await draw("compiled");
+    assert.deepEqual(compiled.tokens, eager.tokens);
+    assert.deepEqual(again.tokens, eager.tokens);
+    assert.ok(worstRelative(eager.logits!, compiled.logits!) <= 1e-5);
+    const after = traceTotals();
+    // 8 cached positions per draw (the first image token comes from the caption's prefill).
+    assert.equal(after.traced - before.traced, 2, "one graph, traced twice, for every position");
+    assert.equal(after.compiled - before.compiled, 16);
+    prior.dispose();
+  },
+});
+
+Deno.test({
+  name: "a compiled AdamW update (clipped, decayed, with an EMA) equals the eager one",
+  ignore: !tracing,
+  fn() {
+    const run = (compile: boolean) => {
+      const w = tf.variable(tf.tensor2d([[1, -2], [3, 0.5]]));
+      const b = tf.variable(tf.tensor1d([0.1, -0.1]));
+      const opt = new AdamW({ lr: 0.1, weightDecay: 0.01, emaDecay: 0.9, compile });
+      for (let step = 0; step < 5; step++) {
+        const grads = [tf.fill([2, 2], step - 1.5), tf.tensor1d([step, -step])];
+        opt.step([w, b], grads, 0.1 / (step + 1), 0.5);
+        tf.dispose(grads);
+      }
+      const out = [w, b].map((p) => p.dataSync() as Float32Array);
+      const ema = opt.stateTensors([["w", w], ["b", b]]);
+      const emas = ema.map(([, t]) => t.dataSync() as Float32Array);
+      tf.dispose(ema.map(([, t]) => t));
+      opt.dispose();
+      tf.dispose([w, b]);
+      return [...out, ...emas];
+    };
+    assert.ok(worstRelative(run(false), run(true)) <= 1e-6);
   },
 });

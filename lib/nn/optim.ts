@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { tf } from "../backend/mod.ts";
+import { tf, TracedFunction } from "../backend/mod.ts";
 
 /**
  * The loss and its gradient with respect to each parameter, in `params` order.
@@ -62,6 +62,7 @@ export function globalNorm(grads: tf.Tensor[]): tf.Scalar {
  *
  * @param grads Gradients (not modified).
  * @param maxNorm Largest allowed global norm (`Infinity` disables clipping).
+ * @param norm_ Computes the global norm (e.g. a traced {@link globalNorm}). @default globalNorm
  * @returns `{ scale, norm, finite }` (scale 1 when the norm is within bounds or not finite).
  * @example
  * ```ts
@@ -75,8 +76,9 @@ export function globalNorm(grads: tf.Tensor[]): tf.Scalar {
 export function clipScale(
   grads: tf.Tensor[],
   maxNorm: number,
+  norm_: (grads: tf.Tensor[]) => tf.Scalar = globalNorm,
 ): { scale: number; norm: number; finite: boolean } {
-  const normT = globalNorm(grads);
+  const normT = norm_(grads);
   const norm = normT.dataSync()[0];
   normT.dispose();
   const finite = Number.isFinite(norm);
@@ -132,6 +134,11 @@ export interface AdamWOptions {
   decays?: (param: tf.Variable) => boolean;
   /** Decay of an EMA of the weights (e.g. 0.999); unset = no EMA. */
   emaDecay?: number;
+  /**
+   * Run each update as one TensorFlow call (lib/backend's TracedFunction; eager where the backend
+   * cannot trace). @default false
+   */
+  compile?: boolean;
 }
 
 /**
@@ -156,7 +163,11 @@ export interface AdamWOptions {
  * ```
  */
 export function checkAdamWOptions(options: AdamWOptions): void {
-  const rules: [Exclude<keyof AdamWOptions, "decays">, string, (x: number) => boolean][] = [
+  const rules: [
+    Exclude<keyof AdamWOptions, "decays" | "compile">,
+    string,
+    (x: number) => boolean,
+  ][] = [
     ["lr", "a finite number > 0", (x) => x > 0 && Number.isFinite(x)],
     ["beta1", "in [0, 1)", (x) => x >= 0 && x < 1],
     ["beta2", "in [0, 1)", (x) => x >= 0 && x < 1],
@@ -227,6 +238,8 @@ export class AdamW {
   readonly decays: (param: tf.Variable) => boolean;
   #state: FlatState | null = null;
   #step = 0;
+  /** The update as one TensorFlow call, when compiled. */
+  #traced: TracedFunction | null = null;
 
   /**
    * An AdamW optimiser with the given settings.
@@ -243,6 +256,9 @@ export class AdamW {
     this.weightDecay = options.weightDecay ?? 0;
     this.emaDecay = options.emaDecay ?? null;
     this.decays = options.decays ?? ((p) => p.rank >= 2);
+    if (options.compile) {
+      this.#traced = new TracedFunction("adamw", ([factors, ...g]) => this.#update(factors, g));
+    }
   }
 
   /** Updates taken so far (used for bias correction). */
@@ -320,26 +336,48 @@ export class AdamW {
     const t = this.#step;
     const c1 = 1 - this.beta1 ** t;
     const c2 = 1 - this.beta2 ** t;
-    tf.tidy(() => {
-      const g = flatten(this.#ordered(state, params, grads));
-      // (m/c1)/(√(v/c2) + ε) = m·(√c2/c1)/(√v + ε√c2): the bias corrections fold into two scalars.
-      const m = state.m.mul(this.beta1).add(g.mul((1 - this.beta1) * gradScale));
-      const v = state.v.mul(this.beta2).add(g.square().mul((1 - this.beta2) * gradScale ** 2));
-      state.m.assign(m);
-      state.v.assign(v);
-      const update = m.mul((lr * Math.sqrt(c2)) / c1).div(v.sqrt().add(this.eps * Math.sqrt(c2)));
-      let next = flatten(state.params);
-      if (state.decayMask) {
-        const [on, off] = state.decayMask;
-        next = next.mul(on.mul(1 - lr * this.weightDecay).add(off)); // decaying entries only
-      }
-      next = next.sub(update);
-      unflattenInto(state, next);
-      if (state.ema) {
-        const e = this.emaDecay!;
-        state.ema.assign(state.ema.mul(e).add(next.mul(1 - e)));
-      }
-    });
+    // The step's numbers as one input, so a traced update serves every step.
+    // (m/c1)/(√(v/c2) + ε) = m·(√c2/c1)/(√v + ε√c2): the bias corrections fold into two scalars.
+    const factors = tf.tensor1d([
+      (1 - this.beta1) * gradScale,
+      (1 - this.beta2) * gradScale ** 2,
+      (lr * Math.sqrt(c2)) / c1,
+      this.eps * Math.sqrt(c2),
+      1 - lr * this.weightDecay,
+    ]);
+    const g = this.#ordered(state, params, grads);
+    const out = this.#traced
+      ? this.#traced.call([factors, ...g])
+      : tf.tidy(() => this.#update(factors, g));
+    factors.dispose();
+    const [m, v, ...rest] = out;
+    state.m.assign(m);
+    state.v.assign(v);
+    state.params.forEach((p, i) => p.assign(rest[i]));
+    if (state.ema) state.ema.assign(rest[state.params.length]);
+    tf.dispose(out); // each variable holds its own reference
+  }
+
+  /**
+   * New [m, v, ...parameters, ema?] from the step's factors and the gradients in the state's
+   * order (reads the state; assigns nothing, so it can be traced).
+   */
+  #update(factors: tf.Tensor, grads: tf.Tensor[]): tf.Tensor[] {
+    const state = this.#state!;
+    const [gm, gv, stepSize, epsilon, decay] = tf.split(factors, 5) as tf.Scalar[];
+    const g = flatten(grads);
+    const m = state.m.mul(this.beta1).add(g.mul(gm));
+    const v = state.v.mul(this.beta2).add(g.square().mul(gv));
+    const update = m.mul(stepSize).div(v.sqrt().add(epsilon));
+    let next = flatten(state.params);
+    if (state.decayMask) {
+      const [on, off] = state.decayMask;
+      next = next.mul(on.mul(decay).add(off)); // decaying entries only
+    }
+    next = next.sub(update);
+    const pieces = tf.split(next, state.sizes).map((x, i) => x.reshape(state.params[i].shape));
+    const ema = state.ema ? [state.ema.mul(this.emaDecay!).add(next.mul(1 - this.emaDecay!))] : [];
+    return [m, v, ...pieces, ...ema];
   }
 
   /**
@@ -419,6 +457,7 @@ export class AdamW {
 
   /** Frees the moment estimates and EMA copies. */
   dispose(): void {
+    this.#traced?.dispose();
     const state = this.#state;
     if (!state) return;
     tf.dispose([state.m, state.v, ...(state.ema ? [state.ema] : [])]);

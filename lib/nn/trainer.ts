@@ -17,11 +17,11 @@
  *
  * @module
  */
-import { canTrace, defaultWorkers, ensureBackend, tf } from "../backend/mod.ts";
+import { canTrace, defaultWorkers, ensureBackend, tf, TracedFunction } from "../backend/mod.ts";
 import { exists, streamSeed } from "../io/mod.ts";
 import type { MetricsRow, RunLog } from "../log/mod.ts";
 import type { Module } from "./module.ts";
-import { AdamW, type AdamWOptions, checkAdamWOptions, clipScale } from "./optim.ts";
+import { AdamW, type AdamWOptions, checkAdamWOptions, clipScale, globalNorm } from "./optim.ts";
 import { type PoolTimeouts, ShardedStep, type TaskValues } from "./parallel.ts";
 import type { ReducerSpec } from "./reduce.ts";
 import { constant, type Schedule, warmupCosine } from "./schedule.ts";
@@ -325,7 +325,16 @@ export async function train<Batch, Shard>(
     (log?.dir ? `${log.dir}/checkpoint.safetensors` : undefined);
   // The trainer hands AdamW each step's own step size; its default is the run's peak.
   const peak = checkLrSchedule(lr, steps);
-  const optimizer = new AdamW({ ...options.adamw, lr: peak > 0 ? peak : undefined });
+  const optimizer = new AdamW({
+    ...options.adamw,
+    lr: peak > 0 ? peak : undefined,
+    compile: options.compile,
+  });
+  // Compiled, the norm's two ops per parameter are one call too.
+  const tracedNorm = options.compile
+    ? new TracedFunction("global_norm", (g) => [globalNorm(g)])
+    : null;
+  const normOf = tracedNorm ? (g: tf.Tensor[]) => tracedNorm.call(g)[0] as tf.Scalar : globalNorm;
   const params = spec.model.parameters();
   const named = spec.model.namedParameters();
   let startStep = 0, skippedSteps = 0, consecutiveSkips = 0;
@@ -424,7 +433,7 @@ export async function train<Batch, Shard>(
       }
       const { grads } = result;
       const modelRow = spec.metrics(result.values, step, result.totals);
-      const clip = clipScale(grads, clipNorm);
+      const clip = clipScale(grads, clipNorm, normOf);
       const loss = Number(modelRow.loss);
       const why = !Number.isFinite(loss)
         ? `loss ${loss}`
@@ -477,6 +486,7 @@ export async function train<Batch, Shard>(
     throw err;
   } finally {
     sharded.close();
+    tracedNorm?.dispose();
   }
   return {
     rows: log ? log.rows : rows,

@@ -10,7 +10,7 @@ import { tidyObject } from "./_tidy.ts";
 import { LayerNorm, Linear, Module } from "../nn/mod.ts";
 
 /** How a key/value cache stores past positions. */
-export type KvCacheMode = "concat" | "preallocated";
+export type KvCacheMode = "concat" | "preallocated" | "compiled";
 
 /** One layer's cached keys and values, each (B, H, positions, hd). */
 export interface LayerKv {
@@ -86,14 +86,16 @@ export class Attention extends Module {
     h: tf.Tensor3D,
     bias: tf.Tensor2D,
     past: LayerKv,
-    start: number,
+    start: number | tf.Tensor4D,
     mode: KvCacheMode,
   ): { out: tf.Tensor3D; kv: LayerKv } {
     return tidyObject(() => {
       const [q, k, v] = this.#split(h);
       const kv = mode === "concat"
         ? { k: appendAt(past.k, k), v: appendAt(past.v, v) }
-        : { k: writeAt(past.k, k, start), v: writeAt(past.v, v, start) };
+        : typeof start === "number"
+        ? { k: writeAt(past.k, k, start), v: writeAt(past.v, v, start) }
+        : { k: writeWhere(past.k, k, start), v: writeWhere(past.v, v, start) };
       return { out: this.#attend(q, kv.k, kv.v, bias), kv };
     });
   }
@@ -113,6 +115,15 @@ function writeAt(cache: tf.Tensor4D, fresh: tf.Tensor4D, start: number): tf.Tens
   parts.push(fresh);
   if (end < L) parts.push(cache.slice([0, 0, end, 0], [B, H, L - end, hd]));
   return parts.length === 1 ? parts[0] : tf.concat(parts, 2);
+}
+
+/**
+ * Writes one position into a preallocated (B, H, L, hd) cache where `mask` (1, 1, L, 1) is 1:
+ * the same values as {@link writeAt}, with the position a tensor, so one traced graph serves every
+ * position (`fresh` is (B, H, 1, hd)).
+ */
+function writeWhere(cache: tf.Tensor4D, fresh: tf.Tensor4D, mask: tf.Tensor4D): tf.Tensor4D {
+  return cache.mul(tf.sub(1, mask)).add(fresh.mul(mask));
 }
 
 /** Pre-LN block: x + attention(LN(x)), then x + MLP(LN(x)), each branch with optional dropout. */
@@ -172,12 +183,15 @@ export class Block extends Module {
     });
   }
 
-  /** The block over t new positions against a cache (inference: no dropout). */
+  /**
+   * The block over t new positions against a cache (inference: no dropout); `start` is the first
+   * new position, or for one position a (1, 1, L, 1) one-hot mask of it (see `writeWhere`).
+   */
   cached(
     x: tf.Tensor3D,
     bias: tf.Tensor2D,
     past: LayerKv,
-    start: number,
+    start: number | tf.Tensor4D,
     mode: KvCacheMode,
   ): { out: tf.Tensor3D; kv: LayerKv } {
     return tidyObject(() => {

@@ -7,6 +7,9 @@
  *   a step attends p keys.
  * - "preallocated": each layer holds (B, H, L, hd) from the start and a step writes its position
  *   with slice + concat; a step attends all L keys, the unwritten future ones masked off.
+ * - "compiled": the preallocated layout, with each image position's step one TensorFlow call
+ *   (lib/backend's TracedFunction): the position is an input and the write a one-hot blend, so
+ *   one graph serves every position (the values are the preallocated layout's).
  *
  * tfjs has no in-place writes, so both copy the cache each step; "concat" copies less and runs
  * fewer ops, and measured ~3× faster on wasm at the benchmark config (B 16, L 96: ~8–10 ms

@@ -24,7 +24,7 @@
  *
  * @module
  */
-import { tf } from "../backend/mod.ts";
+import { tf, TracedFunction } from "../backend/mod.ts";
 import { tidyObject } from "./_tidy.ts";
 import {
   causalMask,
@@ -159,6 +159,8 @@ export class Prior extends Module {
   #fullPerm: (tf.Tensor1D | null)[] = [];
   /** Per layer: bias in raster order, whose rows the cached path slices. */
   #cacheBias: tf.Tensor2D[] = [];
+  /** The traced one-position step of "compiled" caches (see {@link extend}). */
+  #sampleStep: TracedFunction | null = null;
   #owned: tf.Tensor[] = [];
 
   /**
@@ -404,7 +406,7 @@ export class Prior extends Module {
       throw new RangeError(`cache batch must be a positive integer, got ${batch}`);
     }
     const { heads, dModel } = this.config;
-    const size = mode === "concat" ? 0 : this.streamLength;
+    const size = mode === "concat" ? 0 : this.streamLength; // "compiled" is preallocated
     const layers = this.blocks.map(() => ({
       k: tf.zeros([batch, heads, size, dModel / heads]) as tf.Tensor4D,
       v: tf.zeros([batch, heads, size, dModel / heads]) as tf.Tensor4D,
@@ -454,6 +456,9 @@ export class Prior extends Module {
     const imageStart = Math.max(0, start - T);
     if (tokens.text) this.#checkText(tokens.text, cache.batch);
     if (tokens.image) this.#checkImage(tokens.image, cache.batch, -1, imageStart);
+    if (cache.mode === "compiled" && !tokens.text && fed === 1) {
+      return this.#compiledStep(cache, tokens.image!);
+    }
     const { logits, layers } = tidyObject(() => {
       const parts: tf.Tensor3D[] = [];
       if (tokens.text) parts.push(this.#embedText(tokens.text));
@@ -469,7 +474,8 @@ export class Prior extends Module {
           bias = full.slice([start, 0], [fed, keys]);
           rows.set(full, bias);
         }
-        const step = block.cached(x, bias, cache.layers[l], start, cache.mode);
+        const mode = cache.mode === "compiled" ? "preallocated" : cache.mode; // the prefill
+        const step = block.cached(x, bias, cache.layers[l], start, mode);
         layers.push(step.kv);
         x = step.out;
       });
@@ -480,6 +486,54 @@ export class Prior extends Module {
     cache.layers = layers;
     cache.length = start + fed;
     return logits;
+  }
+
+  /**
+   * One image position through a "compiled" cache: one TensorFlow call (traced at its first two
+   * positions) whose inputs are the token, the position and the cache, so the same graph serves
+   * every position; the values are the "preallocated" layout's.
+   */
+  #compiledStep(cache: KvCache, image: tf.Tensor2D): tf.Tensor2D {
+    this.#sampleStep ??= new TracedFunction(
+      "prior_sample_step",
+      ([token, position, ...kv]) => this.#positionStep(token, position, kv),
+    );
+    const position = tf.scalar(cache.length, "int32");
+    const [logits, ...kv] = this.#sampleStep.call([
+      image,
+      position,
+      ...cache.layers.flatMap(({ k, v }) => [k, v]),
+    ]);
+    position.dispose();
+    for (const old of cache.layers) tf.dispose([old.k, old.v]);
+    cache.layers = cache.layers.map((_, l) => ({
+      k: kv[2 * l] as tf.Tensor4D,
+      v: kv[2 * l + 1] as tf.Tensor4D,
+    }));
+    cache.length += 1;
+    return logits as tf.Tensor2D;
+  }
+
+  /** {@link extend} of one image token at a stream position given as a tensor: [logits, ...kv]. */
+  #positionStep(token: tf.Tensor, position: tf.Tensor, kv: tf.Tensor[]): tf.Tensor[] {
+    const { textLen: T, imageGrid: n, dModel: d } = this.config;
+    const B = token.shape[0];
+    const at = position.reshape([1]);
+    const grid = this.rowPosition.expandDims(1).add(this.columnPosition.expandDims(0));
+    const cell = tf.gather(grid.reshape([n * n, d]), at.sub(tf.scalar(T, "int32"))); // (1, d)
+    let x = this.imageEmbedding.apply(token).add(cell) as tf.Tensor3D; // (B, 1, d)
+    const mask = tf.oneHot(at, this.streamLength).reshape([1, 1, this.streamLength, 1])
+      .cast("float32") as tf.Tensor4D;
+    const out: tf.Tensor[] = [];
+    this.blocks.forEach((block, l) => {
+      const bias = tf.gather(this.#cacheBias[l], at) as tf.Tensor2D; // (1, L)
+      const past = { k: kv[2 * l] as tf.Tensor4D, v: kv[2 * l + 1] as tf.Tensor4D };
+      const step = block.cached(x, bias, past, mask, "compiled");
+      out.push(step.kv.k, step.kv.v);
+      x = step.out;
+    });
+    const logits = this.imageHead.apply(this.lnFinal.apply(x.reshape([B, d])));
+    return [logits, ...out];
   }
 
   /**
@@ -495,6 +549,8 @@ export class Prior extends Module {
   /** Frees the weights and the mask tensors. */
   override dispose(): void {
     super.dispose();
+    this.#sampleStep?.dispose();
+    this.#sampleStep = null;
     tf.dispose(this.#owned);
     this.#owned = [];
     this.#fullBias = [];

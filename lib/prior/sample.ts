@@ -47,7 +47,10 @@ export interface SampleOptions {
    * (< n²). @default none
    */
   prime?: Int32Array | Int32Array[];
-  /** Cache layout (see {@link KvCache}). @default "concat" (measured ~3× faster on wasm) */
+  /**
+   * Cache layout (see {@link KvCache}); "compiled": the preallocated layout with each position's
+   * step one TensorFlow call (the tensorflow backend; elsewhere eager). @default "concat"
+   */
   kvCache?: KvCacheMode;
   /** Also return the logits of every sampled position (for tests and inspection). @default false */
   returnLogits?: boolean;

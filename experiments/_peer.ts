@@ -62,17 +62,24 @@ export function torch2Python(): string {
 
 /** One Python with a PyTorch build: a label for tables, and the interpreter's path. */
 export interface Interpreter {
-  /** `torch 1.13` or `torch 2.13`. */
+  /** `torch 1.13`, `torch 2.13` or `torch 2.13 compiled`. */
   label: string;
   /** The interpreter. */
   python: string;
+  /** Arguments every peer script gets under it (`--compile`: `torch.compile`). @default none */
+  args?: string[];
 }
 
-/** The two peers' interpreters, Debian's torch 1.13 first. */
+/**
+ * The peers' interpreters: Debian's torch 1.13, pip's torch 2.13 eager, and torch 2.13 with
+ * `torch.compile` (PyTorch's own answer to per-op cost; for the peer scripts that take
+ * `--compile`).
+ */
 export function peerInterpreters(): Interpreter[] {
   return [
     { label: "torch 1.13", python: PYTHON },
     { label: "torch 2.13", python: torch2Python() },
+    { label: "torch 2.13 compiled", python: torch2Python(), args: ["--compile"] },
   ];
 }
 
@@ -167,9 +174,14 @@ export async function runPeers<T>(
   threads: number[] = [2, 1],
 ): Promise<PeerRun<T>[]> {
   const runs: PeerRun<T>[] = [];
-  for (const { label, python } of peerInterpreters()) {
+  let source = "";
+  try {
+    source = await Deno.readTextFile(script);
+  } catch { /* runPeer says why */ }
+  for (const { label, python, args: extra = [] } of peerInterpreters()) {
+    if (extra.includes("--compile") && !source.includes('"--compile"')) continue; // no such mode
     for (const n of threads) {
-      const result = await runPeer<T>(script, [...args, "--threads", String(n)], python);
+      const result = await runPeer<T>(script, [...args, ...extra, "--threads", String(n)], python);
       const printed = typeof result === "string"
         ? undefined
         : (result.figures as { torch?: unknown });

@@ -1,8 +1,9 @@
 /**
  * `deno task bench`: every benchmark of the toolkit on every backend, beside the PyTorch peers of
  * `../shared/peers/` under both PyTorch builds of the machine (Debian's torch 1.13 and pip's
- * torch 2.13, which `.ci/setup --bench` installs), with the ratio of our speed to the faster
- * peer's on every row and the peak RSS of every process.
+ * torch 2.13, which `.ci/setup --bench` installs; torch 2.13 also with `torch.compile` where the
+ * peer script takes `--compile`), with the ratio of our speed to the fastest peer's on every row
+ * and the peak RSS of every process.
  *
  * One process has one tfjs engine, so each backend (and, for the dVAE and prior, each process
  * count: 1 process or the batch split over 2 workers) runs in its own `deno run` of this file

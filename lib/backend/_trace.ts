@@ -57,7 +57,7 @@ interface TraceInfo {
 
 /** The parts of tfjs-node's kernel backend a trace uses. */
 interface NodeBackend {
-  binding: TraceBinding & Record<string, unknown>;
+  binding: TraceBinding & { TF_ATTR_BOOL: number };
   tensorMap: { get(dataId: object): { values: unknown; id: number } | undefined };
   getInputTensorIds(tensors: tfjs.Tensor[]): number[];
   executeMultipleOutputs(
@@ -158,14 +158,25 @@ export class TracedFunction {
   /** What ran so far. */
   readonly stats: TraceStats = { traced: 0, compiled: 0, eager: 0, ops: 0 };
 
+  /** Whether the built function is compiled by XLA (see the constructor). */
+  readonly xla: boolean;
+
   /**
    * @param name For messages.
    * @param body The computation: new tensors from its inputs (and from tensors it reads, such as
    *   a model's weights); no variable assignments. It runs inside `tf.tidy`.
+   * @param options `xla`: have XLA's CPU JIT compile the built function (`_XlaMustCompile`):
+   *   it pays where one small graph runs many times, costs a compile (about a second) per
+   *   signature, and fails for ops XLA has no kernel for. @default false
    */
-  constructor(name: string, body: (inputs: tfjs.Tensor[]) => tfjs.Tensor[]) {
+  constructor(
+    name: string,
+    body: (inputs: tfjs.Tensor[]) => tfjs.Tensor[],
+    options: { xla?: boolean } = {},
+  ) {
     this.name = name;
     this.#body = body;
+    this.xla = options.xla ?? false;
   }
 
   /**
@@ -242,7 +253,10 @@ export class TracedFunction {
       }
       return feed.tensor;
     });
-    return backend.executeMultipleOutputs(recording.name, [], fed, recording.outputs);
+    const attrs = this.xla
+      ? [{ name: "_XlaMustCompile", type: backend.binding.TF_ATTR_BOOL, value: true }]
+      : [];
+    return backend.executeMultipleOutputs(recording.name, attrs, fed, recording.outputs);
   }
 
   #trace(

@@ -71,6 +71,7 @@ export type {
 } from "./reduce.ts";
 export {
   checkpointStep,
+  COMPILE_ENV,
   isTimingColumn,
   NonFiniteError,
   stepSeed,

@@ -57,6 +57,12 @@ export interface TrainSpec<Batch, Shard = unknown> {
   release?(batch: Batch): void;
 }
 
+/**
+ * The environment variable that turns `compile` on for every trainer call that does not set it
+ * ("1"), e.g. to run the test suite compiled.
+ */
+export const COMPILE_ENV = "DALLE_LAB_COMPILE";
+
 /** Options of {@link train}. */
 export interface TrainOptions {
   /** Total steps of the run (a resumed run continues up to this). */
@@ -90,7 +96,8 @@ export interface TrainOptions {
   /**
    * Run each step's forward and backward pass as one TensorFlow call, traced at the first two
    * steps (tasks written as lib/nn's {@link TraceableTask}; the `tensorflow` backend). Where the
-   * backend cannot trace, the steps run eagerly and the trainer says so once. @default false
+   * backend cannot trace, the steps run eagerly and the trainer says so once.
+   * @default false, or true where $DALLE_LAB_COMPILE is "1" ({@link COMPILE_ENV})
    */
   compile?: boolean;
   /** Called with each row. */
@@ -195,6 +202,8 @@ export interface TrainResult {
   skippedSteps: number;
   /** The optimiser (with the EMA weights). */
   optimizer: AdamW;
+  /** Whether its steps ran as TensorFlow calls (`compile` on a backend that can trace). */
+  compiled: boolean;
   /** Runs `fn` with the EMA weights swapped into the model (the plain weights without an EMA). */
   withEma<T>(fn: () => T | Promise<T>): Promise<T>;
   /** Frees the optimiser (not the model). */
@@ -323,17 +332,16 @@ export async function train<Batch, Shard>(
   const log = options.log;
   const checkpointPath = options.checkpointPath ??
     (log?.dir ? `${log.dir}/checkpoint.safetensors` : undefined);
+  const compile = options.compile ?? Deno.env.get(COMPILE_ENV) === "1";
   // The trainer hands AdamW each step's own step size; its default is the run's peak.
   const peak = checkLrSchedule(lr, steps);
   const optimizer = new AdamW({
     ...options.adamw,
     lr: peak > 0 ? peak : undefined,
-    compile: options.compile,
+    compile,
   });
   // Compiled, the norm's two ops per parameter are one call too.
-  const tracedNorm = options.compile
-    ? new TracedFunction("global_norm", (g) => [globalNorm(g)])
-    : null;
+  const tracedNorm = compile ? new TracedFunction("global_norm", (g) => [globalNorm(g)]) : null;
   const normOf = tracedNorm ? (g: tf.Tensor[]) => tracedNorm.call(g)[0] as tf.Scalar : globalNorm;
   const params = spec.model.parameters();
   const named = spec.model.namedParameters();
@@ -393,9 +401,9 @@ export async function train<Batch, Shard>(
       config: spec.config,
       shards: workers,
       reducer: options.reducer,
-      compile: options.compile,
+      compile,
     });
-    if (options.compile && !canTrace()) {
+    if (compile && !canTrace()) {
       console.warn(
         `${spec.name}: compile was asked for, but the ${tf.getBackend()} backend cannot trace ` +
           "(it needs the tensorflow backend built by .ci/tensorflow): every step runs eagerly",
@@ -493,6 +501,7 @@ export async function train<Batch, Shard>(
     startStep,
     skippedSteps,
     optimizer,
+    compiled: compile && canTrace(),
     withEma: (fn) => optimizer.withEma(params, fn),
     dispose: () => optimizer.dispose(),
   };

@@ -494,9 +494,11 @@ export class Prior extends Module {
    * every position; the values are the "preallocated" layout's.
    */
   #compiledStep(cache: KvCache, image: tf.Tensor2D): tf.Tensor2D {
+    // XLA pays here: one small graph run at every position (about a second to compile, once).
     this.#sampleStep ??= new TracedFunction(
       "prior_sample_step",
       ([token, position, ...kv]) => this.#positionStep(token, position, kv),
+      { xla: true },
     );
     const position = tf.scalar(cache.length, "int32");
     const [logits, ...kv] = this.#sampleStep.call([

@@ -464,7 +464,11 @@ export class Prior extends Module {
       if (tokens.text) parts.push(this.#embedText(tokens.text));
       if (tokens.image) parts.push(this.#embedImage(tokens.image, imageStart));
       let x = parts.length === 1 ? parts[0] : tf.concat(parts, 1); // (B, fed, d)
-      const keys = cache.mode === "concat" ? start + fed : this.streamLength;
+      // A "compiled" cache takes its caption (or several tokens) the concat way, over its
+      // written prefix, then pads back to L: attending the unwritten keys costs the prefill 3×.
+      const grows = cache.mode !== "preallocated";
+      const keys = grows ? start + fed : this.streamLength;
+      const L = this.streamLength;
       const rows = new Map<tf.Tensor2D, tf.Tensor2D>(); // one slice per distinct mask
       const layers: LayerKv[] = [];
       this.blocks.forEach((block, l) => {
@@ -474,9 +478,17 @@ export class Prior extends Module {
           bias = full.slice([start, 0], [fed, keys]);
           rows.set(full, bias);
         }
-        const mode = cache.mode === "compiled" ? "preallocated" : cache.mode; // the prefill
-        const step = block.cached(x, bias, cache.layers[l], start, mode);
-        layers.push(step.kv);
+        const held = cache.layers[l];
+        const past = cache.mode !== "compiled" ? held : {
+          k: held.k.slice([0, 0, 0, 0], [-1, -1, start, -1]) as tf.Tensor4D,
+          v: held.v.slice([0, 0, 0, 0], [-1, -1, start, -1]) as tf.Tensor4D,
+        };
+        const step = block.cached(x, bias, past, start, grows ? "concat" : "preallocated");
+        const padded = (t: tf.Tensor4D) =>
+          t.pad([[0, 0], [0, 0], [0, L - start - fed], [0, 0]]) as tf.Tensor4D;
+        layers.push(
+          cache.mode !== "compiled" ? step.kv : { k: padded(step.kv.k), v: padded(step.kv.v) },
+        );
         x = step.out;
       });
       const last = x.slice([0, fed - 1, 0], [cache.batch, 1, d]).reshape([cache.batch, d]);

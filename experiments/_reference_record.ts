@@ -27,7 +27,8 @@ const GOALS: Record<string, number> = {
 };
 
 /** Stage one's flags that change where it writes, not what it trains. */
-const NOT_TRAINING = ["out", "tag", "figures"];
+// compile: eager or one TensorFlow call per step is the same recipe (equal to float32 rounding).
+const NOT_TRAINING = ["out", "tag", "figures", "compile"];
 
 /**
  * Stage one from a finished run: its config.json must hold every flag dvae_train would resolve
@@ -51,10 +52,8 @@ export async function reuseStageOne(
     throw new UsageError(`--dvaeRun=${run} is not a finished dvae_train run folder`);
   }
   const wanted: Record<string, unknown> = { ...await resolveDvaeConfig(args) };
-  // A run made before the compile flag existed ran eagerly: the same as compile=false.
   const leftToMachine = (key: string) =>
-    (key === "workers" && wanted.workers === 0) || (key === "backend" && !wanted.backend) ||
-    (key === "compile" && config.compile === undefined && wanted.compile === false);
+    (key === "workers" && wanted.workers === 0) || (key === "backend" && !wanted.backend);
   const differs = Object.keys(wanted)
     .filter((key) => !NOT_TRAINING.includes(key) && !leftToMachine(key))
     .filter((key) => JSON.stringify(config[key]) !== JSON.stringify(wanted[key]))

@@ -51,7 +51,7 @@
  *
  * @module
  */
-import { defaultWorkers, initBackend, tf } from "../lib/backend/mod.ts";
+import { canTrace, defaultWorkers, initBackend, tf } from "../lib/backend/mod.ts";
 import {
   batches,
   batchIndicesAt,
@@ -145,11 +145,11 @@ export const DEFAULTS = {
    */
   workers: 0,
   /**
-   * Run each training step's forward and backward pass as one TensorFlow call (traced at the
-   * first two steps; the tensorflow backend, else eager with a warning). Same results to float32
-   * rounding, faster. @accepts boolean
+   * Run each training step as TensorFlow calls (traced at the first two steps) on the tensorflow
+   * backend; elsewhere, or false, eagerly. The same results to float32 rounding, faster.
+   * @accepts boolean
    */
-  compile: false,
+  compile: true,
   /** Seed of the weights, the batch order and the Gumbel noise. @accepts integer */
   seed: 0,
   /** Where the EMA weights go ("" = data/cache/dvae_<dataset>.safetensors). */
@@ -329,7 +329,7 @@ if (import.meta.main) {
         ? cosine(cfg.info, 0, Math.max(1, Math.round(cfg.infoFrac * cfg.steps)))
         : cfg.info,
       workers: cfg.workers,
-      compile: cfg.compile,
+      compile: cfg.compile && canTrace(),
       straightThrough: cfg.straightThrough,
       dequantize: cfg.dequantize,
       seed: cfg.seed,

@@ -40,7 +40,7 @@
  *
  * @module
  */
-import { defaultWorkers, initBackend, tf } from "../lib/backend/mod.ts";
+import { canTrace, defaultWorkers, initBackend, tf } from "../lib/backend/mod.ts";
 import {
   imagesToTensor,
   makeShapes,
@@ -166,11 +166,11 @@ export const PRIOR_SHAPES_DEFAULTS = {
    */
   workers: 0,
   /**
-   * Run each training step's forward and backward pass as one TensorFlow call (traced at the
-   * first two steps; the tensorflow backend, else eager with a warning). Same results to float32
-   * rounding, faster. @accepts boolean
+   * Run each training step as TensorFlow calls (traced at the first two steps) on the tensorflow
+   * backend; elsewhere, or false, eagerly. The same results to float32 rounding, faster.
+   * @accepts boolean
    */
-  compile: false,
+  compile: true,
   /** Where the pipeline goes. */
   out: "data/cache/pipeline_shapes",
   /** Judge a saved pipeline (its folder) instead of training one. */
@@ -284,7 +284,7 @@ async function build(
     warmupSteps: cfg.warmupSteps,
     seed: cfg.seed,
     workers: cfg.workers,
-    compile: cfg.compile,
+    compile: cfg.compile && canTrace(),
     log,
     checkpointEvery: 100,
     resume: true,
@@ -324,7 +324,7 @@ async function build(
       steps: cfg.rerankSteps,
       seed: cfg.seed,
       workers: cfg.workers,
-      compile: cfg.compile,
+      compile: cfg.compile && canTrace(),
       nearMissWeight: recipe.nearMissWeight,
       groupSize,
       onStep: (row) => {

@@ -56,7 +56,7 @@
  *
  * @module
  */
-import { defaultWorkers, ensureBackend, initBackend } from "../lib/backend/mod.ts";
+import { canTrace, defaultWorkers, ensureBackend, initBackend } from "../lib/backend/mod.ts";
 import { makeShapes, parseCaption, sceneMatches, type ShapesSplit } from "../lib/data/mod.ts";
 import { applyPreset, machineLoad, UsageError, writeCsv } from "../lib/log/mod.ts";
 import { decodeSafetensors, openRunLog, paramCount, resumableFlags } from "../lib/nn/mod.ts";
@@ -173,11 +173,11 @@ export const RERANK_DEFAULTS = {
    */
   workers: 0,
   /**
-   * Run each training step's forward and backward pass as one TensorFlow call (traced at the
-   * first two steps; the tensorflow backend, else eager with a warning). Same results to float32
-   * rounding, faster. @accepts boolean
+   * Run each training step as TensorFlow calls (traced at the first two steps) on the tensorflow
+   * backend; elsewhere, or false, eagerly. The same results to float32 rounding, faster.
+   * @accepts boolean
    */
-  compile: false,
+  compile: true,
   /** Where the weights go. */
   out: "data/cache/rerank_shapes.safetensors",
   /** Suffix of the run folder. */
@@ -361,7 +361,7 @@ export async function runRerankTrain(overrides: Partial<RerankTrainConfig> = {})
     weightDecay: c.weightDecay,
     seed: c.seed,
     workers: c.workers,
-    compile: c.compile,
+    compile: c.compile && canTrace(),
     log,
     checkpointEvery: log.dir ? 100 : 0,
     resume: Boolean(c.resume),

@@ -7,7 +7,13 @@
 import assert from "node:assert/strict";
 import { canTrace, initBackend, tf, traceTotals } from "../lib/backend/mod.ts";
 import { makeShapes } from "../lib/data/mod.ts";
-import { AdamW, linear, type ShardContext, type TaskGradients } from "../lib/nn/mod.ts";
+import {
+  AdamW,
+  COMPILE_ENV,
+  linear,
+  type ShardContext,
+  type TaskGradients,
+} from "../lib/nn/mod.ts";
 import { createDvae, trainDvae } from "../lib/dvae/mod.ts";
 import { createPrior, type PriorConfig, trainPrior } from "../lib/prior/mod.ts";
 import { createReranker, rerankData, trainReranker } from "../lib/rerank/mod.ts";
@@ -358,5 +364,29 @@ Deno.test({
       return [...out, ...emas];
     };
     assert.ok(worstRelative(run(false), run(true)) <= 1e-6);
+  },
+});
+
+Deno.test({
+  name:
+    "trainers compile by default where the backend can trace; DALLE_LAB_COMPILE=0 or false: eager",
+  ignore: !tracing,
+  async fn() {
+    const compiledBy = async (compile?: boolean) => {
+      const prior = createPrior({ ...PRIOR, dropout: 0 });
+      const run = await trainPrior(prior, priorBatch, { steps: 1, lr: 1e-2, workers: 1, compile });
+      run.dispose();
+      prior.dispose();
+      return run.compiled;
+    };
+    assert.equal(await compiledBy(), true);
+    assert.equal(await compiledBy(false), false);
+    Deno.env.set(COMPILE_ENV, "0");
+    try {
+      assert.equal(await compiledBy(), false);
+      assert.equal(await compiledBy(true), true);
+    } finally {
+      Deno.env.delete(COMPILE_ENV);
+    }
   },
 });

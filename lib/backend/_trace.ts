@@ -299,12 +299,16 @@ export class TracedFunction {
             "it outside the traced function",
         );
       }
-      info = binding.traceEnd(name, backend.getInputTensorIds(outputs));
+      try {
+        info = binding.traceEnd(name, backend.getInputTensorIds(outputs));
+      } catch (err) {
+        throw new TraceError(`${this.name}: ${(err as Error).message}`);
+      }
     } catch (err) {
+      // The body's own errors (a bad input, say) pass through as they are.
       binding.traceAbort();
       tfjs.dispose(outputs.filter((t) => !inputs.includes(t)));
-      if (err instanceof TraceError) throw err;
-      throw new TraceError(`${this.name}: ${(err as Error).message}`);
+      throw err;
     } finally {
       backend.getInputTensorIds = original;
     }

@@ -119,3 +119,26 @@ Deno.test("TracedFunction on a backend that cannot trace runs its body eagerly",
     await tf.setBackend(previous);
   }
 });
+
+Deno.test({
+  name:
+    "TracedFunction: an error of the body itself passes through unchanged, and the next call traces",
+  ignore: !tracing,
+  fn() {
+    let fail = true;
+    const f = new TracedFunction("checks", ([x]) => {
+      if (fail) throw new RangeError("bad input");
+      return [x.neg()];
+    });
+    const x = tf.ones([2]);
+    assert.throws(
+      () => f.call([x]),
+      (e: Error) => e instanceof RangeError && e.message === "bad input",
+    );
+    fail = false;
+    for (let i = 0; i < 3; i++) tf.dispose(f.call([x]));
+    assert.deepEqual([f.stats.traced, f.stats.compiled], [2, 3]);
+    x.dispose();
+    f.dispose();
+  },
+});

@@ -81,7 +81,7 @@ export interface TrainDvaeOptions {
   workers?: number;
   /** How the shards' gradients combine (lib/nn `meanReducer`, lib/powersgd `powerSgd`…). @default mean */
   reducer?: ReducerSpec;
-  /** Run each step's forward and backward pass as one TensorFlow call (lib/nn's `train`). @default false */
+  /** Run each step as TensorFlow calls (lib/nn's `train`). @default true where the backend can trace */
   compile?: boolean;
   /** Train on dequantised pixels (see `dequantize`): the bound then ignores exact repeats. @default false */
   dequantize?: boolean;

@@ -328,8 +328,8 @@ Deno.test("trainDvae: a misspelt option, a batch larger than the data or a bad A
     TypeError,
     'trainDvae: unknown option "bta" (did you mean "beta"?); known options: steps, batchSize, ' +
       "beta, tau, lr, weightDecay, emaDecay, maxGradNorm, marginalKlWeight, infoWeight, " +
-      "straightThrough, workers, reducer, dequantize, seed, log, printEvery, checkpointPath, " +
-      "checkpointEvery, resume, maxConsecutiveSkips, timeouts, onLog",
+      "straightThrough, workers, reducer, compile, dequantize, seed, log, printEvery, " +
+      "checkpointPath, checkpointEvery, resume, maxConsecutiveSkips, timeouts, onLog",
   );
   await reject(
     { batchSize: 8 },

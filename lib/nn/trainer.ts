@@ -58,8 +58,9 @@ export interface TrainSpec<Batch, Shard = unknown> {
 }
 
 /**
- * The environment variable that turns `compile` on for every trainer call that does not set it
- * ("1"), e.g. to run the test suite compiled.
+ * The environment variable that sets `compile` for every trainer call that leaves it unset: "0"
+ * runs those steps eagerly (for debugging, or to compare), "1" asks for compilation (with a
+ * warning where the backend cannot trace).
  */
 export const COMPILE_ENV = "DALLE_LAB_COMPILE";
 
@@ -95,9 +96,11 @@ export interface TrainOptions {
   runConfig?: Record<string, unknown>;
   /**
    * Run each step's forward and backward pass as one TensorFlow call, traced at the first two
-   * steps (tasks written as lib/nn's {@link TraceableTask}; the `tensorflow` backend). Where the
-   * backend cannot trace, the steps run eagerly and the trainer says so once.
-   * @default false, or true where $DALLE_LAB_COMPILE is "1" ({@link COMPILE_ENV})
+   * steps (tasks written as lib/nn's {@link TraceableTask}), and AdamW's update and the norm as
+   * one call each. Asked for (`true`) on a backend that cannot trace, the steps run eagerly and
+   * the trainer says so once; `false` runs them eagerly.
+   * @default true where the backend can trace (the tensorflow backend), unless $DALLE_LAB_COMPILE
+   *   says otherwise ({@link COMPILE_ENV})
    */
   compile?: boolean;
   /** Called with each row. */
@@ -332,7 +335,9 @@ export async function train<Batch, Shard>(
   const log = options.log;
   const checkpointPath = options.checkpointPath ??
     (log?.dir ? `${log.dir}/checkpoint.safetensors` : undefined);
-  const compile = options.compile ?? Deno.env.get(COMPILE_ENV) === "1";
+  const fromEnv = Deno.env.get(COMPILE_ENV);
+  const compile = options.compile ??
+    (fromEnv === "1" ? true : fromEnv === "0" ? false : canTrace());
   // The trainer hands AdamW each step's own step size; its default is the run's peak.
   const peak = checkLrSchedule(lr, steps);
   const optimizer = new AdamW({

@@ -180,7 +180,8 @@ export class TracedFunction {
   }
 
   /**
-   * Runs the function: eagerly while tracing (the first two calls of a signature), then as one op.
+   * Runs the function as one TensorFlow op; the first two calls of a signature also run the body
+   * eagerly, to record it.
    *
    * @param inputs The inputs (shapes and dtypes pick the function).
    * @param key What else changes the body's ops (switches), so that it picks the function too.
@@ -196,8 +197,11 @@ export class TracedFunction {
       totals.eager++;
       return tfjs.tidy(() => this.#body(inputs));
     }
-    const signature = inputs.map((t) => `${t.dtype}[${t.shape}]`).join(" ") +
-      (key ? ` ${key}` : "");
+    // The same tensor passed twice is one input of the recording: its own signature.
+    const alias = inputs.map((t) => inputs.findIndex((u) => u.dataId === t.dataId));
+    const signature =
+      inputs.map((t, i) => `${t.dtype}[${t.shape}]${alias[i] === i ? "" : `=${alias[i]}`}`)
+        .join(" ") + (key ? ` ${key}` : "");
     let entry = this.#bySignature.get(signature);
     if (!entry) this.#bySignature.set(signature, entry = {});
     if (entry.built) return this.#compiled(backend, entry.built, inputs);

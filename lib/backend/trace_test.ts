@@ -142,3 +142,24 @@ Deno.test({
     f.dispose();
   },
 });
+
+Deno.test({
+  name:
+    "TracedFunction: one tensor passed twice is its own signature, never fed to two inputs later",
+  ignore: !tracing,
+  fn() {
+    const f = new TracedFunction("difference", ([a, b]) => [a.sub(b)]);
+    const x = tf.tensor1d([5]), y = tf.tensor1d([2]);
+    const run = (a: tf.Tensor, b: tf.Tensor) => {
+      const [d] = f.call([a, b]);
+      const value = d.dataSync()[0];
+      d.dispose();
+      return value;
+    };
+    for (let i = 0; i < 3; i++) assert.equal(run(x, x), 0);
+    assert.equal(run(x, y), 3); // a graph built for (x, x) would give 0 here
+    assert.equal(run(y, x), -3);
+    tf.dispose([x, y]);
+    f.dispose();
+  },
+});

@@ -62,7 +62,7 @@ export function globalNorm(grads: tf.Tensor[]): tf.Scalar {
  *
  * @param grads Gradients (not modified).
  * @param maxNorm Largest allowed global norm (`Infinity` disables clipping).
- * @param norm_ Computes the global norm (e.g. a traced {@link globalNorm}). @default globalNorm
+ * @param normOf Computes the global norm (e.g. a traced {@link globalNorm}). @default globalNorm
  * @returns `{ scale, norm, finite }` (scale 1 when the norm is within bounds or not finite).
  * @example
  * ```ts
@@ -76,9 +76,9 @@ export function globalNorm(grads: tf.Tensor[]): tf.Scalar {
 export function clipScale(
   grads: tf.Tensor[],
   maxNorm: number,
-  norm_: (grads: tf.Tensor[]) => tf.Scalar = globalNorm,
+  normOf: (grads: tf.Tensor[]) => tf.Scalar = globalNorm,
 ): { scale: number; norm: number; finite: boolean } {
-  const normT = norm_(grads);
+  const normT = normOf(grads);
   const norm = normT.dataSync()[0];
   normT.dispose();
   const finite = Number.isFinite(norm);

@@ -88,9 +88,16 @@ export function traceableGradients<M extends object, S, O>(
       outputs = tf.tidy(() => body(task, model, params, inputs, options, shard));
     }
     const sides = outputs.length - 1 - params.length;
-    const [loss, values] = [outputs[0], outputs.slice(1, 1 + sides)];
+    const [loss, values, grads] = [
+      outputs[0],
+      outputs.slice(1, 1 + sides),
+      outputs.slice(1 + sides),
+    ];
     try {
-      return { grads: outputs.slice(1 + sides), values: task.read(loss, values, model) };
+      return { grads, values: task.read(loss, values, model) };
+    } catch (err) {
+      tf.dispose(grads); // a failed read leaves no gradient behind
+      throw err;
     } finally {
       tf.dispose([loss, ...values]);
     }

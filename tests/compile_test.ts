@@ -5,15 +5,9 @@
  * the same weights: the loss and every gradient within 1e-5 relative; a short run: the same rows.
  */
 import assert from "node:assert/strict";
-import { canTrace, initBackend, tf, traceTotals } from "../lib/backend/mod.ts";
+import { canTrace, COMPILE_ENV, initBackend, tf, traceTotals } from "../lib/backend/mod.ts";
 import { makeShapes } from "../lib/data/mod.ts";
-import {
-  AdamW,
-  COMPILE_ENV,
-  linear,
-  type ShardContext,
-  type TaskGradients,
-} from "../lib/nn/mod.ts";
+import { AdamW, linear, type ShardContext, type TaskGradients } from "../lib/nn/mod.ts";
 import { createDvae, trainDvae } from "../lib/dvae/mod.ts";
 import { createPrior, type PriorConfig, trainPrior } from "../lib/prior/mod.ts";
 import { createReranker, rerankData, trainReranker } from "../lib/rerank/mod.ts";

@@ -102,6 +102,29 @@ export function canTrace(): boolean {
   return nodeBackend() !== null;
 }
 
+/**
+ * The environment variable that sets `compile` wherever a caller leaves it unset (the trainers,
+ * `Pipeline.generate`): "0" runs eagerly (for debugging, or to compare), "1" asks for compilation
+ * (with a warning where the backend cannot trace).
+ */
+export const COMPILE_ENV = "DALLE_LAB_COMPILE";
+
+/**
+ * Whether a caller that leaves `compile` unset compiles: {@link COMPILE_ENV} when it says "0" or
+ * "1", else {@link canTrace}.
+ *
+ * @returns The default of `compile`.
+ * @example
+ * ```ts
+ * import { compileByDefault } from "./mod.ts";
+ * console.log(typeof compileByDefault()); // "boolean"
+ * ```
+ */
+export function compileByDefault(): boolean {
+  const fromEnv = Deno.env.get(COMPILE_ENV);
+  return fromEnv === "1" ? true : fromEnv === "0" ? false : canTrace();
+}
+
 let functionCount = 0;
 const totals: TraceStats = { traced: 0, compiled: 0, eager: 0, ops: 0 };
 

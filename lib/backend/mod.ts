@@ -319,4 +319,12 @@ export function defaultWorkers(backend: string = tf.getBackend()): number {
 }
 
 export { registerWasmTrainingKernels };
-export { canTrace, TracedFunction, TraceError, type TraceStats, traceTotals } from "./_trace.ts";
+export {
+  canTrace,
+  COMPILE_ENV,
+  compileByDefault,
+  TracedFunction,
+  TraceError,
+  type TraceStats,
+  traceTotals,
+} from "./_trace.ts";

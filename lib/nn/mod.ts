@@ -71,7 +71,6 @@ export type {
 } from "./reduce.ts";
 export {
   checkpointStep,
-  COMPILE_ENV,
   isTimingColumn,
   NonFiniteError,
   stepSeed,

@@ -17,7 +17,14 @@
  *
  * @module
  */
-import { canTrace, defaultWorkers, ensureBackend, tf, TracedFunction } from "../backend/mod.ts";
+import {
+  canTrace,
+  compileByDefault,
+  defaultWorkers,
+  ensureBackend,
+  tf,
+  TracedFunction,
+} from "../backend/mod.ts";
 import { exists, streamSeed } from "../io/mod.ts";
 import type { MetricsRow, RunLog } from "../log/mod.ts";
 import type { Module } from "./module.ts";
@@ -57,13 +64,6 @@ export interface TrainSpec<Batch, Shard = unknown> {
   release?(batch: Batch): void;
 }
 
-/**
- * The environment variable that sets `compile` for every trainer call that leaves it unset: "0"
- * runs those steps eagerly (for debugging, or to compare), "1" asks for compilation (with a
- * warning where the backend cannot trace).
- */
-export const COMPILE_ENV = "DALLE_LAB_COMPILE";
-
 /** Options of {@link train}. */
 export interface TrainOptions {
   /** Total steps of the run (a resumed run continues up to this). */
@@ -100,7 +100,7 @@ export interface TrainOptions {
    * one call each. Asked for (`true`) on a backend that cannot trace, the steps run eagerly and
    * the trainer says so once; `false` runs them eagerly.
    * @default true where the backend can trace (the tensorflow backend), unless $DALLE_LAB_COMPILE
-   *   says otherwise ({@link COMPILE_ENV})
+   *   says otherwise (lib/backend's `compileByDefault`)
    */
   compile?: boolean;
   /** Called with each row. */
@@ -335,9 +335,7 @@ export async function train<Batch, Shard>(
   const log = options.log;
   const checkpointPath = options.checkpointPath ??
     (log?.dir ? `${log.dir}/checkpoint.safetensors` : undefined);
-  const fromEnv = Deno.env.get(COMPILE_ENV);
-  const compile = options.compile ??
-    (fromEnv === "1" ? true : fromEnv === "0" ? false : canTrace());
+  const compile = options.compile ?? compileByDefault();
   // The trainer hands AdamW each step's own step size; its default is the run's peak.
   const peak = checkLrSchedule(lr, steps);
   const optimizer = new AdamW({

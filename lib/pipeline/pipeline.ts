@@ -7,7 +7,7 @@
  * @module
  */
 import { join } from "node:path";
-import { ensureBackend, tf } from "../backend/mod.ts";
+import { compileByDefault, ensureBackend, tf } from "../backend/mod.ts";
 import { checkOptionKeys, writeFileAtomic } from "../io/mod.ts";
 import { type Dvae, loadDvae, saveDvae } from "../dvae/mod.ts";
 import { loadPrior, type Prior, savePrior } from "../prior/mod.ts";
@@ -47,6 +47,13 @@ export interface GenerateOptions {
   topP?: number;
   /** Seed of the draws: the same seed gives the same images. @default 0 */
   seed?: number;
+  /**
+   * Draw each image position as one compiled TensorFlow call (the prior's `kvCache: "compiled"`):
+   * the same draws as the preallocated cache, several times faster for a handful of candidates;
+   * each new n traces twice first. `false` draws eagerly with the concat cache.
+   * @default true where the backend can trace (lib/backend's `compileByDefault`)
+   */
+  compile?: boolean;
   /** Called after each sampled position with the positions done and the total. */
   onProgress?: (done: number, total: number) => void;
 }
@@ -59,6 +66,7 @@ const GENERATE_KEYS: Record<keyof GenerateOptions, true> = {
   topK: true,
   topP: true,
   seed: true,
+  compile: true,
   onProgress: true,
 };
 
@@ -293,6 +301,7 @@ export class Pipeline {
       topP: options.topP,
       seed: options.seed ?? 0,
       prime,
+      kvCache: (options.compile ?? compileByDefault()) ? "compiled" : "concat",
       onProgress: options.onProgress,
     });
     const grid = this.prior.config.imageGrid;

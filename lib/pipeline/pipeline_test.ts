@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { initBackend, tf } from "../backend/mod.ts";
+import { canTrace, initBackend, tf, traceTotals } from "../backend/mod.ts";
 import { createDvae } from "../dvae/mod.ts";
 import { createPrior } from "../prior/mod.ts";
 import { createReranker } from "../rerank/mod.ts";
@@ -181,4 +181,26 @@ Deno.test("a manifest written before a reranker field existed loads as its defau
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("generate and complete draw the same candidates compiled and eager", async () => {
+  const pipeline = parts();
+  const image = tf.randomUniform([1, 8, 8, 3], 0, 1, "float32", 6) as tf.Tensor4D;
+  const draws = async (compile: boolean) => [
+    await pipeline.generate(CAPTIONS[2], { n: 5, k: 5, seed: 3, compile }),
+    await pipeline.complete(CAPTIONS[0], image, 1, { n: 3, k: 3, seed: 8, compile }),
+  ];
+  const eager = await draws(false);
+  const before = traceTotals();
+  const compiled = await draws(true);
+  // Where the backend traces, the compiled draws did run as calls of a traced graph.
+  if (canTrace()) assert.ok(traceTotals().compiled > before.compiled);
+  const byDefault = await draws(undefined as unknown as boolean);
+  for (const i of [0, 1]) {
+    assert.deepEqual(compiled[i].tokens, eager[i].tokens);
+    assert.deepEqual(compiled[i].order, eager[i].order);
+    assert.deepEqual(byDefault[i].tokens, eager[i].tokens);
+  }
+  tf.dispose([image, ...[...eager, ...compiled, ...byDefault].map((g) => g.images)]);
+  pipeline.dispose();
 });

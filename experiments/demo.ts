@@ -26,7 +26,7 @@
  *   header). The report names that objective, lists the departures from the run's config.json, and
  *   prints the bound under its own name (the Gaussian model's ELB, not the paper's).
  * Expected: the budgets were chosen by measurement (probe runs named in the results page's
- *   demo section) to fit about nine minutes on our 2-core machine with compiled steps; at them
+ *   demo section) to fit about ten minutes on our 2-core machine with compiled steps; at them
  *   the judge accepts most of the dVAE's reconstructions, the prior draws test captions' scenes
  *   more often than zero-shot ones (held-out colour–shape pairs are what the longer reference
  *   run learns and this one mostly does not), and the reranker's best of 8 follows its caption

@@ -15,7 +15,9 @@
  * Builds: a BPE tokenizer on train captions, the prior on dVAE tokens of train scenes, the
  *   reranker (lib/rerank, trained with lib/pipeline's RERANKER_RECIPE: near-miss captions and
  *   twins as hard negatives, half its images through this dVAE; the `--rerank…` flags) on the
- *   same train scenes, saved together as a pipeline (lib/pipeline) to data/cache/pipeline_shapes/.
+ *   same train scenes, in a second process while the prior trains (`--rerankBeside=false`: after
+ *   it, in this one; the same reranker either way), saved together as a pipeline (lib/pipeline)
+ *   to data/cache/pipeline_shapes/.
  * Expected (the paper's claim, scaled down): samples whose layout, colours and shapes follow
  *   train captions; agreement well above the mismatched-caption baseline, a little lower for test
  *   captions and lowest for zero-shot pairs; reranking raises every split.

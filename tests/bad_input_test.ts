@@ -489,7 +489,7 @@ const ROWS: Row[] = [
     },
     error: TypeError,
     message:
-      /^Pipeline\.generate: unknown option "temprature" \(did you mean "temperature"\?\); known options: n, k, temperature, topK, topP, seed, onProgress$/,
+      /^Pipeline\.generate: unknown option "temprature" \(did you mean "temperature"\?\); known options: n, k, temperature, topK, topP, seed, compile, onProgress$/,
   },
   // --- Schedule horizons --------------------------------------------------------------------------
   {

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <mutex>
 
 namespace graph_trace {
 namespace {
@@ -79,11 +80,18 @@ bool Fields(const unsigned char *p, const unsigned char *end, Fn fn) {
 
 bool InputArgs(TF_Graph *graph, const std::string &op_name, std::vector<Arg> *args,
                std::string *error) {
+  // One cache for the process: gradient workers are threads, each with its own addon instance,
+  // and they trace at the same time. Unguarded, a lookup during another thread's insert read a
+  // rehashing table (a worker that hung or failed, about one run in twelve).
+  static std::mutex mutex;
   static std::unordered_map<std::string, std::vector<Arg>> cache;
-  auto hit = cache.find(op_name);
-  if (hit != cache.end()) {
-    *args = hit->second;
-    return true;
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    auto hit = cache.find(op_name);
+    if (hit != cache.end()) {
+      *args = hit->second;
+      return true;
+    }
   }
   TF_Status *status = TF_NewStatus();
   TF_Buffer *buffer = TF_NewBuffer();
@@ -106,7 +114,10 @@ bool InputArgs(TF_Graph *graph, const std::string &op_name, std::vector<Arg> *ar
   }
   TF_DeleteBuffer(buffer);
   TF_DeleteStatus(status);
-  if (ok) *args = cache[op_name] = found;
+  if (ok) {
+    std::lock_guard<std::mutex> lock(mutex);
+    *args = cache[op_name] = found;
+  }
   return ok;
 }
 

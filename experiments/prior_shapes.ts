@@ -296,9 +296,10 @@ async function build(
     bpeTooLong: cfg.bpeTooLong as "cut" | "undropped",
     textLen,
   });
-  const job = cfg.rerankSteps > 0 ? await rerankerJob(cfg, log.dir) : null;
+  const job = cfg.rerankSteps > 0 ? rerankerJob(cfg, log.dir) : null;
   let beside: RerankerBeside | null = null;
-  if (job && cfg.rerankBeside) {
+  // The second process reads the tokenizer from the run folder and leaves its job there.
+  if (job && cfg.rerankBeside && log.dir) {
     await tokenizer.save(job.tokenizer);
     beside = await startRerankerBeside(job, job.out.replace(/\.safetensors$/, "_job.json"));
     console.log(`[prior_shapes] the reranker trains in a second process beside the prior`);
@@ -351,12 +352,11 @@ async function build(
   return { pipeline, log, warning, accepted };
 }
 
-/** The reranker's training as a job (its files in the run folder, or a temporary one). */
-async function rerankerJob(cfg: PriorShapesConfig, dir: string): Promise<RerankerJob> {
-  const folder = dir || await Deno.makeTempDir({ prefix: "prior_shapes_" });
+/** The reranker's training as a job (its files in the run folder). */
+function rerankerJob(cfg: PriorShapesConfig, dir: string): RerankerJob {
   return {
     dvae: cfg.dvae,
-    tokenizer: `${folder}/reranker_tokenizer.json`,
+    tokenizer: `${dir}/reranker_tokenizer.json`,
     trainCount: cfg.trainCount,
     trainSeed: cfg.trainSeed,
     recipe: rerankRecipeOf(cfg),
@@ -365,7 +365,7 @@ async function rerankerJob(cfg: PriorShapesConfig, dir: string): Promise<Reranke
     workers: cfg.workers,
     compile: cfg.compile,
     backend: tf.getBackend(),
-    out: `${folder}/reranker.safetensors`,
+    out: `${dir}/reranker.safetensors`,
   };
 }
 

@@ -47,6 +47,13 @@ Deno.test("a reranker trained beside the prior equals the one trained in process
     let worst = 0;
     a.forEach((w, i) => w.forEach((v, j) => worst = Math.max(worst, Math.abs(v - b[i][j]))));
     assert.ok(worst <= 1e-6, `largest weight difference ${worst}`);
+    // The negative control: another seed's reranker is told apart by the same comparison.
+    const other = await trainShapesReranker({ ...job, seed: 6 }, train, tokenizer, dvae);
+    const c = weights(other);
+    let apart = 0;
+    a.forEach((w, i) => w.forEach((v, j) => apart = Math.max(apart, Math.abs(v - c[i][j]))));
+    assert.ok(apart > 1e-3, `another seed differs by only ${apart}`);
+    other.dispose();
     // Its files are gone once loaded (the pipeline saves its own copy); the job stays.
     assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name).sort(), [
       "dvae.safetensors",

@@ -9,9 +9,10 @@ import { tf } from "../lib/backend/mod.ts";
 import { batchIndicesAt, imageGrid, type ShapesDataset } from "../lib/data/mod.ts";
 import { agreement, captionAgreement, type ShapesJudge } from "../lib/judge/mod.ts";
 import type { MetricsRow } from "../lib/log/mod.ts";
-import { bestOfFirst, interval95, type JudgedCaption, type Pipeline } from "../lib/pipeline/mod.ts";
+import { bestOfFirst, type JudgedCaption, type Pipeline } from "../lib/pipeline/mod.ts";
 import type { PriorBatch } from "../lib/prior/mod.ts";
 import type { BpeTokenizer } from "../lib/tokenizer/mod.ts";
+import { interval95 } from "../lib/io/mod.ts";
 
 /**
  * The prior's batch of a step: scenes drawn epoch by epoch (lib/data's `batchIndicesAt`), their

@@ -8,9 +8,9 @@
 import { isAbsolute } from "node:path";
 import { describeDvaeObjective } from "../lib/display/mod.ts";
 import { readRunConfig } from "../lib/io/mod.ts";
-import { type MetricsRow, readCsv, UsageError } from "../lib/log/mod.ts";
+import { experimentFlags, type MetricsRow, readCsv, UsageError } from "../lib/log/mod.ts";
 import type { ReferenceFigure } from "../lib/pipeline/mod.ts";
-import { resolveConfig as resolveDvaeConfig } from "./dvae_train.ts";
+import { EXPERIMENT as DVAE_TRAIN } from "./dvae_train.ts";
 import type { ReferenceConfig } from "./reference.ts";
 import { REPO_ROOT, type Stage } from "./_stages.ts";
 
@@ -51,7 +51,7 @@ export async function reuseStageOne(
   if (config === null || config.experiment !== "dvae_train") {
     throw new UsageError(`--dvaeRun=${run} is not a finished dvae_train run folder`);
   }
-  const wanted: Record<string, unknown> = { ...await resolveDvaeConfig(args) };
+  const wanted: Record<string, unknown> = { ...await experimentFlags(DVAE_TRAIN, args) };
   const leftToMachine = (key: string) =>
     (key === "workers" && wanted.workers === 0) || (key === "backend" && !wanted.backend);
   const differs = Object.keys(wanted)

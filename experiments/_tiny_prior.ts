@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { machineLoad, type MetricsRow, type RunLog } from "../lib/log/mod.ts";
+import type { MetricsRow, RunLog } from "../lib/log/mod.ts";
 import type { ReducerSpec } from "../lib/nn/mod.ts";
 import { makeTokenDataset, TINY_TOKENS, tokenBatchAt, type TokenDataset } from "../lib/data/mod.ts";
 import { createPrior, type Prior, type PriorConfig, trainPrior } from "../lib/prior/mod.ts";
@@ -188,33 +188,4 @@ export function relativeGap(
 ): number {
   const diff = curve.map((l, i) => l - reference[i]);
   return meanOf(diff, from, to) / meanOf(reference, from, to);
-}
-
-/**
- * The median of a list (NaN when empty): a step time robust to the odd slow step.
- *
- * @param values The values.
- * @returns The median.
- * @example
- * ```ts
- * import { median } from "./_tiny_prior.ts";
- * console.log(median([3, 1, 2, 10])); // 2.5
- * ```
- */
-export function median(values: number[]): number {
-  if (values.length === 0) return NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
-
-/**
- * Where the run computed: backend, cores and the 1-minute load average at the start (others'
- * jobs on a shared machine slow every step; record it beside the timings).
- *
- * @returns Fields for config.json.
- */
-export function machineNote(): Record<string, number> {
-  const { cores, load_avg_1min } = machineLoad();
-  return { cores, load_avg_1min_at_start: load_avg_1min };
 }

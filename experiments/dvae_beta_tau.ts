@@ -12,7 +12,7 @@
  *   (every key of DEFAULTS is a flag; `--marginalKls=0,20` adds the recipe's marginal-KL term
  *   as a third axis; `--workers` defaults to the backend's choice, see DEFAULTS).
  * Runtime: about 25 minutes for the default 18 runs on a quiet 2-core machine (≈80 s per run).
- *   `--quick` (QUICK_BUDGET: β ∈ {0, 6.6} × τ ∈ {cosine, linear} on 500 shapes, 24 steps of a
+ *   `--quick` (QUICK: β ∈ {0, 6.6} × τ ∈ {cosine, linear} on 500 shapes, 24 steps of a
  *   narrow model, tag "quick"): under a minute; it checks the code path, not the result.
  * Expected (the paper): β = 6.6 above β = 1 in codebook perplexity and used fraction, and below it
  *   in reconstruction error; linear-τ runs diverging (skipped non-finite steps, a loss blow-up)
@@ -61,7 +61,7 @@
  *
  * @module
  */
-import { defaultWorkers, initBackend, type tf } from "../lib/backend/mod.ts";
+import { defaultWorkers, ensureBackend, type tf } from "../lib/backend/mod.ts";
 import {
   batches,
   batchIndicesAt,
@@ -71,15 +71,15 @@ import {
   makeShapes,
   toRgb32,
 } from "../lib/data/mod.ts";
+import { createDvae, evaluateDvae, tauSchedule, trainDvae } from "../lib/dvae/mod.ts";
 import {
-  createDvae,
-  evaluateDvae,
-  tauSchedule,
-  type TauScheduleKind,
-  trainDvae,
-} from "../lib/dvae/mod.ts";
-import { applyPreset, type MetricsRow, parseFlags, RunLog, writeCsv } from "../lib/log/mod.ts";
-import { constant, cosine, scaleSteps } from "../lib/nn/mod.ts";
+  type Experiment,
+  experimentMain,
+  type MetricsRow,
+  RunLog,
+  writeCsv,
+} from "../lib/log/mod.ts";
+import { constant, cosine, scaleSteps, type Schedule } from "../lib/nn/mod.ts";
 
 /** Every flag with its default. */
 export const DEFAULTS = {
@@ -121,7 +121,7 @@ export const DEFAULTS = {
   /** Suffix of the run folder. */
   tag: "sweep",
   /**
-   * The small budget (QUICK_BUDGET: same code path, about a minute, tag "quick"): it checks that
+   * The small budget (QUICK: same code path, about a minute, tag "quick"): it checks that
    * the sweep runs, not its result. config.json records it.
    */
   quick: false,
@@ -131,7 +131,7 @@ export const DEFAULTS = {
  * The small budget of `--quick` (explicit flags still win): a 2 × 2 sweep of a narrow model on a
  * few shapes for a few steps.
  */
-export const QUICK_BUDGET: Partial<typeof DEFAULTS> = {
+export const QUICK: Partial<typeof DEFAULTS> = {
   quick: true,
   dataset: "shapes",
   steps: 24,
@@ -171,14 +171,45 @@ function tailMean(rows: MetricsRow[], key: string, n = 10): number {
   return tail.reduce((s, v) => s + v, 0) / tail.length;
 }
 
-if (import.meta.main) {
-  const given = parseFlags(DEFAULTS);
-  const asked = given.quick ? applyPreset(given, QUICK_BUDGET) : given;
-  await initBackend(asked.backend);
-  // The number used, not 0, goes to config.json: results depend on it.
-  const cfg = { ...asked, workers: asked.workers === 0 ? defaultWorkers() : asked.workers };
+/** The experiment's configuration. */
+export type DvaeBetaTauConfig = typeof DEFAULTS;
+
+/** A τ schedule as a function of the anneal's length in steps (`tauFrac` of the run). */
+export type TauScheduleOf = (annealSteps: number) => Schedule;
+
+/** The τ schedules `--taus` names: 1 → 1/16 by cosine or linearly, or a constant τ = 1. */
+export const TAU_SCHEDULES: Readonly<Record<string, TauScheduleOf>> = {
+  cosine: (n) => tauSchedule("cosine", n),
+  linear: (n) => tauSchedule("linear", n),
+  constant: (n) => tauSchedule("constant", n),
+};
+
+/**
+ * Trains one dVAE per setting of the grid (data set × marginal KL weight × β × τ schedule),
+ * evaluates each on held-out images and writes one summary row per setting (see the header).
+ *
+ * @param cfg The configuration (every key; `workers: 0` means the backend's default).
+ * @param taus The τ schedules by name; `cfg.taus` picks among them (a notebook passes its own,
+ *   e.g. `{ fast: (n) => cosine(1, 1 / 16, n / 4) }` with `taus: ["fast"]`). @default TAU_SCHEDULES
+ * @returns The run folder and the summary rows.
+ * @throws {TypeError} Before any training: a name in `cfg.taus` that `taus` lacks.
+ */
+export async function run(
+  cfg: DvaeBetaTauConfig,
+  taus: Readonly<Record<string, TauScheduleOf>> = TAU_SCHEDULES,
+): Promise<{ dir: string; summary: MetricsRow[] }> {
+  const unknown = cfg.taus.filter((name) => !(name in taus));
+  if (unknown.length > 0) {
+    throw new TypeError(
+      `unknown τ schedule ${unknown.map((n) => `"${n}"`).join(", ")}: known ${
+        Object.keys(taus).join(", ")
+      }`,
+    );
+  }
+  await ensureBackend();
+  if (cfg.workers === 0) cfg = { ...cfg, workers: defaultWorkers() };
   const datasets = cfg.dataset === "both" ? ["fashion", "shapes"] : [cfg.dataset];
-  const run = await RunLog.create({
+  const log = await RunLog.create({
     experiment: "dvae_beta_tau",
     tag: cfg.tag,
     config: cfg,
@@ -192,7 +223,7 @@ if (import.meta.main) {
     const { train, test } = await loadDataset(dataset, cfg);
     for (const marginalKl of cfg.marginalKls) {
       for (const betaFinal of cfg.betas) {
-        for (const tauKind of cfg.taus as TauScheduleKind[]) {
+        for (const tauKind of cfg.taus) {
           const label = `${dataset} β=${betaFinal} τ=${tauKind} marginal=${marginalKl}`;
           console.log(`\n== ${label} ==`);
           const started = performance.now();
@@ -212,13 +243,13 @@ if (import.meta.main) {
               steps: cfg.steps,
               lr: cosine(cfg.lr, cfg.lr / 10, cfg.steps),
               beta: betaFinal === 0 ? constant(0) : cosine(0, betaFinal, betaWarmup),
-              tau: tauSchedule(tauKind, tauSteps),
+              tau: taus[tauKind](tauSteps),
               marginalKlWeight: marginalKl,
               workers: cfg.workers,
               seed: cfg.seed,
               printEvery: 50,
               onLog: (row) =>
-                run.log({
+                log.log({
                   step: row.step,
                   dataset,
                   beta_final: betaFinal,
@@ -261,8 +292,8 @@ if (import.meta.main) {
           );
           result.dispose();
           dvae.dispose();
-          await run.flush();
-          await writeCsv(`${run.dir}/summary.csv`, summary);
+          await log.flush();
+          await writeCsv(`${log.dir}/summary.csv`, summary);
         }
       }
     }
@@ -279,5 +310,16 @@ if (import.meta.main) {
     used: (r.test_codes_used_frac as number).toFixed(3),
     skipped: r.skipped_steps,
   })));
-  console.log(`run folder: ${run.dir}`);
+  console.log(`run folder: ${log.dir}`);
+  return { dir: log.dir, summary };
 }
+
+/** The experiment as lib/log's `experimentMain` runs it. */
+export const EXPERIMENT: Experiment<DvaeBetaTauConfig, { dir: string; summary: MetricsRow[] }> = {
+  name: "dvae_beta_tau",
+  defaults: DEFAULTS,
+  quick: QUICK,
+  run: (cfg) => run(cfg),
+};
+
+if (import.meta.main) await experimentMain(EXPERIMENT);

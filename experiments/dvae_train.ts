@@ -51,7 +51,7 @@
  *
  * @module
  */
-import { canTrace, defaultWorkers, initBackend, tf } from "../lib/backend/mod.ts";
+import { canTrace, defaultWorkers, ensureBackend, tf } from "../lib/backend/mod.ts";
 import {
   batches,
   batchIndicesAt,
@@ -72,18 +72,10 @@ import {
   saveDvae,
   trainDvae,
 } from "../lib/dvae/mod.ts";
-import { applyPreset, type Flags, type MetricsRow, parseFlags, writeCsv } from "../lib/log/mod.ts";
-import { writeFileAtomic } from "../lib/io/mod.ts";
+import { type Experiment, experimentMain, type MetricsRow, writeCsv } from "../lib/log/mod.ts";
+import { interval95, writeFileAtomic } from "../lib/io/mod.ts";
 import { agreement, createShapesJudge } from "../lib/judge/mod.ts";
-import { interval95 } from "../lib/pipeline/mod.ts";
-import {
-  cosine,
-  openRunLog,
-  paramCount,
-  resumableFlags,
-  scaleSteps,
-  warmupCosine,
-} from "../lib/nn/mod.ts";
+import { cosine, openRunLog, paramCount, scaleSteps, warmupCosine } from "../lib/nn/mod.ts";
 
 /** Every flag with its default. */
 export const DEFAULTS = {
@@ -193,16 +185,8 @@ export const QUICK: Partial<typeof DEFAULTS> = {
   tag: "quick",
 };
 
-/**
- * Flags with the dataset's recipe (and `--quick`'s budget) applied under the explicit ones (and `--backend`, if given);
- * with `--resume`, the resumed run's own flags under the explicit ones.
- */
-export async function resolveConfig(args: string[] = Deno.args): Promise<Flags<typeof DEFAULTS>> {
-  const flags = parseFlags(DEFAULTS, args);
-  if (flags.resume) return await resumableFlags("dvae_train", DEFAULTS, args);
-  const recipe = flags.dataset === "shapes" ? applyPreset(flags, SHAPES_RECIPE, args) : flags;
-  return flags.quick ? applyPreset(recipe, QUICK, args) : recipe;
-}
+/** The experiment's configuration. */
+export type DvaeTrainConfig = typeof DEFAULTS;
 
 async function loadData(
   cfg: typeof DEFAULTS,
@@ -276,11 +260,16 @@ async function judgedReconstructions(
   return row;
 }
 
-if (import.meta.main) {
-  const asked = await resolveConfig();
-  await initBackend(asked.backend);
-  // The number used, not 0, goes to config.json: results depend on it.
-  const cfg = { ...asked, workers: asked.workers === 0 ? defaultWorkers() : asked.workers };
+/**
+ * Trains the dVAE, evaluates its EMA weights on held-out images, saves them and writes the run
+ * folder (see the header).
+ *
+ * @param cfg The configuration (every key; `workers: 0` means the backend's default).
+ * @returns The run folder and its summary row.
+ */
+export async function run(cfg: DvaeTrainConfig): Promise<{ dir: string; summary: MetricsRow }> {
+  await ensureBackend();
+  if (cfg.workers === 0) cfg = { ...cfg, workers: defaultWorkers() };
   const { train, test } = await loadData(cfg);
   const dvae = createDvae({
     hidden: cfg.hidden,
@@ -288,7 +277,7 @@ if (import.meta.main) {
     seed: cfg.seed,
     reconstruction: cfg.reconstruction as "logit-laplace" | "mse",
   });
-  const run = await openRunLog({
+  const log = await openRunLog({
     experiment: "dvae_train",
     tag: cfg.tag || cfg.dataset,
     // The objective's constants that are not flags, so a report can name the objective from the
@@ -333,7 +322,7 @@ if (import.meta.main) {
       straightThrough: cfg.straightThrough,
       dequantize: cfg.dequantize,
       seed: cfg.seed,
-      log: run,
+      log,
       checkpointEvery: 100,
       resume: true,
     },
@@ -364,9 +353,9 @@ if (import.meta.main) {
       test_elb_bits_per_dim: evaluation.elbBitsPerDim.toFixed(4),
       test_mse: evaluation.mse.toFixed(5),
       test_perplexity: evaluation.perplexity.toFixed(2),
-      run: run.dir,
+      run: log.dir,
     });
-    await run.writeFile("recon.png", png);
+    await log.writeFile("recon.png", png);
     if (cfg.figures) await writeFileAtomic(`data/figures/dvae_${cfg.dataset}_recon.png`, png);
     const judged = cfg.dataset === "shapes" ? await judgedReconstructions(dvae, test, cfg) : {};
     return { ...evaluation, weights: out, judged };
@@ -391,12 +380,24 @@ if (import.meta.main) {
     ...figures.judged,
     weights: figures.weights,
   };
-  await writeCsv(`${run.dir}/summary.csv`, [summary]);
+  await writeCsv(`${log.dir}/summary.csv`, [summary]);
   console.log(JSON.stringify(summary, null, 2));
   console.log(
-    `run folder: ${run.dir}` +
+    `run folder: ${log.dir}` +
       (cfg.figures ? `; figure: data/figures/dvae_${cfg.dataset}_recon.png` : ""),
   );
   result.dispose();
   dvae.dispose();
+  return { dir: log.dir, summary };
 }
+
+/** The experiment as lib/log's `experimentMain` runs it: `--dataset=shapes` applies SHAPES_RECIPE. */
+export const EXPERIMENT: Experiment<DvaeTrainConfig, { dir: string; summary: MetricsRow }> = {
+  name: "dvae_train",
+  defaults: DEFAULTS,
+  quick: QUICK,
+  recipe: (flags) => flags.dataset === "shapes" ? SHAPES_RECIPE : undefined,
+  run,
+};
+
+if (import.meta.main) await experimentMain(EXPERIMENT);

@@ -43,11 +43,11 @@ import {
   type Row,
   runSource,
   stepTimeFigure,
-  table1Rows,
   zeroShotFigure,
   zeroShotTable,
 } from "../lib/display/mod.ts";
 import { readRun, requireRun, type RunRecord, writeFileAtomic } from "../lib/io/mod.ts";
+import { table1Rows } from "../lib/powersgd/mod.ts";
 import { parseFlags, writeCsv } from "../lib/log/mod.ts";
 import { writeFigure11 } from "./figure11.ts";
 import { RESULTS_FILE, writeResults } from "./_results.ts";

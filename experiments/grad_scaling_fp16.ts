@@ -35,7 +35,7 @@
  *   [--modes=fp32,global,per-block] [--format=float16] [--layers=4]`
  * Runtime: one to a few minutes on 2 cores, with the load (3 runs × 240 steps; the 16-bit modes'
  *   steps are slower; the results page gives the newest full run's own time).
- *   `--quick` (GRAD_SCALING_QUICK: 2 layers, 40 steps, a scale doubling every 4 steps, tag
+ *   `--quick` (QUICK: 2 layers, 40 steps, a scale doubling every 4 steps, tag
  *   "quick"): about half a minute; it checks the code path, not the result.
  * Writes: data/runs/grad_scaling_fp16/<UTC>_<tag>/{config.json, metrics.csv, summary.csv};
  *   metrics: step, mode, trainPrior's row (loss … bytes_sent, step_ms), and for the 16-bit modes
@@ -53,15 +53,14 @@
  *
  * @module
  */
-import { ensureBackend, initBackend } from "../lib/backend/mod.ts";
+import { ensureBackend } from "../lib/backend/mod.ts";
 import { type FloatFormatName, formatByName, gradScale } from "../lib/gradscale/mod.ts";
-import { applyPreset, parseFlags, RunLog, writeCsv } from "../lib/log/mod.ts";
+import { median } from "../lib/io/mod.ts";
+import { type Experiment, experimentMain, RunLog, writeCsv } from "../lib/log/mod.ts";
 import { meanReducer, type ReducerSpec } from "../lib/nn/mod.ts";
 import { createPrior, type Prior, residualBlocks } from "../lib/prior/mod.ts";
 import {
-  machineNote,
   meanOf,
-  median,
   TINY_PRIOR_DEFAULTS,
   tinyData,
   tinyPriorConfig,
@@ -71,7 +70,7 @@ import {
 const MODES = ["fp32", "global", "per-block"] as const;
 
 /** The experiment's configuration and defaults. */
-export const GRAD_SCALING_DEFAULTS = {
+export const DEFAULTS = {
   ...TINY_PRIOR_DEFAULTS,
   /**
    * Runs: "fp32" (float32 exchange), "global" (one scale), "per-block" (App. D).
@@ -102,7 +101,7 @@ export const GRAD_SCALING_DEFAULTS = {
  * The small budget of `--quick` (explicit flags still win): every mode on a 2-layer prior, with
  * faster scale growth so that the scales still move within the few steps.
  */
-export const GRAD_SCALING_QUICK: Partial<GradScalingConfig> = {
+export const QUICK: Partial<GradScalingConfig> = {
   quick: true,
   examples: 1024,
   steps: 40,
@@ -112,7 +111,7 @@ export const GRAD_SCALING_QUICK: Partial<GradScalingConfig> = {
 };
 
 /** The experiment's configuration. */
-export type GradScalingConfig = typeof GRAD_SCALING_DEFAULTS;
+export type GradScalingConfig = typeof DEFAULTS;
 
 /** The reducer of a mode on a fresh prior (the blocks come from its parameter names). */
 function reducerOf(mode: string, config: GradScalingConfig, prior: Prior): ReducerSpec {
@@ -132,22 +131,22 @@ function reducerOf(mode: string, config: GradScalingConfig, prior: Prior): Reduc
 /**
  * Trains the tiny prior once per mode and records per-block underflow, scales and losses.
  *
- * @param overrides Changes to {@linkcode GRAD_SCALING_DEFAULTS}.
+ * @param overrides Changes to {@linkcode DEFAULTS}.
  * @returns The run folder, the per-step rows and one summary row per mode and block.
  * @example
  * ```ts
- * import { runGradScaling } from "./grad_scaling_fp16.ts";
- * const { summary } = await runGradScaling({ steps: 3, layers: 1, write: false });
+ * import { run } from "./grad_scaling_fp16.ts";
+ * const { summary } = await run({ steps: 3, layers: 1, write: false });
  * console.log(summary.length); // 3 modes × 3 blocks (embed, block0, head)
  * ```
  */
-export async function runGradScaling(overrides: Partial<GradScalingConfig> = {}): Promise<{
+export async function run(overrides: Partial<GradScalingConfig> = {}): Promise<{
   dir: string;
   rows: Record<string, string | number | boolean | null>[];
   summary: Record<string, string | number>[];
 }> {
   await ensureBackend(); // the backend chosen by the caller, else the default
-  const config = { ...GRAD_SCALING_DEFAULTS, ...overrides };
+  const config = { ...DEFAULTS, ...overrides };
   for (const mode of config.modes) {
     if (!(MODES as readonly string[]).includes(mode)) {
       throw new RangeError(`unknown mode "${mode}": expected ${MODES.join(", ")}`);
@@ -169,7 +168,6 @@ export async function runGradScaling(overrides: Partial<GradScalingConfig> = {})
       model: tinyPriorConfig(config),
       blocks,
       reducers: labels,
-      ...machineNote(),
     },
     write: config.write,
     root: config.root,
@@ -224,9 +222,12 @@ export async function runGradScaling(overrides: Partial<GradScalingConfig> = {})
   return { dir: log.dir, rows: log.rows, summary };
 }
 
-if (import.meta.main) {
-  const asked = parseFlags(GRAD_SCALING_DEFAULTS);
-  const flags = asked.quick ? applyPreset(asked, GRAD_SCALING_QUICK) : asked;
-  await initBackend(flags.backend);
-  await runGradScaling(flags);
-}
+/** The experiment as lib/log's `experimentMain` runs it. */
+export const EXPERIMENT: Experiment<GradScalingConfig, Awaited<ReturnType<typeof run>>> = {
+  name: "grad_scaling_fp16",
+  defaults: DEFAULTS,
+  quick: QUICK,
+  run,
+};
+
+if (import.meta.main) await experimentMain(EXPERIMENT);

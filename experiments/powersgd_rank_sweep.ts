@@ -30,7 +30,7 @@
  *   [--workers=2] [--batchSize=32] [--minCompressionRate=2] [--gapTolerance=0.02]`
  * Runtime: one to a few minutes on 2 cores, with the load (5 runs × 240 steps; the results page
  *   gives the newest full run's own time).
- *   `--quick` (RANK_SWEEP_QUICK: 40 steps, r ∈ {4, 16, 32}, tag "quick"): about half a minute;
+ *   `--quick` (QUICK: 40 steps, r ∈ {4, 16, 32}, tag "quick"): about half a minute;
  *   it checks the code path, not the result.
  * Writes: data/runs/powersgd_rank_sweep/<UTC>_<tag>/{config.json, metrics.csv, summary.csv};
  *   metrics: step, variant ("mean", "r2" …), rank (0: mean), then trainPrior's row: loss,
@@ -53,15 +53,14 @@
  *
  * @module
  */
-import { ensureBackend, initBackend } from "../lib/backend/mod.ts";
-import { applyPreset, parseFlags, RunLog, writeCsv } from "../lib/log/mod.ts";
+import { ensureBackend } from "../lib/backend/mod.ts";
+import { median } from "../lib/io/mod.ts";
+import { type Experiment, experimentMain, RunLog, writeCsv } from "../lib/log/mod.ts";
 import { meanReducer, type ReducerSpec } from "../lib/nn/mod.ts";
 import { checkRank, powerSgd } from "../lib/powersgd/mod.ts";
 import { createPrior, type Prior } from "../lib/prior/mod.ts";
 import {
-  machineNote,
   meanOf,
-  median,
   relativeGap,
   TINY_PRIOR_DEFAULTS,
   tinyData,
@@ -70,7 +69,7 @@ import {
 } from "./_tiny_prior.ts";
 
 /** The sweep's configuration and defaults. */
-export const RANK_SWEEP_DEFAULTS = {
+export const DEFAULTS = {
   ...TINY_PRIOR_DEFAULTS,
   /** Ranks to try, besides the exact all-reduce. @accepts integer ≥ 1 */
   ranks: [2, 4, 8, 16, 32],
@@ -93,7 +92,7 @@ export const RANK_SWEEP_DEFAULTS = {
  * The small budget of `--quick` (explicit flags still win): fewer examples, steps and ranks, one
  * of them rejected (r = 32), so every branch of the sweep runs in about half a minute.
  */
-export const RANK_SWEEP_QUICK: Partial<RankSweepConfig> = {
+export const QUICK: Partial<RankSweepConfig> = {
   quick: true,
   examples: 1024,
   steps: 40,
@@ -102,7 +101,7 @@ export const RANK_SWEEP_QUICK: Partial<RankSweepConfig> = {
 };
 
 /** The sweep's configuration. */
-export type RankSweepConfig = typeof RANK_SWEEP_DEFAULTS;
+export type RankSweepConfig = typeof DEFAULTS;
 
 /** One line of the summary (null where a rejected rank has no value). */
 export interface RankSweepSummaryRow {
@@ -172,23 +171,23 @@ export function smallestRankWithoutGap(
 /**
  * Runs the sweep: the exact all-reduce, then one run per allowed rank, all from the same start.
  *
- * @param overrides Changes to {@linkcode RANK_SWEEP_DEFAULTS}.
+ * @param overrides Changes to {@linkcode DEFAULTS}.
  * @returns The run folder, the per-step rows, the summary and the smallest rank without gap.
  * @example
  * ```ts
- * import { runRankSweep } from "./powersgd_rank_sweep.ts";
- * const { summary, minimumRank } = await runRankSweep({ steps: 4, ranks: [2], write: false });
+ * import { run } from "./powersgd_rank_sweep.ts";
+ * const { summary, minimumRank } = await run({ steps: 4, ranks: [2], write: false });
  * console.log(summary.length, minimumRank); // 2, 2 or null
  * ```
  */
-export async function runRankSweep(overrides: Partial<RankSweepConfig> = {}): Promise<{
+export async function run(overrides: Partial<RankSweepConfig> = {}): Promise<{
   dir: string;
   rows: Record<string, string | number | boolean | null>[];
   summary: RankSweepSummaryRow[];
   minimumRank: number | null;
 }> {
   await ensureBackend(); // the backend chosen by the caller, else the default
-  const config = { ...RANK_SWEEP_DEFAULTS, ...overrides };
+  const config = { ...DEFAULTS, ...overrides };
   const data = tinyData(config);
   const probe = createPrior(tinyPriorConfig(config));
   const variants = [0, ...config.ranks].map((rank) => ({
@@ -206,7 +205,6 @@ export async function runRankSweep(overrides: Partial<RankSweepConfig> = {}): Pr
       reducers: Object.fromEntries(
         variants.map((v) => [v.variant, typeof v.reducer === "string" ? null : v.reducer.label]),
       ),
-      ...machineNote(),
     },
     write: config.write,
     root: config.root,
@@ -289,9 +287,12 @@ export async function runRankSweep(overrides: Partial<RankSweepConfig> = {}): Pr
   return { dir: log.dir, rows: log.rows, summary, minimumRank };
 }
 
-if (import.meta.main) {
-  const asked = parseFlags(RANK_SWEEP_DEFAULTS);
-  const flags = asked.quick ? applyPreset(asked, RANK_SWEEP_QUICK) : asked;
-  await initBackend(flags.backend);
-  await runRankSweep(flags);
-}
+/** The experiment as lib/log's `experimentMain` runs it. */
+export const EXPERIMENT: Experiment<RankSweepConfig, Awaited<ReturnType<typeof run>>> = {
+  name: "powersgd_rank_sweep",
+  defaults: DEFAULTS,
+  quick: QUICK,
+  run,
+};
+
+if (import.meta.main) await experimentMain(EXPERIMENT);

@@ -21,12 +21,12 @@
  * and 1-6-9-rounded messages. `PowerSGD` / `SimulatedAllReduce` (lib/powersgd, in-process
  * workers) still run them: lib/powersgd/powersgd_test.ts (warm vs fixed Q against the best
  * rank-r approximation, fresh Q, error feedback telescoping, 16-bit messages) and
- * experiments/bench_powersgd.ts (Gram-Schmidt vs Householder, float16 messages).
+ * bench/powersgd.ts (Gram-Schmidt vs Householder, float16 messages).
  *
  * Command: `deno run -A experiments/powersgd_variants.ts [--steps=150] [--rank=8]
  *   [--variants=mean,mean_16bit,vogels,vogels_16bit,dalle,dalle_16bit]`
  * Runtime: one to a few minutes on 2 cores, with the load (6 runs × 150 steps; the results page
- *   gives the newest full run's own time). `--quick` (VARIANTS_QUICK: every variant,
+ *   gives the newest full run's own time). `--quick` (QUICK: every variant,
  *   24 steps, tag "quick"): about half a minute; it checks the code path, not the result.
  * Writes: data/runs/powersgd_variants/<UTC>_<tag>/{config.json, metrics.csv, summary.csv};
  *   metrics: step, variant, then trainPrior's row (loss … bytes_sent, tokens_per_sec, step_ms).
@@ -44,14 +44,13 @@
  *
  * @module
  */
-import { ensureBackend, initBackend } from "../lib/backend/mod.ts";
-import { applyPreset, parseFlags, RunLog, writeCsv } from "../lib/log/mod.ts";
+import { ensureBackend } from "../lib/backend/mod.ts";
+import { median } from "../lib/io/mod.ts";
+import { type Experiment, experimentMain, RunLog, writeCsv } from "../lib/log/mod.ts";
 import { meanReducer, type ReducerSpec } from "../lib/nn/mod.ts";
 import { powerSgd } from "../lib/powersgd/mod.ts";
 import {
-  machineNote,
   meanOf,
-  median,
   relativeGap,
   TINY_PRIOR_DEFAULTS,
   tinyData,
@@ -70,7 +69,7 @@ export const POWERSGD_VARIANTS: Record<string, (rank: number, seed: number) => R
 };
 
 /** The experiment's configuration and defaults. */
-export const VARIANTS_DEFAULTS = {
+export const DEFAULTS = {
   ...TINY_PRIOR_DEFAULTS,
   /** Variants to run, by name (see POWERSGD_VARIANTS). */
   variants: Object.keys(POWERSGD_VARIANTS),
@@ -86,7 +85,7 @@ export const VARIANTS_DEFAULTS = {
 };
 
 /** The small budget of `--quick` (explicit flags still win): every variant, few steps. */
-export const VARIANTS_QUICK: Partial<VariantsConfig> = {
+export const QUICK: Partial<VariantsConfig> = {
   quick: true,
   examples: 1024,
   steps: 24,
@@ -94,27 +93,27 @@ export const VARIANTS_QUICK: Partial<VariantsConfig> = {
 };
 
 /** The experiment's configuration. */
-export type VariantsConfig = typeof VARIANTS_DEFAULTS;
+export type VariantsConfig = typeof DEFAULTS;
 
 /**
  * Runs every chosen variant from the same start and summarises loss gaps, bytes and time.
  *
- * @param overrides Changes to {@linkcode VARIANTS_DEFAULTS}.
+ * @param overrides Changes to {@linkcode DEFAULTS}.
  * @returns The run folder, the per-step rows and one summary row per variant.
  * @example
  * ```ts
- * import { runVariants } from "./powersgd_variants.ts";
- * const { summary } = await runVariants({ steps: 3, variants: ["mean", "dalle"], write: false });
+ * import { run } from "./powersgd_variants.ts";
+ * const { summary } = await run({ steps: 3, variants: ["mean", "dalle"], write: false });
  * console.log(summary.map((s) => s.variant)); // ["mean", "dalle"]
  * ```
  */
-export async function runVariants(overrides: Partial<VariantsConfig> = {}): Promise<{
+export async function run(overrides: Partial<VariantsConfig> = {}): Promise<{
   dir: string;
   rows: Record<string, string | number | boolean | null>[];
   summary: Record<string, string | number>[];
 }> {
   await ensureBackend(); // the backend chosen by the caller, else the default
-  const config = { ...VARIANTS_DEFAULTS, ...overrides };
+  const config = { ...DEFAULTS, ...overrides };
   const reducers = config.variants.map((name) => {
     const make = POWERSGD_VARIANTS[name];
     if (!make) {
@@ -132,7 +131,6 @@ export async function runVariants(overrides: Partial<VariantsConfig> = {}): Prom
       ...config,
       model: tinyPriorConfig(config),
       reducers: Object.fromEntries(reducers.map((r) => [r.variant, r.reducer.label])),
-      ...machineNote(),
     },
     write: config.write,
     root: config.root,
@@ -191,9 +189,12 @@ export async function runVariants(overrides: Partial<VariantsConfig> = {}): Prom
   return { dir: log.dir, rows: log.rows, summary };
 }
 
-if (import.meta.main) {
-  const asked = parseFlags(VARIANTS_DEFAULTS);
-  const flags = asked.quick ? applyPreset(asked, VARIANTS_QUICK) : asked;
-  await initBackend(flags.backend);
-  await runVariants(flags);
-}
+/** The experiment as lib/log's `experimentMain` runs it. */
+export const EXPERIMENT: Experiment<VariantsConfig, Awaited<ReturnType<typeof run>>> = {
+  name: "powersgd_variants",
+  defaults: DEFAULTS,
+  quick: QUICK,
+  run,
+};
+
+if (import.meta.main) await experimentMain(EXPERIMENT);

@@ -42,7 +42,7 @@
  *
  * @module
  */
-import { canTrace, defaultWorkers, initBackend, tf } from "../lib/backend/mod.ts";
+import { canTrace, tf } from "../lib/backend/mod.ts";
 import {
   imagesToTensor,
   makeShapes,
@@ -52,13 +52,18 @@ import {
 } from "../lib/data/mod.ts";
 import { loadDvae } from "../lib/dvae/mod.ts";
 import { agreement, createShapesJudge, type ShapesJudge } from "../lib/judge/mod.ts";
-import { applyPreset, type MetricsRow, UsageError, writeCsv } from "../lib/log/mod.ts";
-import { openRunLog, paramCount, resumableFlags } from "../lib/nn/mod.ts";
+import {
+  type Experiment,
+  experimentMain,
+  type MetricsRow,
+  UsageError,
+  writeCsv,
+} from "../lib/log/mod.ts";
+import { openRunLog, paramCount } from "../lib/nn/mod.ts";
 import {
   captionRows,
   checkRecipe,
   imageTokens,
-  interval95,
   judgeCandidates,
   Pipeline,
   RERANKER_RECIPE,
@@ -88,9 +93,10 @@ import {
   type NearMissRow,
   printNearMiss,
 } from "./_near_miss.ts";
+import { concatInt32, interval95 } from "../lib/io/mod.ts";
 
 /** The experiment's flags and their defaults. */
-export const PRIOR_SHAPES_DEFAULTS = {
+export const DEFAULTS = {
   /** The shapes dVAE (image tokens). */
   dvae: "data/cache/dvae_shapes.safetensors",
   /** Training scenes ("train" split). @accepts integer ≥ 1 */
@@ -196,7 +202,7 @@ export const PRIOR_SHAPES_DEFAULTS = {
   resume: "",
   /** Suffix of the run folder. */
   tag: "run",
-  /** A small budget on the same path (PRIOR_SHAPES_QUICK under the flags given). */
+  /** A small budget on the same path (QUICK under the flags given). */
   quick: false,
 };
 
@@ -205,7 +211,7 @@ export const PRIOR_SHAPES_DEFAULTS = {
  * the stages run, not for reading results. It uses the quick dVAE of `dvae_train.ts --quick
  * --dataset=shapes --out=data/cache/dvae_shapes_quick.safetensors`.
  */
-export const PRIOR_SHAPES_QUICK: Partial<PriorShapesConfig> = {
+export const QUICK: Partial<PriorShapesConfig> = {
   dvae: "data/cache/dvae_shapes_quick.safetensors",
   trainCount: 1000,
   steps: 40,
@@ -221,7 +227,7 @@ export const PRIOR_SHAPES_QUICK: Partial<PriorShapesConfig> = {
 };
 
 /** The experiment's configuration. */
-export type PriorShapesConfig = typeof PRIOR_SHAPES_DEFAULTS;
+export type PriorShapesConfig = typeof DEFAULTS;
 
 /** Wall time per stage, written to the run folder as stages.csv (stage, seconds). */
 class StageClock {
@@ -428,7 +434,7 @@ export async function run(cfg: PriorShapesConfig): Promise<{ dir: string; summar
     const first = Math.min(set.captions.length, 512);
     const setTensor = imagesToTensor(selectImages(set.images, [...Array(first).keys()]));
     const text = captionRows(tokenizer, set.captions.slice(0, first), textLen);
-    const loss = heldOutLoss(prior, concat(text), imageTokens(dvae, setTensor));
+    const loss = heldOutLoss(prior, concatInt32(text), imageTokens(dvae, setTensor));
     setTensor.dispose();
     for (const [t, temperature] of cfg.temperatures.entries()) {
       const S = cfg.samplesPerCaption;
@@ -487,15 +493,12 @@ export async function run(cfg: PriorShapesConfig): Promise<{ dir: string; summar
   return { dir: log.dir, summary };
 }
 
-function concat(rows: Int32Array[]): Int32Array {
-  const out = new Int32Array(rows.reduce((n, r) => n + r.length, 0));
-  rows.reduce((offset, r) => (out.set(r, offset), offset + r.length), 0);
-  return out;
-}
+/** The experiment as lib/log's `experimentMain` runs it. */
+export const EXPERIMENT: Experiment<PriorShapesConfig, Awaited<ReturnType<typeof run>>> = {
+  name: "prior_shapes",
+  defaults: DEFAULTS,
+  quick: QUICK,
+  run,
+};
 
-if (import.meta.main) {
-  const flags = await resumableFlags("prior_shapes", PRIOR_SHAPES_DEFAULTS);
-  const asked = flags.quick ? applyPreset(flags, PRIOR_SHAPES_QUICK) : flags;
-  await initBackend(asked.backend);
-  await run({ ...asked, workers: asked.workers === 0 ? defaultWorkers() : asked.workers });
-}
+if (import.meta.main) await experimentMain(EXPERIMENT);

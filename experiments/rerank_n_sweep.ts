@@ -47,21 +47,20 @@
  *
  * @module
  */
-import { initBackend } from "../lib/backend/mod.ts";
+
 import type { ShapesSplit } from "../lib/data/mod.ts";
 import { nSweepFigure, plotPage } from "../lib/display/mod.ts";
 import { createShapesJudge } from "../lib/judge/mod.ts";
 import {
-  applyPreset,
+  type Experiment,
+  experimentMain,
   machineLoad,
   type MetricsRow,
-  parseFlags,
   RunLog,
   writeCsv,
 } from "../lib/log/mod.ts";
 import {
   bestOfFirst,
-  interval95,
   type JudgedCaption,
   rerankCurve,
   type RerankPoint,
@@ -80,9 +79,10 @@ import {
   NEAR_MISS_EVAL,
   printNearMiss,
 } from "./_near_miss.ts";
+import { interval95 } from "../lib/io/mod.ts";
 
 /** The sweep's configuration and defaults. */
-export const RERANK_N_SWEEP_DEFAULTS = {
+export const DEFAULTS = {
   /** The saved pipeline (tokenizer, dVAE, prior, reranker); "" = choose (see the header). */
   pipeline: "",
   /**
@@ -90,7 +90,7 @@ export const RERANK_N_SWEEP_DEFAULTS = {
    * read the pipeline's tokenizer. "" = the pipeline's.
    */
   reranker: "",
-  /** Run at the small budget of {@link RERANK_N_SWEEP_QUICK}. */
+  /** Run at the small budget of {@link QUICK}. */
   quick: false,
   ...CAPTION_DEFAULTS,
   /** Splits whose captions are drawn for. @accepts train | test | zero-shot */
@@ -122,7 +122,7 @@ export const RERANK_N_SWEEP_DEFAULTS = {
 };
 
 /** What `--quick` changes: a budget that checks the code path and the figure, not the rates. */
-export const RERANK_N_SWEEP_QUICK: Partial<RerankNSweepConfig> = {
+export const QUICK: Partial<RerankNSweepConfig> = {
   quick: true,
   captions: 6,
   maxN: 16,
@@ -133,7 +133,7 @@ export const RERANK_N_SWEEP_QUICK: Partial<RerankNSweepConfig> = {
 };
 
 /** The sweep's configuration. */
-export type RerankNSweepConfig = typeof RERANK_N_SWEEP_DEFAULTS;
+export type RerankNSweepConfig = typeof DEFAULTS;
 
 /** One row of the summary: one split at one N. */
 export type SweepRow = {
@@ -182,15 +182,15 @@ export function scoreAuc(judged: JudgedCaption): number {
 /**
  * Runs the sweep: judges maxN draws per caption per split once, then the curves.
  *
- * @param overrides Changes to {@linkcode RERANK_N_SWEEP_DEFAULTS}.
+ * @param overrides Changes to {@linkcode DEFAULTS}.
  * @returns The run folder and the summary rows.
  */
 export async function run(
   overrides: Partial<RerankNSweepConfig> = {},
 ): Promise<{ dir: string; summary: SweepRow[] }> {
   const cfg = {
-    ...RERANK_N_SWEEP_DEFAULTS,
-    ...(overrides.quick ? RERANK_N_SWEEP_QUICK : {}),
+    ...DEFAULTS,
+    ...(overrides.quick ? QUICK : {}),
     ...overrides,
   };
   if (cfg.ns.some((n) => !Number.isInteger(n) || n < 1 || n > cfg.maxN)) {
@@ -214,7 +214,6 @@ export async function run(
       ...cfg,
       pipeline: chosen.dir,
       pipelineSource: chosen.source,
-      ...atStart,
       warning,
       captionLists: Object.fromEntries(splits.map((s) => [s.split, s.captions])),
     },
@@ -305,9 +304,12 @@ export async function run(
   return { dir: log.dir, summary };
 }
 
-if (import.meta.main) {
-  const asked = parseFlags(RERANK_N_SWEEP_DEFAULTS);
-  const flags = asked.quick ? applyPreset(asked, RERANK_N_SWEEP_QUICK) : asked;
-  await initBackend(flags.backend);
-  await run(flags);
-}
+/** The experiment as lib/log's `experimentMain` runs it. */
+export const EXPERIMENT: Experiment<RerankNSweepConfig, Awaited<ReturnType<typeof run>>> = {
+  name: "rerank_n_sweep",
+  defaults: DEFAULTS,
+  quick: QUICK,
+  run,
+};
+
+if (import.meta.main) await experimentMain(EXPERIMENT);

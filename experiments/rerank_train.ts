@@ -56,10 +56,10 @@
  *
  * @module
  */
-import { canTrace, defaultWorkers, ensureBackend, initBackend } from "../lib/backend/mod.ts";
+import { canTrace, defaultWorkers, ensureBackend } from "../lib/backend/mod.ts";
 import { makeShapes, parseCaption, sceneMatches, type ShapesSplit } from "../lib/data/mod.ts";
-import { applyPreset, machineLoad, UsageError, writeCsv } from "../lib/log/mod.ts";
-import { decodeSafetensors, openRunLog, paramCount, resumableFlags } from "../lib/nn/mod.ts";
+import { type Experiment, experimentMain, UsageError, writeCsv } from "../lib/log/mod.ts";
+import { decodeSafetensors, openRunLog, paramCount } from "../lib/nn/mod.ts";
 import {
   checkRecipe,
   MANIFEST_FILE,
@@ -82,7 +82,7 @@ import { choosePipeline } from "./_judged_splits.ts";
 import { type NearMissRow, nearMissRows as nearMissRowsOf, printNearMiss } from "./_near_miss.ts";
 
 /** Every flag with its default. */
-export const RERANK_DEFAULTS = {
+export const DEFAULTS = {
   /**
    * Training scenes ("train" split only: the reranker never sees held-out pairs).
    * @accepts integer ≥ 1
@@ -188,12 +188,12 @@ export const RERANK_DEFAULTS = {
   write: true,
   /** A run folder of this experiment to continue from its last checkpoint ("" = a new run). */
   resume: "",
-  /** Run at the small budget of {@link RERANK_QUICK}. */
+  /** Run at the small budget of {@link QUICK}. */
   quick: false,
 };
 
 /** What `--quick` changes: a budget that checks the code path, not the accuracy. */
-export const RERANK_QUICK: Partial<RerankTrainConfig> = {
+export const QUICK: Partial<RerankTrainConfig> = {
   quick: true,
   trainCount: 1000,
   testCount: 200,
@@ -207,7 +207,7 @@ export const RERANK_QUICK: Partial<RerankTrainConfig> = {
 };
 
 /** The experiment's configuration. */
-export type RerankTrainConfig = typeof RERANK_DEFAULTS;
+export type RerankTrainConfig = typeof DEFAULTS;
 
 /** One row of summary.csv. */
 export interface RetrievalRow {
@@ -264,12 +264,12 @@ async function loadCodec(c: RerankTrainConfig, pipelineDir: string) {
  * Trains the reranker on train-split shapes and measures retrieval on test, zero-shot and
  * training captions.
  *
- * @param overrides Changes to {@linkcode RERANK_DEFAULTS}.
+ * @param overrides Changes to {@linkcode DEFAULTS}.
  * @returns The run folder, the summary rows and the training seconds.
  * @example
  * ```ts
- * import { runRerankTrain } from "./rerank_train.ts";
- * const { summary } = await runRerankTrain({
+ * import { run } from "./rerank_train.ts";
+ * const { summary } = await run({
  *   trainCount: 64, steps: 2, batch: 16, testCount: 40, zeroShotCount: 40, trainEvalCount: 40,
  *   pool: 8, warmupSteps: 1, write: false, out: "/tmp/rerank.safetensors",
  *   pipeline: "data/cache/pipeline_shapes_quick",
@@ -277,14 +277,14 @@ async function loadCodec(c: RerankTrainConfig, pipelineDir: string) {
  * console.log(summary.map((r) => r.split)); // ["test", "zero-shot", "train"]
  * ```
  */
-export async function runRerankTrain(overrides: Partial<RerankTrainConfig> = {}): Promise<{
+export async function run(overrides: Partial<RerankTrainConfig> = {}): Promise<{
   dir: string;
   summary: RetrievalRow[];
   nearMiss: NearMissRow[];
   trainSeconds: number;
 }> {
   const backend = await ensureBackend();
-  const asked = { ...RERANK_DEFAULTS, ...(overrides.quick ? RERANK_QUICK : {}), ...overrides };
+  const asked = { ...DEFAULTS, ...(overrides.quick ? QUICK : {}), ...overrides };
   const c = { ...asked, workers: asked.workers === 0 ? defaultWorkers() : asked.workers };
   const recipe: RerankerRecipe = {
     nearMisses: c.nearMisses,
@@ -324,7 +324,6 @@ export async function runRerankTrain(overrides: Partial<RerankTrainConfig> = {})
     imageStageDepth: c.imageStageDepth,
     seed: c.seed,
   });
-  const { load_avg_1min: load } = machineLoad();
   const log = await openRunLog({
     experiment: "rerank_train",
     tag: c.tag || "shapes",
@@ -337,8 +336,6 @@ export async function runRerankTrain(overrides: Partial<RerankTrainConfig> = {})
       model: model.config,
       parameters: paramCount(model),
       tokenizerPath,
-      cores: navigator.hardwareConcurrency,
-      load_avg_1min_at_start: load,
     },
     root: c.root,
     write: c.write,
@@ -445,9 +442,12 @@ export async function runRerankTrain(overrides: Partial<RerankTrainConfig> = {})
   return { dir: log.dir, summary, nearMiss: nearMissRows, trainSeconds };
 }
 
-if (import.meta.main) {
-  const asked = await resumableFlags("rerank_train", RERANK_DEFAULTS);
-  const flags = asked.quick ? applyPreset(asked, RERANK_QUICK) : asked;
-  await initBackend(flags.backend);
-  await runRerankTrain(flags);
-}
+/** The experiment as lib/log's `experimentMain` runs it. */
+export const EXPERIMENT: Experiment<RerankTrainConfig, Awaited<ReturnType<typeof run>>> = {
+  name: "rerank_train",
+  defaults: DEFAULTS,
+  quick: QUICK,
+  run,
+};
+
+if (import.meta.main) await experimentMain(EXPERIMENT);

@@ -46,17 +46,12 @@
  *
  * @module
  */
-import { initBackend } from "../lib/backend/mod.ts";
+
 import type { AttributeAgreement } from "../lib/data/mod.ts";
 import { zeroShotTable } from "../lib/display/mod.ts";
 import { createShapesJudge } from "../lib/judge/mod.ts";
-import { applyPreset, machineLoad, parseFlags, RunLog, writeCsv } from "../lib/log/mod.ts";
-import {
-  bestOfFirst,
-  interval95,
-  type JudgedCaption,
-  keptAttributes,
-} from "../lib/pipeline/mod.ts";
+import { type Experiment, experimentMain, machineLoad, RunLog, writeCsv } from "../lib/log/mod.ts";
+import { bestOfFirst, type JudgedCaption, keptAttributes } from "../lib/pipeline/mod.ts";
 import {
   CAPTION_DEFAULTS,
   choosePipeline,
@@ -70,9 +65,10 @@ import {
   NEAR_MISS_EVAL,
   printNearMiss,
 } from "./_near_miss.ts";
+import { interval95 } from "../lib/io/mod.ts";
 
 /** The experiment's configuration and defaults. */
-export const ZERO_SHOT_DEFAULTS = {
+export const DEFAULTS = {
   /** The saved pipeline (tokenizer, dVAE, prior, reranker); "" = choose (see the header). */
   pipeline: "",
   /**
@@ -80,7 +76,7 @@ export const ZERO_SHOT_DEFAULTS = {
    * read the pipeline's tokenizer. "" = the pipeline's.
    */
   reranker: "",
-  /** Run at the small budget of {@link ZERO_SHOT_QUICK}. */
+  /** Run at the small budget of {@link QUICK}. */
   quick: false,
   ...CAPTION_DEFAULTS,
   /** Candidates the reranker chooses from. @accepts integer ≥ 1 */
@@ -108,7 +104,7 @@ export const ZERO_SHOT_DEFAULTS = {
 };
 
 /** What `--quick` changes: a budget that checks the code path and the table, not the rates. */
-export const ZERO_SHOT_QUICK: Partial<ZeroShotConfig> = {
+export const QUICK: Partial<ZeroShotConfig> = {
   quick: true,
   captions: 8,
   n: 16,
@@ -118,7 +114,7 @@ export const ZERO_SHOT_QUICK: Partial<ZeroShotConfig> = {
 };
 
 /** The experiment's configuration. */
-export type ZeroShotConfig = typeof ZERO_SHOT_DEFAULTS;
+export type ZeroShotConfig = typeof DEFAULTS;
 
 /** The table's attributes, in order (`scene`: every attribute right). */
 export const ATTRIBUTES = ["scene", "colour", "shape", "size", "count", "relation"] as const;
@@ -172,13 +168,13 @@ export function zeroShotSummary(
 /**
  * Runs the experiment: one judged pass of `n` draws per caption for test and zero-shot.
  *
- * @param overrides Changes to {@linkcode ZERO_SHOT_DEFAULTS}.
+ * @param overrides Changes to {@linkcode DEFAULTS}.
  * @returns The run folder and the table.
  */
 export async function run(
   overrides: Partial<ZeroShotConfig> = {},
 ): Promise<{ dir: string; table: ZeroShotRow[] }> {
-  const cfg = { ...ZERO_SHOT_DEFAULTS, ...(overrides.quick ? ZERO_SHOT_QUICK : {}), ...overrides };
+  const cfg = { ...DEFAULTS, ...(overrides.quick ? QUICK : {}), ...overrides };
   const started = performance.now();
   const chosen = await choosePipeline(cfg.pipeline, "zero_shot");
   const pipeline = await loadRerankingPipeline(chosen.dir, "zero_shot", cfg.reranker);
@@ -195,7 +191,6 @@ export async function run(
       ...cfg,
       pipeline: chosen.dir,
       pipelineSource: chosen.source,
-      ...atStart,
       captionLists: Object.fromEntries(splits.map((s) => [s.split, s.captions])),
     },
     root: cfg.root,
@@ -268,9 +263,12 @@ export async function run(
   return { dir: log.dir, table };
 }
 
-if (import.meta.main) {
-  const asked = parseFlags(ZERO_SHOT_DEFAULTS);
-  const flags = asked.quick ? applyPreset(asked, ZERO_SHOT_QUICK) : asked;
-  await initBackend(flags.backend);
-  await run(flags);
-}
+/** The experiment as lib/log's `experimentMain` runs it. */
+export const EXPERIMENT: Experiment<ZeroShotConfig, Awaited<ReturnType<typeof run>>> = {
+  name: "zero_shot",
+  defaults: DEFAULTS,
+  quick: QUICK,
+  run,
+};
+
+if (import.meta.main) await experimentMain(EXPERIMENT);

@@ -6,10 +6,10 @@
  */
 import assert from "node:assert/strict";
 import { DEFAULTS as DVAE_DEFAULTS } from "../experiments/dvae_train.ts";
-import { PRIOR_SHAPES_DEFAULTS } from "../experiments/prior_shapes.ts";
+import { DEFAULTS as PRIOR_SHAPES_DEFAULTS } from "../experiments/prior_shapes.ts";
 import { DEMO_DEFAULTS } from "../experiments/demo.ts";
 import { FIGURES_DEFAULTS } from "../experiments/figures.ts";
-import { BENCH_DEFAULTS } from "../experiments/bench.ts";
+import { BENCH_DEFAULTS } from "../bench/main.ts";
 
 const root = new URL("../", import.meta.url).pathname;
 
@@ -44,7 +44,10 @@ function assertHelp(ran: Ran, keys: string[]): Map<string, string> {
   assert.equal(ran.stderr, "");
   const lines = ran.stdout.trimEnd().split("\n");
   assert.ok(lines[0].length > 20 && !lines[0].startsWith("Usage"), `question: ${lines[0]}`);
-  assert.match(ran.stdout, /^Usage: deno run -A experiments\/\w+\.ts .*\[--flag=value \.\.\.\]$/m);
+  assert.match(
+    ran.stdout,
+    /^Usage: deno run -A (experiments|bench)\/\w+\.ts .*\[--flag=value \.\.\.\]$/m,
+  );
   assert.match(lines.at(-1)!, /^Example: (deno run -A experiments\/|deno task )/);
   const rows = flagRows(ran.stdout);
   const expected = [...keys, ...(keys.includes("backend") ? [] : ["backend"]), "help"];
@@ -63,7 +66,7 @@ const named: [string, Record<string, unknown>][] = [
   ["experiments/prior_shapes.ts", PRIOR_SHAPES_DEFAULTS],
   ["experiments/demo.ts", DEMO_DEFAULTS],
   ["experiments/figures.ts", FIGURES_DEFAULTS],
-  ["experiments/bench.ts", BENCH_DEFAULTS],
+  ["bench/main.ts", BENCH_DEFAULTS],
 ];
 
 Deno.test("--help of the main entry points: question, a row per flag with type, default, meaning", async () => {
@@ -81,14 +84,16 @@ Deno.test("--help of the main entry points: question, a row per flag with type, 
   assert.match(demo, /^The main job \(`deno task demo`\): does the whole toolkit work end to end/);
 });
 
-Deno.test("every entry point of experiments/ answers --help with exit 0 and a row per flag", async () => {
+Deno.test("every entry point of experiments/ and bench/ answers --help with exit 0 and a row per flag", async () => {
   const files: string[] = [];
-  for await (const e of Deno.readDir(`${root}experiments`)) {
-    if (!e.isFile || !e.name.endsWith(".ts") || e.name.startsWith("_")) continue;
-    const source = await Deno.readTextFile(`${root}experiments/${e.name}`);
-    if (source.includes("import.meta.main")) files.push(`experiments/${e.name}`);
+  for (const folder of ["experiments", "bench"]) {
+    for await (const e of Deno.readDir(`${root}${folder}`)) {
+      if (!e.isFile || !e.name.endsWith(".ts") || e.name.startsWith("_")) continue;
+      const source = await Deno.readTextFile(`${root}${folder}/${e.name}`);
+      if (source.includes("import.meta.main")) files.push(`${folder}/${e.name}`);
+    }
   }
-  assert.ok(files.length >= 15, `found ${files.length} entry points`);
+  assert.ok(files.length >= 20, `found ${files.length} entry points`);
   for (const file of files.sort()) {
     const ran = await run(file, "--help");
     assert.equal(ran.code, 0, `${file}: ${ran.stderr}`);
@@ -118,9 +123,9 @@ Deno.test("a bad flag or value is one line on stderr and exit status 2", async (
     ["experiments/demo.ts", ["--quick=maybe"], 'error: --quick expects true or false, got "maybe"'],
     ["experiments/figures.ts", ["--backend=tpu"], "error: --backend expects one of auto, "],
     ["experiments/figure11.ts", ["a", "b"], "error: expected at most one folder, got 2: a,b"],
-    ["experiments/bench.ts", ["nope"], 'error: unknown benchmark "nope"; known: conv, '],
+    ["bench/main.ts", ["nope"], 'error: unknown benchmark "nope"; known: conv, '],
     [
-      "experiments/bench_dvae.ts",
+      "bench/dvae.ts",
       ["--procs=1.5"],
       'error: --procs expects an integer ≥ 1, got "1.5"',
     ],

@@ -19,16 +19,11 @@ import {
   pngStats,
   screenshot,
 } from "../lib/display/mod.ts";
-import { readRun, requireRun } from "../lib/io/mod.ts";
-import { writeCsv } from "../lib/log/mod.ts";
-import {
-  interval95,
-  type JudgedCaption,
-  readReferenceRecord,
-  REFERENCE_DIR,
-} from "../lib/pipeline/mod.ts";
+import { interval95, readRun, requireRun } from "../lib/io/mod.ts";
+import { experimentFlags, writeCsv } from "../lib/log/mod.ts";
+import { type JudgedCaption, readReferenceRecord, REFERENCE_DIR } from "../lib/pipeline/mod.ts";
 import { writeDemoReport } from "../experiments/_demo_report.ts";
-import { resolveConfig } from "../experiments/dvae_train.ts";
+import { EXPERIMENT as DVAE_TRAIN } from "../experiments/dvae_train.ts";
 import { intervalColumns, judgedColumns } from "../experiments/_prior_shapes.ts";
 
 const DRAWS = 8;
@@ -92,7 +87,7 @@ async function fixtureReport(
   const dvaeRun = "data/runs/dvae_train/20990101T000000Z_demo_quick";
   const priorRun = "data/runs/prior_shapes/20990101T000001Z_demo_quick";
   const dvaeConfig = {
-    ...await resolveConfig(["--dataset=shapes", "--steps=4"]),
+    ...await experimentFlags(DVAE_TRAIN, ["--dataset=shapes", "--steps=4"]),
     experiment: "dvae_train",
     backend: "tensorflow",
     objective: { gaussianStd: MSE_STD, pixelEps: PIXEL_EPS },

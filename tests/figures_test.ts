@@ -20,8 +20,8 @@ import {
   pngIsBlank,
   requireColumns,
   smooth,
-  table1Rows,
 } from "../lib/display/mod.ts";
+import { table1Rows } from "../lib/powersgd/mod.ts";
 import { latestRun, parseCsv, readRun } from "../lib/io/mod.ts";
 import { FIGURE_FILES } from "../experiments/figures.ts";
 import { RESULTS_FILE } from "../experiments/_results.ts";

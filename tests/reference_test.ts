@@ -27,9 +27,9 @@ import {
 } from "../experiments/_reference.ts";
 import { REFERENCE_DEFAULTS } from "../experiments/reference.ts";
 import { figuresOf, reuseStageOne } from "../experiments/_reference_record.ts";
-import { UsageError, writeCsv } from "../lib/log/mod.ts";
+import { experimentFlags, UsageError, writeCsv } from "../lib/log/mod.ts";
 import { createPrior } from "../lib/prior/mod.ts";
-import { resolveConfig as resolveDvaeConfig } from "../experiments/dvae_train.ts";
+import { EXPERIMENT as DVAE_TRAIN } from "../experiments/dvae_train.ts";
 
 const root = new URL("../", import.meta.url).pathname;
 
@@ -157,7 +157,11 @@ Deno.test("reference --dvaeRun reuses a stage one trained with the same flags, a
     await Deno.writeTextFile(`${root}${base}/weights.safetensors`, "weights");
     const args = ["--dataset=shapes", "--steps=3000", "--out=elsewhere", "--figures=false"];
     // What dvae_train writes: its resolved flags (recipe and defaults), `out` relative to the repo.
-    const trained = { ...await resolveDvaeConfig(args), workers: 1, backend: "tensorflow" };
+    const trained = {
+      ...await experimentFlags(DVAE_TRAIN, args),
+      workers: 1,
+      backend: "tensorflow",
+    };
     const writeConfig = (config: Record<string, unknown>) =>
       Deno.writeTextFile(`${root}${run}/config.json`, JSON.stringify(config));
     await writeConfig({ ...trained, experiment: "dvae_train", out: `${base}/weights.safetensors` });

@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { interval95 } from "../pipeline/mod.ts";
 import {
   agreementOf,
   captionsOf,
@@ -12,6 +11,7 @@ import {
   nSweepTable,
   rerankingStatement,
 } from "./mod.ts";
+import { interval95 } from "../io/mod.ts";
 
 /** A summary row as prior_shapes writes it, from per-caption values (intervals by interval95). */
 function summaryRow(split: string, perDraw: number[], reranked: number[]) {

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { Figure } from "./mod.ts";
+import type { Figure } from "./show.ts";
 import { groupBy, PALETTE, requireColumns, type Row } from "./rows.ts";
 
 /**

@@ -14,7 +14,7 @@
  */
 import { Buffer } from "node:buffer";
 import { type ChromiumOptions, inspectPage } from "./chromium.ts";
-import type { Figure } from "./mod.ts";
+import { type Figure, plotlySource } from "./show.ts";
 
 /** One PNG to draw: figures stacked top to bottom, under an optional title and caption. */
 export interface FigurePicture {
@@ -66,8 +66,6 @@ export async function figuresToPngs(
   const dir = await Deno.makeTempDir({ prefix: "dalle-lab-pngs-" });
   try {
     const path = `${dir}/pictures.html`;
-    // Loaded on use: mod.ts re-exports the TensorFlow-backed builders; this file needs none.
-    const { plotlySource } = await import("./mod.ts");
     await Deno.writeTextFile(path, picturesPage(pictures, plotlySource()));
     const { consoleErrors, dom } = await inspectPage(path, {
       timeoutMs: options.timeoutMs ?? BASE_TIMEOUT_MS + TIMEOUT_PER_FIGURE_MS * figureCount,

@@ -9,7 +9,7 @@
 import { Buffer } from "node:buffer";
 import sharp from "sharp";
 import { figure11Panels, type MaskPanel, sideOf } from "../masks/mod.ts";
-import type { Figure } from "./mod.ts";
+import type { Figure } from "./show.ts";
 
 const FORBIDDEN_TEXT = "#e6eef8";
 const FORBIDDEN_IMAGE = "#fdf1e4";

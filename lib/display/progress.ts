@@ -3,9 +3,9 @@
  * the latest metrics and a loss sparkline), through the kernel's `display_data` then
  * `update_display_data` messages with one `display_id`, instead of a terminal line per interval.
  *
- * Imported in a Deno kernel, this module registers {@link notebookProgressSink} with lib/log's
- * `setProgressSink`, so every RunLog (and so every trainer) and every `Progress` of a notebook
- * that imports lib/display shows this display. Updates are throttled (the kernel drops messages
+ * A notebook calls {@link useNotebookProgress} once (importing this module does nothing by
+ * itself): it registers {@link notebookProgressSink} with lib/log's `setProgressSink`, so every
+ * RunLog (and so every trainer) and every `Progress` of that kernel shows this display. Updates are throttled (the kernel drops messages
  * when its queue backs up, see mod.ts) and each is a few KB: the curve is an inline SVG, not
  * plotly. The state a throttle held back is sent by the loop's `flush()`, so the display always
  * ends on the last row.
@@ -21,7 +21,7 @@ import {
   type ProgressState,
   setProgressSink,
 } from "../log/mod.ts";
-import { inJupyter, type MimeBundle } from "./mod.ts";
+import { inJupyter, type MimeBundle } from "./show.ts";
 import { escapeHtml } from "./table.ts";
 
 /** The part of `Deno.jupyter` the display uses (a fake in tests). */
@@ -205,7 +205,8 @@ function sparkline(points: [number, number][], name: string): string {
 
 /**
  * Makes every later `Progress` and RunLog of this process show {@link notebookProgressSink}'s
- * display. Done on import inside a Deno kernel; call it only to pass options.
+ * display: a notebook's first cell calls it once. Outside a kernel (no `Deno.jupyter`, and no
+ * `kernel` given) it does nothing, so terminal lines stay.
  *
  * @param options See {@link NotebookProgressOptions}.
  * @example
@@ -217,7 +218,6 @@ function sparkline(points: [number, number][], name: string): string {
  * ```
  */
 export function useNotebookProgress(options: NotebookProgressOptions = {}): void {
+  if (options.kernel === undefined && !inJupyter()) return;
   setProgressSink(notebookProgressSink(options));
 }
-
-if (inJupyter()) useNotebookProgress();

@@ -13,7 +13,7 @@
  */
 import { Buffer } from "node:buffer";
 import { writeFileAtomic } from "../io/mod.ts";
-import { type Figure, plotHtml, plotlySource } from "./mod.ts";
+import { type Figure, plotHtml, plotlySource } from "./show.ts";
 import { pngSize } from "./png.ts";
 import { escapeHtml, formatCell, htmlTable, type TableOptions, type TableRow } from "./table.ts";
 

@@ -10,7 +10,7 @@
  * @module
  */
 import { agreementOf, formatAgreement, formatPercent as percent } from "./agreement.ts";
-import type { Figure } from "./mod.ts";
+import type { Figure } from "./show.ts";
 import { requireColumns, type Row } from "./rows.ts";
 import { markdownTable } from "./table.ts";
 

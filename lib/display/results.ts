@@ -110,8 +110,10 @@ export function runFacts(run: Pick<RunRecord, "dir" | "config">): string {
   const c = run.config;
   const facts = [`run \`${run.dir}\``, startedAt(run.dir), codeText(c)];
   if (typeof c.backend === "string") facts.push(`backend ${c.backend}`);
-  const cores = c.cores ?? (c.machine as Record<string, unknown> | undefined)?.cores;
-  const load = c.load_avg_1min_at_start ?? c.load_avg_1min;
+  // `machine` is where every run records them; older runs kept them at the top level.
+  const machine = (c.machine ?? {}) as Record<string, unknown>;
+  const cores = machine.cores ?? c.cores;
+  const load = machine.load_avg_1min_at_start ?? c.load_avg_1min_at_start ?? c.load_avg_1min;
   if (typeof cores === "number") {
     facts.push(
       `${cores} cores` + (typeof load === "number" ? `, load ${load.toFixed(1)} at start` : ""),

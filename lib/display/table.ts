@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { display } from "./show.ts";
 
 /** One row of a table: column name → value. Values other than primitives are shown as JSON. */
 export type TableRow = Readonly<Record<string, unknown>>;
@@ -311,8 +312,5 @@ export async function showTable(
   rows: readonly TableRow[],
   options: TextTableOptions = {},
 ): Promise<void> {
-  // Loaded on use: mod.ts re-exports the TensorFlow-backed builders, and the tables (used by the
-  // TF-free figure builders) should not pull them in.
-  const { display } = await import("./mod.ts");
   await display({ "text/html": htmlTable(rows, options), "text/plain": textTable(rows, options) });
 }

@@ -1,19 +1,14 @@
 /**
  * Figures of the gradient-exchange studies (PowerSGD rank sweep and variants, 16-bit gradient
- * scaling) and the paper's Table 1, as pure functions of the rows their runs write (metrics.csv
+ * scaling) and the paper's compression rates, as pure functions of the rows their runs write (metrics.csv
  * and summary.csv as lib/io's `readRun` reads them back): the notebooks and `deno task figures`
- * draw the same figures from the same code. Table 1's rows need lib/powersgd's compression plan,
- * which loads TensorFlow.js; the row helpers every builder shares live in rows.ts, without it.
+ * draw the same figures from the same code (Table 1's rows are lib/powersgd's `table1Rows`). The
+ * row helpers every builder shares live in rows.ts.
  *
  * @module
  */
-import {
-  paperCompressionRate,
-  paperTable1,
-  planCompression,
-  shardedLayerShapes,
-} from "../powersgd/mod.ts";
-import type { Figure } from "./mod.ts";
+import { paperCompressionRate, paperTable1 } from "../powersgd/mod.ts";
+import type { Figure } from "./show.ts";
 import { groupBy, PALETTE, requireColumns, type Row, smooth } from "./rows.ts";
 
 /** Options of {@link lossCurvesFigure}. */
@@ -226,56 +221,6 @@ export function gradScalingFigures(
     },
     loss: lossCurvesFigure(metrics, { by: "mode", reference: "fp32" }),
   };
-}
-
-/** One row of {@link table1Rows}. */
-export interface Table1Out {
-  /** Any further column, as the table writer takes it. */
-  [column: string]: string | number;
-  /** The model, as the paper names it. */
-  model: string;
-  /** Model width. */
-  d_model: number;
-  /** PowerSGD rank. */
-  rank: number;
-  /** Rank over model width. */
-  rank_per_d_model: number;
-  /** The paper's compression rate, percent. */
-  paper_percent: number;
-  /** Compression rate from the paper's formula, percent. */
-  formula_percent: number;
-  /** Compression rate from counting elements, percent. */
-  element_counts_percent: number;
-}
-
-/**
- * The paper's Table 1 (minimum PowerSGD rank and compression rate per model size), with the rate
- * from the formula 1 − 5r/(8·d_model) and recomputed from PowerSGD's element counts on a GPU's
- * shards of one layer (8 GPUs per machine, each compressing its shard with rank r/8).
- *
- * @returns One row per model.
- * @example
- * ```ts
- * import { table1Rows } from "./training_figures.ts";
- * const rows = table1Rows();
- * console.log(rows.map((r) => Math.round(r.formula_percent))); // e.g. [83, 85, 86]
- * ```
- */
-export function table1Rows(): Table1Out[] {
-  return paperTable1().map((row) => {
-    const plan = planCompression(shardedLayerShapes(row.dModel), row.rank / 8, 0);
-    const sent = plan.reduce((a, e) => a + e.elementsSent, 0);
-    const full = plan.reduce((a, e) => a + e.elementsUncompressed, 0);
-    return {
-      model: row.model,
-      d_model: row.dModel,
-      rank: row.rank,
-      rank_per_d_model: row.rank / row.dModel,
-      paper_percent: row.paperPercent,
-      formula_percent: 100 * row.compressionRate,
-      element_counts_percent: 100 * (1 - sent / full),
-    };
-  });
 }
 
 /**

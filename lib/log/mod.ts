@@ -39,6 +39,8 @@ export type {
 } from "./progress.ts";
 export { readCsv, writeCsv } from "./csv.ts";
 export { applyPreset, explicitFlags, parseFlags } from "./flags.ts";
+export { experimentFlags, experimentMain, resumableFlags } from "./experiment.ts";
+export type { Experiment } from "./experiment.ts";
 export type { CommonFlags, Flags, ParseFlagsOptions } from "./flags.ts";
 export { moduleDocs, UsageError } from "./cli.ts";
 export type { ModuleDocs } from "./_flag_docs.ts";

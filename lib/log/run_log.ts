@@ -22,6 +22,7 @@ import {
 import { RunMismatchError } from "./run_mismatch.ts";
 import { Progress } from "./progress.ts";
 import { type CodeVersion, codeVersion } from "./code_version.ts";
+import { machineLoad } from "./machine.ts";
 
 /** One metrics row: `step` plus snake_case metrics with units in their names. */
 export type MetricsRow = Record<string, number | string | boolean | null>;
@@ -75,7 +76,8 @@ export interface ResumeNote {
 /**
  * `config.json`'s content: `backend` (the backend in use) first, then `experiment` (unless the
  * configuration has its own), `code` (the toolkit's git commit and whether its tree was dirty,
- * see {@link codeVersion}), then the configuration. An own `backend` key of the configuration
+ * see {@link codeVersion}), `machine` (its cores and the 1-minute load when the run started: the
+ * one place every run records them), then the configuration. An own `backend` key of the configuration
  * (e.g. the `--backend` asked for, maybe `auto`) is replaced by the name in use; a configuration
  * that is not a plain object is kept under `config`.
  */
@@ -85,13 +87,15 @@ function runConfig(
   experiment: string,
   code: CodeVersion,
 ): Record<string, unknown> {
+  const { cores, load_avg_1min } = machineLoad();
+  const machine = { cores, load_avg_1min_at_start: load_avg_1min };
   if (config === null || typeof config !== "object" || Array.isArray(config)) {
     return config === undefined
-      ? { backend, experiment, code }
-      : { backend, experiment, code, config };
+      ? { backend, experiment, code, machine }
+      : { backend, experiment, code, machine, config };
   }
   const { backend: _asked, ...rest } = config as Record<string, unknown>;
-  return { backend, experiment, code, ...rest };
+  return { backend, experiment, code, machine, ...rest };
 }
 
 const EXPERIMENT_NAME = /^[\w.-]+$/;

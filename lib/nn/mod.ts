@@ -20,6 +20,8 @@
  */
 export { Conv2d, Embedding, LayerNorm, Linear, Module, paramCount, seedStream } from "./module.ts";
 export type { InitOptions } from "./module.ts";
+export { gelu, type KvCacheMode, type LayerKv, TransformerBlock } from "./transformer.ts";
+export { tidyObject } from "./_tidy.ts";
 export {
   AdamW,
   checkAdamWOptions,
@@ -84,4 +86,4 @@ export type {
   TrainResult,
   TrainSpec,
 } from "./trainer.ts";
-export { checkpointOf, openRunLog, resumableFlags } from "./run.ts";
+export { checkpointOf, openRunLog } from "./run.ts";

@@ -204,19 +204,22 @@ export async function saveWeights(
  *
  * @param path The file.
  * @param target The module to fill.
- * @param options `strict` @default true; `prefix` selects `prefix + name` entries @default "".
+ * @param options `strict` @default true; `prefix` selects `prefix + name` entries @default "";
+ *   `rename` maps each name in the file to the module's name for it (a file written before a
+ *   module renamed a part) @default none.
  * @returns The file's metadata.
  */
 export async function loadWeights(
   path: string,
   target: Module,
-  options: { strict?: boolean; prefix?: string } = {},
+  options: { strict?: boolean; prefix?: string; rename?: (name: string) => string } = {},
 ): Promise<Record<string, string>> {
   const bytes = await readFileClear(path);
   const { tensors, metadata } = decodeSafetensors(bytes, path);
+  const rename = options.rename;
   assignNamed(
     target.namedParameters(),
-    tensors,
+    rename ? new Map([...tensors].map(([name, t]) => [rename(name), t])) : tensors,
     path,
     options.prefix ?? "",
     options.strict ?? true,

@@ -15,6 +15,7 @@ import {
   sceneMatches,
 } from "../data/mod.ts";
 import type { Pipeline } from "./pipeline.ts";
+import { type Interval, interval95 } from "../io/mod.ts";
 
 /** What judging needs of a judge (lib/judge's fits): it reads scenes from images. */
 export interface SceneReader {
@@ -103,45 +104,6 @@ export function bestOfFirst(judged: JudgedCaption, n: number): number {
   let best = 0;
   for (let i = 1; i < n; i++) if (judged.scores[i] > judged.scores[best]) best = i;
   return best;
-}
-
-/** A mean with its 95% interval. */
-export interface Interval {
-  /** The mean. */
-  mean: number;
-  /** Lower end of the interval. */
-  low: number;
-  /** Upper end of the interval. */
-  high: number;
-}
-
-/**
- * The mean of per-caption values with a 95% interval: Wilson's for 0/1 values, else the normal
- * approximation (mean ± 1.96 standard errors), clamped to [0, 1].
- *
- * @param values One value in [0, 1] per caption.
- * @returns The mean and interval.
- * @example
- * ```ts
- * import { interval95 } from "./evaluate.ts";
- * const { mean, low, high } = interval95([1, 1, 0, 1]);
- * console.log(mean, low < mean && mean < high); // 0.75 true
- * ```
- */
-export function interval95(values: readonly number[]): Interval {
-  const m = values.length;
-  if (m === 0) return { mean: NaN, low: NaN, high: NaN };
-  const mean = values.reduce((a, b) => a + b, 0) / m;
-  const z = 1.96;
-  if (values.every((v) => v === 0 || v === 1)) {
-    const centre = (mean + (z * z) / (2 * m)) / (1 + (z * z) / m);
-    const half = (z / (1 + (z * z) / m)) *
-      Math.sqrt((mean * (1 - mean)) / m + (z * z) / (4 * m * m));
-    return { mean, low: Math.max(0, centre - half), high: Math.min(1, centre + half) };
-  }
-  const variance = values.reduce((s, v) => s + (v - mean) ** 2, 0) / Math.max(1, m - 1);
-  const half = z * Math.sqrt(variance / m);
-  return { mean, low: Math.max(0, mean - half), high: Math.min(1, mean + half) };
 }
 
 /** Agreement at one N, over captions. */

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import type { Scene } from "../data/mod.ts";
-import { bestOfFirst, interval95, type JudgedCaption, keptAttributes, rerankCurve } from "./mod.ts";
+import { bestOfFirst, type JudgedCaption, keptAttributes, rerankCurve } from "./mod.ts";
+import { interval95 } from "../io/mod.ts";
 
 const RED_CIRCLE: Scene = {
   objects: [{ colour: "red", shape: "circle", size: "small" }],

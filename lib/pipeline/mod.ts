@@ -70,8 +70,6 @@ export {
 } from "./reference.ts";
 export {
   bestOfFirst,
-  type Interval,
-  interval95,
   judgeCandidates,
   type JudgeCandidatesOptions,
   type JudgedCaption,

@@ -11,10 +11,11 @@
  */
 import { fileURLToPath } from "node:url";
 import { distinctShapesCaptions, type ShapesSplit } from "../data/mod.ts";
-import { type Interval, interval95, judgeCandidates, type SceneReader } from "./evaluate.ts";
+import { judgeCandidates, type SceneReader } from "./evaluate.ts";
 import { readManifest } from "./integrity.ts";
 import { PipelineManifestError } from "./manifest.ts";
 import type { Pipeline } from "./pipeline.ts";
+import { type Interval, interval95 } from "../io/mod.ts";
 
 const referenceUrl = new URL("./reference", import.meta.url);
 

@@ -14,7 +14,8 @@
  *   {@linkcode matrixShape}, {@linkcode toMatrix}, {@linkcode fromMatrix}: which gradients are
  *   compressed and how tensors become matrices.
  * - {@linkcode orthogonalize}, {@linkcode gramSchmidtInPlace}, {@linkcode householderQ}.
- * - {@linkcode paperCompressionRate}, {@linkcode paperTable1}.
+ * - {@linkcode paperCompressionRate}, {@linkcode paperTable1}, {@linkcode table1Rows} (its rates
+ *   recomputed from the compression plan's element counts).
  *
  * @example
  * ```ts
@@ -58,4 +59,11 @@ export {
   orthogonalize,
   type OrthogonalizeOptions,
 } from "./orthogonalize.ts";
-export { paperCompressionRate, paperTable1, shardedLayerShapes, type Table1Row } from "./paper.ts";
+export {
+  paperCompressionRate,
+  paperTable1,
+  shardedLayerShapes,
+  type Table1Out,
+  type Table1Row,
+  table1Rows,
+} from "./paper.ts";

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { planCompression } from "./plan.ts";
 
 /**
  * DALL-E's compression rate for rank r at width d_model: 1 − 5r/(8·d_model). Each of the 8 GPUs
@@ -89,4 +90,54 @@ export function shardedLayerShapes(dModel: number, gpusPerMachine = 8): number[]
   const attention = [dModel, dModel / gpusPerMachine];
   const mlp = [dModel, (4 * dModel) / gpusPerMachine];
   return [attention, attention, attention, attention, mlp, mlp].map((s) => [...s]);
+}
+
+/** One row of {@link table1Rows}. */
+export interface Table1Out {
+  /** Any further column, as the table writer takes it. */
+  [column: string]: string | number;
+  /** The model, as the paper names it. */
+  model: string;
+  /** Model width. */
+  d_model: number;
+  /** PowerSGD rank. */
+  rank: number;
+  /** Rank over model width. */
+  rank_per_d_model: number;
+  /** The paper's compression rate, percent. */
+  paper_percent: number;
+  /** Compression rate from the paper's formula, percent. */
+  formula_percent: number;
+  /** Compression rate from counting elements, percent. */
+  element_counts_percent: number;
+}
+
+/**
+ * The paper's Table 1 (minimum PowerSGD rank and compression rate per model size), with the rate
+ * from the formula 1 − 5r/(8·d_model) and recomputed from PowerSGD's element counts on a GPU's
+ * shards of one layer (8 GPUs per machine, each compressing its shard with rank r/8).
+ *
+ * @returns One row per model.
+ * @example
+ * ```ts
+ * import { table1Rows } from "./paper.ts";
+ * const rows = table1Rows();
+ * console.log(rows.map((r) => Math.round(r.formula_percent))); // e.g. [83, 85, 86]
+ * ```
+ */
+export function table1Rows(): Table1Out[] {
+  return paperTable1().map((row) => {
+    const plan = planCompression(shardedLayerShapes(row.dModel), row.rank / 8, 0);
+    const sent = plan.reduce((a, e) => a + e.elementsSent, 0);
+    const full = plan.reduce((a, e) => a + e.elementsUncompressed, 0);
+    return {
+      model: row.model,
+      d_model: row.dModel,
+      rank: row.rank,
+      rank_per_d_model: row.rank / row.dModel,
+      paper_percent: row.paperPercent,
+      formula_percent: 100 * row.compressionRate,
+      element_counts_percent: 100 * (1 - sent / full),
+    };
+  });
 }

@@ -18,9 +18,9 @@
  * @module
  */
 import { tf } from "../backend/mod.ts";
-import type { KvCacheMode, LayerKv } from "./_block.ts";
+import type { KvCacheMode, LayerKv } from "../nn/mod.ts";
 
-export type { KvCacheMode } from "./_block.ts";
+export type { KvCacheMode } from "../nn/mod.ts";
 
 /**
  * Per-layer keys and values of a batch of partial streams, and how many positions they hold.

@@ -36,7 +36,7 @@ export {
   type PriorLoss,
 } from "./model.ts";
 export { KvCache, type KvCacheMode } from "./kv_cache.ts";
-export type { LayerKv } from "./_block.ts";
+export type { LayerKv } from "../nn/mod.ts";
 export { type PickOptions, pickTokens, type SampleOptions, type SampleResult } from "./sample.ts";
 export { type PriorBatch, type PriorBatches, trainPrior, type TrainPriorOptions } from "./train.ts";
 export { loadPrior, savePrior } from "./io.ts";

@@ -25,7 +25,6 @@
  * @module
  */
 import { tf, TracedFunction } from "../backend/mod.ts";
-import { tidyObject } from "./_tidy.ts";
 import {
   causalMask,
   columnMask,
@@ -35,8 +34,17 @@ import {
   rowMask,
   transposeImagePermutation,
 } from "../masks/mod.ts";
-import { Embedding, LayerNorm, Linear, Module, seedStream } from "../nn/mod.ts";
-import { Block, type KvCacheMode, type LayerKv } from "./_block.ts";
+import {
+  Embedding,
+  type KvCacheMode,
+  type LayerKv,
+  LayerNorm,
+  Linear,
+  Module,
+  seedStream,
+  tidyObject,
+  TransformerBlock,
+} from "../nn/mod.ts";
 import {
   type PriorConfig,
   type PriorLayerMask,
@@ -146,7 +154,7 @@ export class Prior extends Module {
    * not a stable API (its type stays private).
    * @ignore
    */
-  readonly blocks: Block[];
+  readonly blocks: TransformerBlock[];
   /** The final layer norm before the heads. */
   readonly lnFinal: LayerNorm;
   /** Projects to text-token logits. */
@@ -193,7 +201,10 @@ export class Prior extends Module {
     this.blocks = [];
     for (let l = 0; l < cfg.layers; l++) {
       this.blocks.push(
-        this.module(`blocks.${l}`, new Block(d, cfg.heads, cfg.mlpRatio, seeds, cfg.layers)),
+        this.module(
+          `blocks.${l}`,
+          new TransformerBlock(d, cfg.heads, cfg.mlpRatio, seeds, cfg.layers),
+        ),
       );
     }
     this.lnFinal = this.module("lnFinal", new LayerNorm(d));

@@ -23,7 +23,7 @@
  * @module
  */
 import { tf } from "../backend/mod.ts";
-import { checkOptionKeys, Rng } from "../io/mod.ts";
+import { checkOptionKeys, concatInt32, Rng } from "../io/mod.ts";
 import type { KvCacheMode } from "./kv_cache.ts";
 import type { Prior } from "./model.ts";
 
@@ -294,7 +294,8 @@ function checkRange(name: string, rows: Int32Array[], vocab: number): void {
  *   outside the vocabulary, a count, temperature, topK or topP out of range.
  * @example
  * ```ts
- * import { createPrior, samplePrior } from "./mod.ts";
+ * import { createPrior } from "./mod.ts";
+ * import { samplePrior } from "./sample.ts";
  * import { initBackend } from "../backend/mod.ts";
  * await initBackend();
  * const prior = createPrior({
@@ -356,9 +357,9 @@ export async function samplePrior(prior: Prior, options: SampleOptions): Promise
   checkPickOptions(pick, imageVocab); // fail before any work
 
   const prefillStart = performance.now();
-  const textTensor = tf.tensor2d(concatRows(texts), [captions, T], "int32");
+  const textTensor = tf.tensor2d(concatInt32(texts), [captions, T], "int32");
   const primeTensor = primeLength > 0
-    ? tf.tensor2d(concatRows(primes), [captions, primeLength], "int32")
+    ? tf.tensor2d(concatInt32(primes), [captions, primeLength], "int32")
     : undefined;
   const shared = prior.emptyCache(captions, mode);
   let logits = prior.extend(shared, { text: textTensor, image: primeTensor });
@@ -418,14 +419,4 @@ export async function samplePrior(prior: Prior, options: SampleOptions): Promise
     prefillMs,
     stepMs,
   };
-}
-
-function concatRows(rows: Int32Array[]): Int32Array {
-  const out = new Int32Array(rows.reduce((s, r) => s + r.length, 0));
-  let offset = 0;
-  for (const row of rows) {
-    out.set(row, offset);
-    offset += row.length;
-  }
-  return out;
 }

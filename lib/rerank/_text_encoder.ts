@@ -4,72 +4,20 @@
  * `<|eot|>` when the ids end with one, as CLIP reads its EOT position). The attention is causal,
  * so that token has seen the whole caption and nothing after it: pads never reach the feature.
  *
- * The block is a plain GPT-2 block; lib/prior has its own (with masks and a KV cache for sampling)
- * in a private file, so this one stays separate and minimal.
+ * Its blocks are lib/nn's `TransformerBlock`, the prior's block, here with a causal bias. Files
+ * written before the block was shared name the attention's projections `text.blockN.qkv` and
+ * `text.blockN.proj`, not `text.blockN.attention.…`: {@link legacyTextBlockName} maps them.
  *
  * @module
  */
 import { tf } from "../backend/mod.ts";
-import { Embedding, LayerNorm, Linear, Module } from "../nn/mod.ts";
-
-/** Exact GELU, x·Φ(x). */
-function gelu(x: tf.Tensor): tf.Tensor {
-  return tf.tidy(() => x.mul(tf.erf(x.mul(Math.SQRT1_2)).add(1)).mul(0.5));
-}
-
-/** Pre-LN block: x + causal attention(LN(x)), then x + MLP(LN(x)). */
-class TextBlock extends Module {
-  readonly ln1: LayerNorm;
-  readonly qkv: Linear;
-  readonly proj: Linear;
-  readonly ln2: LayerNorm;
-  readonly fc: Linear;
-  readonly fcOut: Linear;
-
-  constructor(
-    readonly width: number,
-    readonly heads: number,
-    mlpRatio: number,
-    layers: number,
-    seeds: () => number,
-  ) {
-    super();
-    // GPT-2's init: residual projections shrink with depth so the stream's variance stays put.
-    const residualStd = 0.02 / Math.sqrt(2 * layers);
-    this.ln1 = this.module("ln1", new LayerNorm(width));
-    this.qkv = this.module("qkv", new Linear(width, 3 * width, { seed: seeds(), std: 0.02 }));
-    this.proj = this.module("proj", new Linear(width, width, { seed: seeds(), std: residualStd }));
-    this.ln2 = this.module("ln2", new LayerNorm(width));
-    const hidden = Math.round(mlpRatio * width);
-    this.fc = this.module("fc", new Linear(width, hidden, { seed: seeds(), std: 0.02 }));
-    this.fcOut = this.module(
-      "fcOut",
-      new Linear(hidden, width, { seed: seeds(), std: residualStd }),
-    );
-  }
-
-  /** (B, L, width) → (B, L, width); `causal` is the (L, L) additive mask. */
-  apply(x: tf.Tensor3D, causal: tf.Tensor2D): tf.Tensor3D {
-    return tf.tidy(() => {
-      const [B, L] = x.shape;
-      const hd = this.width / this.heads;
-      const [q, k, v] = tf.split(this.qkv.apply(this.ln1.apply(x)), 3, 2).map((part) =>
-        part.reshape([B, L, this.heads, hd]).transpose([0, 2, 1, 3]) as tf.Tensor4D
-      ); // each (B, H, L, hd)
-      const scores = tf.matMul(q.mul(1 / Math.sqrt(hd)), k, false, true).add(causal);
-      const attended = tf.matMul(tf.softmax(scores), v).transpose([0, 2, 1, 3]); // (B, L, H, hd)
-      const h = x.add(this.proj.apply(attended.reshape([B, L, this.width])));
-      const mlp = this.fcOut.apply(gelu(this.fc.apply(this.ln2.apply(h))));
-      return h.add(mlp) as tf.Tensor3D;
-    });
-  }
-}
+import { Embedding, LayerNorm, Module, TransformerBlock } from "../nn/mod.ts";
 
 /** Token + position embeddings, causal blocks, a final LayerNorm, read out at the last real token. */
 export class TextEncoder extends Module {
   readonly token: Embedding;
   readonly position: Embedding;
-  readonly blocks: TextBlock[];
+  readonly blocks: TransformerBlock[];
   readonly lnFinal: LayerNorm;
 
   constructor(
@@ -94,7 +42,10 @@ export class TextEncoder extends Module {
     this.blocks = Array.from(
       { length: textLayers },
       (_, i) =>
-        this.module(`block${i}`, new TextBlock(textWidth, textHeads, mlpRatio, textLayers, seeds)),
+        this.module(
+          `block${i}`,
+          new TransformerBlock(textWidth, textHeads, mlpRatio, seeds, textLayers),
+        ),
     );
     this.lnFinal = this.module("lnFinal", new LayerNorm(textWidth));
   }
@@ -111,7 +62,7 @@ export class TextEncoder extends Module {
       const positions = tf.range(0, L, 1, "int32");
       let h = this.token.apply(ids).add(this.position.apply(positions)) as tf.Tensor3D;
       const causal = tf.linalg.bandPart(tf.ones([L, L]), -1, 0).sub(1).mul(1e9) as tf.Tensor2D;
-      for (const block of this.blocks) h = block.apply(h, causal);
+      for (const block of this.blocks) h = block.full(h, causal, null, null);
       h = this.lnFinal.apply(h) as tf.Tensor3D;
       // The last position not holding a pad (pads only trail a caption in encodeBatch's rows).
       const real = ids.notEqual(this.config.padId).cast("int32");
@@ -120,4 +71,16 @@ export class TextEncoder extends Module {
       return h.mul(pick).sum(1) as tf.Tensor2D;
     });
   }
+}
+
+/**
+ * A weight's name as this encoder holds it, from its name in a reranker file written before the
+ * text blocks were lib/nn's `TransformerBlock` (`text.block0.qkv.weight` →
+ * `text.block0.attention.qkv.weight`); other names are unchanged.
+ *
+ * @param name A tensor's name in a reranker file.
+ * @returns Its name in today's model.
+ */
+export function legacyTextBlockName(name: string): string {
+  return name.replace(/^(text\.block\d+)\.(qkv|proj)\./, "$1.attention.$2.");
 }

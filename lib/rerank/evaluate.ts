@@ -6,7 +6,7 @@
  * @module
  */
 import { tf } from "../backend/mod.ts";
-import { Rng } from "../io/mod.ts";
+import { Rng, wilsonInterval } from "../io/mod.ts";
 import type { ImageBatch } from "../data/mod.ts";
 import type { Reranker } from "./model.ts";
 
@@ -44,30 +44,6 @@ export interface RetrievalResult {
   chance: number;
   /** Each caption's rank of its own image in its pool (0: first). */
   ranks: Int32Array;
-}
-
-/**
- * The Wilson score interval of a binomial proportion (better than ±1.96·√(p(1−p)/n) near 0 and 1).
- *
- * @param successes k.
- * @param trials n ≥ 1.
- * @param z The normal quantile. @default 1.96 (95%)
- * @returns `[low, high]`.
- * @example
- * ```ts
- * import { wilsonInterval } from "./evaluate.ts";
- * const [low, high] = wilsonInterval(80, 100);
- * console.log(low.toFixed(3), high.toFixed(3)); // "0.711" "0.867"
- * ```
- */
-export function wilsonInterval(successes: number, trials: number, z = 1.96): [number, number] {
-  if (!(trials >= 1) || !(successes >= 0 && successes <= trials)) {
-    throw new RangeError(`wilsonInterval needs 0 ≤ successes ≤ trials, trials ≥ 1`);
-  }
-  const p = successes / trials, z2 = z * z;
-  const centre = (p + z2 / (2 * trials)) / (1 + z2 / trials);
-  const half = (z / (1 + z2 / trials)) * Math.sqrt(p * (1 - p) / trials + z2 / (4 * trials ** 2));
-  return [Math.max(0, centre - half), Math.min(1, centre + half)];
 }
 
 /** Embeddings of all images (bytes → [0, 1]) in chunks, as one (N, D) array. */

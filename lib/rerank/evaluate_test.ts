@@ -8,8 +8,8 @@ import {
   type RerankerConfig,
   retrievalAccuracy,
   trainReranker,
-  wilsonInterval,
 } from "./mod.ts";
+import { wilsonInterval } from "../io/mod.ts";
 
 await initBackend();
 

@@ -10,6 +10,7 @@ import { CheckpointMismatchError, CorruptFileError } from "../io/mod.ts";
 import { decodeSafetensors, loadWeights, saveWeights } from "../nn/mod.ts";
 import type { ResolvedRerankerConfig } from "./config.ts";
 import { createReranker, type Reranker } from "./model.ts";
+import { legacyTextBlockName } from "./_text_encoder.ts";
 
 const CONFIG_KEY = "reranker_config";
 
@@ -114,7 +115,7 @@ export async function loadReranker(
       err.message = `${path} holds a reranker of another configuration: ${diff}`;
       throw err;
     }
-    await loadWeights(path, options.into);
+    await loadWeights(path, options.into, { rename: legacyTextBlockName });
     return { model: options.into, metadata };
   }
   let model: Reranker;
@@ -128,7 +129,7 @@ export async function loadReranker(
     );
   }
   try {
-    await loadWeights(path, model);
+    await loadWeights(path, model, { rename: legacyTextBlockName });
   } catch (err) {
     model.dispose();
     throw err;

@@ -1,7 +1,13 @@
 import assert from "node:assert/strict";
 import { initBackend, tf } from "../backend/mod.ts";
 import { CheckpointMismatchError, CorruptFileError } from "../io/mod.ts";
-import { Linear, saveWeights } from "../nn/mod.ts";
+import {
+  decodeSafetensors,
+  encodeSafetensors,
+  Linear,
+  loadWeights,
+  saveWeights,
+} from "../nn/mod.ts";
 import { createReranker, loadReranker, type RerankerConfig, saveReranker } from "./mod.ts";
 
 await initBackend();
@@ -74,4 +80,35 @@ Deno.test("loadReranker: another configuration, no configuration, no file: clear
   await assert.rejects(() => loadReranker(`${dir}/none.safetensors`), /no reranker at .*none/);
   [model, wider, padded, plain].forEach((m) => m.dispose());
   await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("loadReranker reads files written before the text blocks were lib/nn's TransformerBlock", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const model = createReranker(TINY);
+    const path = `${dir}/rerank.safetensors`;
+    await saveReranker(path, model);
+    // The same file as the old code wrote it: text.block0.qkv.*, not text.block0.attention.qkv.*.
+    const { tensors, metadata } = decodeSafetensors(await Deno.readFile(path), path);
+    const legacy = [...tensors].map(([name, t]) =>
+      [name.replace(/^(text\.block\d+)\.attention\.(qkv|proj)\./, "$1.$2."), t] as const
+    );
+    assert.ok(legacy.some(([name]) => name === "text.block0.qkv.weight"));
+    const old = `${dir}/old.safetensors`;
+    const held = legacy.map(([n, t]) => [n, tf.tensor(t.data, t.shape)] as [string, tf.Tensor]);
+    await Deno.writeFile(old, encodeSafetensors(held, metadata));
+    tf.dispose(held.map(([, t]) => t));
+    const { model: loaded } = await loadReranker(old);
+    const ids = tf.tensor2d([[1, 2, 29, 28, 28]], [1, 5], "int32");
+    const pics = tf.randomUniform([3, 8, 8, 3], 0, 1, "float32", 1) as tf.Tensor4D;
+    const [a, b] = [model, loaded].map((m) => m.score(ids, pics));
+    assert.deepEqual(a.dataSync(), b.dataSync());
+    // Negative control: without the mapping the old names are a mismatch, not silently skipped.
+    await assert.rejects(() => loadWeights(old, createReranker(TINY)), CheckpointMismatchError);
+    tf.dispose([ids, pics, a, b]);
+    model.dispose();
+    loaded.dispose();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

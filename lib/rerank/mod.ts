@@ -53,12 +53,7 @@ export {
   type RerankTokenizer,
 } from "./data.ts";
 export { type RerankBatch, trainReranker, type TrainRerankerOptions } from "./train.ts";
-export {
-  retrievalAccuracy,
-  type RetrievalOptions,
-  type RetrievalResult,
-  wilsonInterval,
-} from "./evaluate.ts";
+export { retrievalAccuracy, type RetrievalOptions, type RetrievalResult } from "./evaluate.ts";
 export {
   nearMissAccuracy,
   type NearMissEvalOptions,

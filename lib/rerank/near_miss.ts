@@ -20,9 +20,8 @@ import {
   type NearMissKind,
   type Scene,
 } from "../data/mod.ts";
-import { Rng } from "../io/mod.ts";
+import { Rng, wilsonInterval } from "../io/mod.ts";
 import type { RerankTokenizer } from "./data.ts";
-import { wilsonInterval } from "./evaluate.ts";
 import type { Reranker } from "./model.ts";
 
 /**

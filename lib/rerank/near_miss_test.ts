@@ -10,7 +10,7 @@ import {
   type Scene,
   sceneMatches,
 } from "../data/mod.ts";
-import { Rng } from "../io/mod.ts";
+import { Rng, wilsonInterval } from "../io/mod.ts";
 import { BpeTokenizer } from "../tokenizer/mod.ts";
 import {
   createReranker,
@@ -18,7 +18,6 @@ import {
   type NearMissResult,
   type NearMissScorer,
   rerankerScorer,
-  wilsonInterval,
 } from "./mod.ts";
 
 await initBackend();

@@ -1,13 +1,14 @@
 /**
- * One pre-LayerNorm transformer block of the prior: masked multi-head self-attention and a GELU
- * MLP, each on a residual branch. The attention runs either over a whole stream (training, full
- * forward) or over new positions against a key/value cache (sampling).
+ * The one transformer block of the toolkit (GPT-2's pre-LayerNorm block): masked multi-head
+ * self-attention and a GELU MLP, each on a residual branch, initialised as GPT-2 is. The prior
+ * uses it with its attention masks (an additive bias, optionally over permuted states) and a
+ * key/value cache for sampling; the reranker's text encoder with a causal bias.
  *
  * @module
  */
 import { tf } from "../backend/mod.ts";
 import { tidyObject } from "./_tidy.ts";
-import { LayerNorm, Linear, Module } from "../nn/mod.ts";
+import { LayerNorm, Linear, Module } from "./module.ts";
 
 /** How a key/value cache stores past positions. */
 export type KvCacheMode = "concat" | "preallocated" | "compiled";
@@ -126,8 +127,25 @@ function writeWhere(cache: tf.Tensor4D, fresh: tf.Tensor4D, mask: tf.Tensor4D): 
   return cache.mul(tf.sub(1, mask)).add(fresh.mul(mask));
 }
 
-/** Pre-LN block: x + attention(LN(x)), then x + MLP(LN(x)), each branch with optional dropout. */
-export class Block extends Module {
+/**
+ * Pre-LN block: x + attention(LN(x)), then x + MLP(LN(x)), each branch with optional dropout.
+ *
+ * @example
+ * ```ts
+ * import { TransformerBlock } from "./mod.ts";
+ * import { initBackend, tf } from "../backend/mod.ts";
+ * await initBackend();
+ * let seed = 0;
+ * const block = new TransformerBlock(16, 2, 4, () => ++seed, 1);
+ * const x = tf.randomNormal([2, 5, 16], 0, 1, "float32", 1) as tf.Tensor3D;
+ * const causal = tf.linalg.bandPart(tf.ones([5, 5]), -1, 0).sub(1).mul(1e9) as tf.Tensor2D;
+ * const y = block.full(x, causal, null, null);
+ * console.log(y.shape); // [2, 5, 16]
+ * tf.dispose([x, causal, y]);
+ * block.dispose();
+ * ```
+ */
+export class TransformerBlock extends Module {
   readonly ln1: LayerNorm;
   readonly attention: Attention;
   readonly ln2: LayerNorm;

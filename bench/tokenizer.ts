@@ -4,7 +4,7 @@
  * Question: can a user train a 16k-vocabulary tokenizer on 1 MB of captions in a notebook cell
  * (seconds), and does encoding keep up with js-tiktoken (cl100k_base, its own vocabulary) on the
  * same text, caption by caption and as one long string?
- * Command: `deno task bench tokenizer`, or `deno run -A experiments/bench_tokenizer.ts [--quick]`
+ * Command: `deno task bench tokenizer`, or `deno run -A bench/tokenizer.ts [--quick]`
  * (plain JavaScript: no tfjs backend). `--quick` uses 50 kB texts and at most 2 trials.
  * Runtime: about a minute on one core (js-tiktoken is slow on words outside its vocabulary).
  * Expected: training in a few seconds; encode throughput at least js-tiktoken's.
@@ -62,7 +62,7 @@ function bestSeconds(
  * @returns Rows for `deno task bench`, with js-tiktoken's figure as the in-process peer.
  * @example
  * ```ts
- * import { benchTokenizer } from "./bench_tokenizer.ts";
+ * import { benchTokenizer } from "./tokenizer.ts";
  * for (const row of await benchTokenizer({ quick: true })) console.log(row);
  * ```
  */

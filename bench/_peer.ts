@@ -278,19 +278,3 @@ export function peakRssMb(): number {
     return NaN;
   }
 }
-
-/**
- * The median of some timings (robust to the odd slow step on a shared machine).
- *
- * @param values Numbers (at least one).
- * @returns Their median (the upper one for an even count).
- * @example
- * ```ts
- * import { median } from "./_peer.ts";
- * console.log(median([3, 1, 2])); // 2
- * ```
- */
-export function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}

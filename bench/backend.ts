@@ -5,13 +5,13 @@
  * is timed (its backward pass is a plain JavaScript loop that takes minutes).
  *
  * Command: `deno task bench conv` (every backend), or `DALLE_LAB_BACKEND=wasm deno run -A
- * experiments/bench_backend.ts [--quick]`. Runtime: ~10 s per backend, ~30 s on cpu.
+ * bench/backend.ts [--quick]`. Runtime: ~10 s per backend, ~30 s on cpu.
  *
  * @module
  */
 import { initBackend, tf } from "../lib/backend/mod.ts";
 import type { BenchOptions, BenchRow } from "./_peer.ts";
-import { BENCH_QUICK, benchMain } from "./_bench_main.ts";
+import { BENCH_QUICK, benchMain } from "./_cli.ts";
 
 const SHAPE = { batch: 16, size: 32, inCh: 64, outCh: 64, kernel: 3 };
 // Forward, input gradient and kernel gradient each cost 2·B·H·W·Cin·Cout·k² flops.
@@ -63,7 +63,7 @@ function timeConv(repeats: number, backward: boolean): { fwdMs: number; fwdBwdMs
  * @returns Rows for `deno task bench`: ms and GFLOP/s, forward and (except on cpu) backward.
  * @example
  * ```ts
- * import { benchBackend } from "./bench_backend.ts";
+ * import { benchBackend } from "./backend.ts";
  * for (const row of await benchBackend({ quick: true })) console.log(row);
  * ```
  */

@@ -10,7 +10,7 @@
  * `deno task bench`)? Does the cache keep the cost of a token flat from the first image position
  * to the last?
  * Command: `deno task bench prior` (every backend, 1 process and 2 workers, and the peers), or
- * `DALLE_LAB_BACKEND=wasm deno run -A experiments/bench_prior.ts [--procs=2] [--quick]`.
+ * `DALLE_LAB_BACKEND=wasm deno run -A bench/prior.ts [--procs=2] [--quick]`.
  * Runtime: about 2–3 minutes per backend on a 2-core machine.
  * Expected: sampling ms per token about the same at the first and last image position (each step
  * attends at most L = 96 keys, a small part of its work). wasm runs one thread per process, so
@@ -27,7 +27,7 @@
  */
 import { canTrace, initBackend, tf } from "../lib/backend/mod.ts";
 import { AdamW, paramCount, valueAndGrads } from "../lib/nn/mod.ts";
-import { type BenchOptions, type BenchRow, median, type PeerSpecs } from "./_peer.ts";
+import type { BenchOptions, BenchRow, PeerSpecs } from "./_peer.ts";
 import {
   createPrior,
   type KvCacheMode,
@@ -35,7 +35,8 @@ import {
   type PriorConfig,
   trainPrior,
 } from "../lib/prior/mod.ts";
-import { BENCH_PROCS, BENCH_QUICK, benchMain } from "./_bench_main.ts";
+import { BENCH_PROCS, BENCH_QUICK, benchMain } from "./_cli.ts";
+import { median } from "../lib/io/mod.ts";
 
 /** The benchmark config (the peer's constants T, N, VT, VI, D, L, H). */
 export const BENCH_PRIOR_CONFIG: PriorConfig = {
@@ -61,7 +62,7 @@ const PEER = new URL("../../shared/peers/torch_prior.py", import.meta.url).pathn
  * @returns One run, `prior`, whose JSON has `train_tokens_per_sec` and `sample_tokens_per_sec`.
  * @example
  * ```ts
- * import { priorPeers } from "./bench_prior.ts";
+ * import { priorPeers } from "./prior.ts";
  * console.log(priorPeers(true).prior.args);
  * ```
  */
@@ -187,7 +188,7 @@ async function sampleFigures(
  * @returns Rows for `deno task bench` (peer figures: run `prior`).
  * @example
  * ```ts
- * import { benchPrior } from "./bench_prior.ts";
+ * import { benchPrior } from "./prior.ts";
  * for (const row of await benchPrior({ quick: true })) console.log(row);
  * ```
  */

@@ -8,7 +8,7 @@
  * and 2.13 (run by `deno task bench`, at 2 and 1 threads)? And with the batch split over one
  * process or two workers (`trainDvae`'s `workers`)?
  * Command: `deno task bench dvae` (every backend, 1 process and 2 workers, and the peers), or
- * `DALLE_LAB_BACKEND=wasm deno run -A experiments/bench_dvae.ts [--procs=2] [--quick]`.
+ * `DALLE_LAB_BACKEND=wasm deno run -A bench/dvae.ts [--procs=2] [--quick]`.
  * Runtime: about 1–2 minutes per backend on a 2-core machine.
  * Expected: wasm runs one XNNPACK thread per process, so 2 workers nearly double its images/s;
  * TensorFlow already uses both cores in one process, so 2 workers mostly add overhead there. The
@@ -20,8 +20,9 @@
 import { canTrace, initBackend, tf } from "../lib/backend/mod.ts";
 import { createDvae, type Dvae, dvaeObjective, trainDvae } from "../lib/dvae/mod.ts";
 import { AdamW, paramCount, valueAndGrads } from "../lib/nn/mod.ts";
-import { type BenchOptions, type BenchRow, median, type PeerSpecs } from "./_peer.ts";
-import { BENCH_PROCS, BENCH_QUICK, benchMain } from "./_bench_main.ts";
+import type { BenchOptions, BenchRow, PeerSpecs } from "./_peer.ts";
+import { BENCH_PROCS, BENCH_QUICK, benchMain } from "./_cli.ts";
+import { median } from "../lib/io/mod.ts";
 
 const BATCH = 32;
 /** The batch of `--quick` runs, ours and the peer's: a smoke test, not a measurement. */
@@ -35,7 +36,7 @@ const PEER = new URL("../../shared/peers/torch_dvae.py", import.meta.url).pathna
  * @returns One run, `step`, whose JSON has `images_per_sec`.
  * @example
  * ```ts
- * import { dvaePeers } from "./bench_dvae.ts";
+ * import { dvaePeers } from "./dvae.ts";
  * console.log(dvaePeers(true).step.args);
  * ```
  */
@@ -111,7 +112,7 @@ async function trainerImagesPerSec(
  * @returns Rows for `deno task bench` (peer figure: run `step`, `images_per_sec`).
  * @example
  * ```ts
- * import { benchDvae } from "./bench_dvae.ts";
+ * import { benchDvae } from "./dvae.ts";
  * for (const row of await benchDvae({ quick: true })) console.log(row);
  * ```
  */

@@ -13,7 +13,7 @@
  * The 16-bit rows send IEEE halves; the traffic rows give the bytes one worker sends per step.
  *
  * Command: `deno task bench powersgd`, or `DALLE_LAB_BACKEND=wasm deno run -A
- * experiments/bench_powersgd.ts [--quick]`.
+ * bench/powersgd.ts [--quick]`.
  * Runtime: ~10 s per backend. Machines are shared and noisy: compare the ratio, not absolute times.
  *
  * @module
@@ -21,7 +21,7 @@
 import { initBackend, tf } from "../lib/backend/mod.ts";
 import { PowerSGD } from "../lib/powersgd/mod.ts";
 import type { BenchOptions, BenchRow, PeerSpecs } from "./_peer.ts";
-import { BENCH_QUICK, benchMain } from "./_bench_main.ts";
+import { BENCH_QUICK, benchMain } from "./_cli.ts";
 
 const SIZE = { n: 1024, m: 1024, rank: 32, warmupSteps: 3, timedSteps: 20 };
 const PEER_SCRIPT = new URL("../../shared/peers/torch_powersgd.py", import.meta.url).pathname;
@@ -61,7 +61,7 @@ function timeOurs(
  * @returns Runs `w4` and `w1` (4 and 1 simulated workers), whose JSON has `ms_per_step`.
  * @example
  * ```ts
- * import { powerSgdPeers } from "./bench_powersgd.ts";
+ * import { powerSgdPeers } from "./powersgd.ts";
  * console.log(powerSgdPeers(true).w4.args);
  * ```
  */
@@ -88,7 +88,7 @@ export function powerSgdPeers(quick = false): PeerSpecs {
  * @returns Rows for `deno task bench` (peer figures: runs `w4` and `w1`, `ms_per_step`).
  * @example
  * ```ts
- * import { benchPowerSgd } from "./bench_powersgd.ts";
+ * import { benchPowerSgd } from "./powersgd.ts";
  * console.table(await benchPowerSgd({ quick: true }));
  * ```
  */

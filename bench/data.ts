@@ -8,7 +8,7 @@
  * judge run on the backend of this process (`$DALLE_LAB_BACKEND`, else `auto`).
  *
  * Command: `deno task bench data` (every backend), or `DALLE_LAB_BACKEND=wasm deno run -A
- * experiments/bench_data.ts [--quick]`. Runtime: ~30 s per backend (the judge's weights ship
+ * bench/data.ts [--quick]`. Runtime: ~30 s per backend (the judge's weights ship
  * with the toolkit in lib/judge/weights, so nothing is trained first). `--quick` generates 500
  * shapes, judges 200 renders, and trains a 10-step judge in a temporary folder instead of loading
  * the shipped one.
@@ -20,7 +20,7 @@ import { batches, imageGrid, loadFashionMnist, makeShapes, toRgb32 } from "../li
 import { createShapesJudge, judgeAccuracy } from "../lib/judge/mod.ts";
 
 import type { BenchOptions, BenchRow } from "./_peer.ts";
-import { BENCH_QUICK, benchMain } from "./_bench_main.ts";
+import { BENCH_QUICK, benchMain } from "./_cli.ts";
 
 async function seconds<T>(fn: () => Promise<T>): Promise<[T, number]> {
   const started = performance.now();
@@ -36,7 +36,7 @@ async function seconds<T>(fn: () => Promise<T>): Promise<[T, number]> {
  * @returns Rows for `deno task bench`: seconds and rates per step, judge accuracy per split.
  * @example
  * ```ts
- * import { benchData } from "./bench_data.ts";
+ * import { benchData } from "./data.ts";
  * for (const row of await benchData({ quick: true })) console.log(row);
  * ```
  */

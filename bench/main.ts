@@ -58,25 +58,25 @@ interface Suite {
 }
 
 const SUITES: Record<string, Suite> = {
-  conv: { file: "./bench_backend.ts", fn: "benchBackend", backends: ["tensorflow", "wasm", "cpu"] },
-  data: { file: "./bench_data.ts", fn: "benchData", backends: ["tensorflow", "wasm"] },
-  tokenizer: { file: "./bench_tokenizer.ts", fn: "benchTokenizer", backends: [null] },
+  conv: { file: "./backend.ts", fn: "benchBackend", backends: ["tensorflow", "wasm", "cpu"] },
+  data: { file: "./data.ts", fn: "benchData", backends: ["tensorflow", "wasm"] },
+  tokenizer: { file: "./tokenizer.ts", fn: "benchTokenizer", backends: [null] },
   dvae: {
-    file: "./bench_dvae.ts",
+    file: "./dvae.ts",
     fn: "benchDvae",
     peers: "dvaePeers",
     backends: ["tensorflow", "wasm"],
     procs: [1, 2],
   },
   prior: {
-    file: "./bench_prior.ts",
+    file: "./prior.ts",
     fn: "benchPrior",
     peers: "priorPeers",
     backends: ["tensorflow", "wasm"],
     procs: [1, 2],
   },
   powersgd: {
-    file: "./bench_powersgd.ts",
+    file: "./powersgd.ts",
     fn: "benchPowerSgd",
     peers: "powerSgdPeers",
     backends: ["tensorflow", "wasm"],

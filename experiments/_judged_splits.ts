@@ -15,6 +15,7 @@ import {
   type JudgedCaption,
   MANIFEST_FILE,
   Pipeline,
+  readManifest,
   REFERENCE_DIR,
 } from "../lib/pipeline/mod.ts";
 
@@ -206,8 +207,7 @@ async function withReranker(pipeline: Pipeline, path: string, experiment: string
  */
 export async function trainSetWarning(dir: string, cfg: CaptionConfig): Promise<string> {
   try {
-    const manifest = JSON.parse(await Deno.readTextFile(`${dir}/${MANIFEST_FILE}`));
-    const run = manifest?.notes?.run;
+    const run = (await readManifest(dir)).notes?.run;
     const config = typeof run === "string" ? await readRunConfig(run) : null;
     if (!config || !("trainCount" in config)) return "";
     if (config.trainCount === cfg.trainCount && config.trainSeed === cfg.trainSeed) return "";

@@ -15,51 +15,6 @@ import type { BpeTokenizer } from "../lib/tokenizer/mod.ts";
 import { interval95 } from "../lib/io/mod.ts";
 
 /**
- * The prior's batch of a step: scenes drawn epoch by epoch (lib/data's `batchIndicesAt`), their
- * captions with BPE dropout seeded by the step, and their dVAE tokens. BPE dropout lengthens some
- * encodings past `textLen`: with `bpeTooLong` "undropped" those are encoded again without dropout
- * (counted in `undropped`), with "cut" they lose their last words (counted in `truncated`); the
- * caller reports the counts.
- *
- * @param train The training scenes.
- * @param tokens Their image tokens, (N, n²) row-major.
- * @param tokenizer The BPE tokenizer.
- * @param o Batch size, seed, BPE dropout, what to do with overflowing captions, text length.
- * @returns `batchAt(step)`.
- */
-export function buildBatchAt(
-  train: ShapesDataset,
-  tokens: Int32Array,
-  tokenizer: BpeTokenizer,
-  o: {
-    batch: number;
-    seed: number;
-    bpeDropout: number;
-    bpeTooLong: "cut" | "undropped";
-    textLen: number;
-  },
-): ((step: number) => PriorBatch) & { truncated: number; undropped: number } {
-  const per = tokens.length / train.captions.length;
-  const batchAt = (step: number) => {
-    const index = batchIndicesAt(train.captions.length, { batchSize: o.batch, seed: o.seed }, step);
-    const { ids, undropped } = tokenizer.encodeBatch(index.map((i) => train.captions[i]), {
-      textLen: o.textLen,
-      dropout: o.bpeDropout,
-      seed: step,
-      tooLong: o.bpeTooLong,
-      onTruncate: (cut) => (batchAt.truncated += cut.length),
-    });
-    batchAt.undropped += undropped.length;
-    const image = new Int32Array(o.batch * per);
-    index.forEach((i, b) => image.set(tokens.subarray(i * per, (i + 1) * per), b * per));
-    return { text: ids, image };
-  };
-  batchAt.truncated = 0;
-  batchAt.undropped = 0;
-  return batchAt;
-}
-
-/**
  * The indices of the first `count` distinct captions of a set.
  *
  * @param captions The set's captions.

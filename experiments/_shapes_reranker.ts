@@ -142,7 +142,7 @@ if (import.meta.main) {
   await initBackend(job.backend as Parameters<typeof initBackend>[0]);
   const train = await makeShapes({ count: job.trainCount, seed: job.trainSeed, split: "train" });
   const tokenizer = await BpeTokenizer.load(job.tokenizer);
-  const dvae = await loadDvae(job.dvae);
+  const { model: dvae } = await loadDvae(job.dvae);
   const reranker = await trainShapesReranker(job, train, tokenizer, dvae);
   await saveReranker(job.out, reranker);
   reranker.dispose();

@@ -209,7 +209,8 @@ export async function writeFigures(
   const runs = new Map<string, RunRecord>();
   const runOf = async (experiment: string) => {
     if (!runs.has(experiment)) {
-      runs.set(experiment, await readRun(await requireRun(experiment, { print })));
+      const command = [`experiments/${experiment}.ts`];
+      runs.set(experiment, await readRun(await requireRun(experiment, { print, command })));
     }
     return runs.get(experiment)!;
   };

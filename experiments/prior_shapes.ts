@@ -66,6 +66,7 @@ import {
   imageTokens,
   judgeCandidates,
   Pipeline,
+  priorBatches,
   RERANKER_RECIPE,
   type RerankerRecipe,
 } from "../lib/pipeline/mod.ts";
@@ -79,7 +80,6 @@ import {
 } from "./_shapes_reranker.ts";
 import { agreementOf, formatAgreement } from "../lib/display/mod.ts";
 import {
-  buildBatchAt,
   completionGrid,
   distinctCaptions,
   intervalColumns,
@@ -250,7 +250,7 @@ async function build(
   train: ShapesDataset,
   clock: StageClock,
 ) {
-  const dvae = await loadDvae(cfg.dvae).catch((err: Error) => {
+  const { model: dvae } = await loadDvae(cfg.dvae).catch((err: Error) => {
     throw new Error(
       `cannot load the shapes dVAE (${err.message}); train it with ` +
         "`deno run -A experiments/dvae_train.ts --dataset=shapes`, or pass --dvae=PATH",
@@ -297,7 +297,7 @@ async function build(
     resume: cfg.resume,
   });
   console.log(`[prior_shapes] prior: ${paramCount(prior)} parameters → ${log.dir}`);
-  const batchAt = buildBatchAt(train, tokens, tokenizer, {
+  const batchAt = priorBatches(train, tokens, tokenizer, {
     ...cfg,
     bpeTooLong: cfg.bpeTooLong as "cut" | "undropped",
     textLen,

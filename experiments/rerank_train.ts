@@ -9,8 +9,7 @@
  *   pipeline: without --pipeline, the full one, else the shipped reference one, else the quick
  *   one, else the newest demo run's (see experiments/rerank_n_sweep.ts); config.json records
  *   `pipeline` and `pipelineSource`.
- *   `--tokenizer=PATH` (a tokenizer file) or `--prior=data/cache/prior_shapes.safetensors` (the
- *   tokenizer its metadata names) take precedence. `--resume=data/runs/rerank_train/<run>`
+ *   `--tokenizer=PATH` (a tokenizer file) takes precedence. `--resume=data/runs/rerank_train/<run>`
  *   continues a stopped run from its last checkpoint. `--backend=NAME`, else $DALLE_LAB_BACKEND,
  *   else `auto`. The training recipe is lib/pipeline's RERANKER_RECIPE, each part a flag, all
  *   recorded in config.json: `--nearMisses=5 --nearMissWeight=1` (NegCLIP's hard negatives: each
@@ -59,7 +58,7 @@
 import { canTrace, defaultWorkers, ensureBackend } from "../lib/backend/mod.ts";
 import { makeShapes, parseCaption, sceneMatches, type ShapesSplit } from "../lib/data/mod.ts";
 import { type Experiment, experimentMain, UsageError, writeCsv } from "../lib/log/mod.ts";
-import { decodeSafetensors, openRunLog, paramCount } from "../lib/nn/mod.ts";
+import { openRunLog, paramCount } from "../lib/nn/mod.ts";
 import {
   checkRecipe,
   MANIFEST_FILE,
@@ -114,8 +113,6 @@ export const DEFAULTS = {
   pipeline: "",
   /** A tokenizer file to use instead of the pipeline's. */
   tokenizer: "",
-  /** A saved prior (experiments/prior_shapes.ts) whose tokenizer to use (its metadata names it). */
-  prior: "",
   /** Caption positions; 0 = the longest training caption's ids + `<|eot|>`. */
   textLen: 0,
   /** Width of the text encoder (lib/rerank's default). @accepts integer ≥ 1 */
@@ -223,17 +220,9 @@ export interface RetrievalRow {
   [key: string]: string | number;
 }
 
-/** The tokenizer: the file `tokenizer` names, else the one `prior`'s metadata names, else the
- * pipeline's (chosen as the header says). */
+/** The tokenizer: the file `tokenizer` names, else the pipeline's (chosen as the header says). */
 async function loadTokenizer(c: RerankTrainConfig) {
-  let path = c.tokenizer;
-  if (!path && c.prior) {
-    const { metadata } = decodeSafetensors(await Deno.readFile(c.prior), c.prior);
-    if (!metadata.tokenizer) {
-      throw new TypeError(`${c.prior} names no tokenizer: was it written by prior_shapes.ts?`);
-    }
-    path = metadata.tokenizer;
-  }
+  const path = c.tokenizer;
   if (path) return { tokenizer: await BpeTokenizer.load(path), path, pipeline: null };
   const pipeline = await choosePipeline(c.pipeline, "rerank_train");
   // lib/pipeline's checks, not a second reading of the manifest: the tokenizer file is a plain
@@ -243,8 +232,7 @@ async function loadTokenizer(c: RerankTrainConfig) {
   if (checked === undefined) {
     throw new TypeError(`${pipeline.dir}/${MANIFEST_FILE} names no tokenizer part`);
   }
-  path = checked;
-  return { tokenizer: await BpeTokenizer.load(path), path, pipeline };
+  return { tokenizer: await BpeTokenizer.load(checked), path: checked, pipeline };
 }
 
 /** The dVAE `throughDvae` passes images through: `dvae`'s file, else the pipeline's part. */
@@ -257,7 +245,7 @@ async function loadCodec(c: RerankTrainConfig, pipelineDir: string) {
     path = (await verifyParts(pipelineDir, await readManifest(pipelineDir))).dvae ?? "";
     if (!path) throw new TypeError(`${pipelineDir}/${MANIFEST_FILE} names no dVAE part`);
   }
-  return { dvae: await loadDvae(path), path };
+  return { dvae: (await loadDvae(path)).model, path };
 }
 
 /**
@@ -330,7 +318,7 @@ export async function run(overrides: Partial<RerankTrainConfig> = {}): Promise<{
     config: {
       ...c,
       pipeline: pipeline?.dir ?? "",
-      pipelineSource: pipeline?.source ?? "unused: --tokenizer or --prior",
+      pipelineSource: pipeline?.source ?? "unused: --tokenizer",
       dvae: codec?.path ?? "",
       backend,
       model: model.config,

@@ -19,7 +19,7 @@ import {
   pngStats,
   screenshot,
 } from "../lib/display/mod.ts";
-import { interval95, readRun, requireRun } from "../lib/io/mod.ts";
+import { interval95, readRun } from "../lib/io/mod.ts";
 import { experimentFlags, writeCsv } from "../lib/log/mod.ts";
 import { type JudgedCaption, readReferenceRecord, REFERENCE_DIR } from "../lib/pipeline/mod.ts";
 import { writeDemoReport } from "../experiments/_demo_report.ts";
@@ -252,7 +252,18 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {
-    const dir = await requireRun("demo", { repo: root, command: ["experiments/demo.ts"] });
+    // This commit's main job at its quick budget, not whatever run sits in data/runs.
+    const made = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "experiments/demo.ts", "--quick"],
+      cwd: root,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const out = new TextDecoder().decode(made.stdout);
+    assert.equal(made.code, 0, `demo --quick failed:\n${new TextDecoder().decode(made.stderr)}`);
+    const reported = /^Report: (\S+)\/report\.html /m.exec(out)?.[1];
+    assert.ok(reported, `demo --quick names no report:\n${out.slice(-2000)}`);
+    const dir = `${root}/${reported}`;
     const run = await readRun(dir);
     for (const key of ["pipeline", "dvaeRun", "priorRun"]) {
       assert.equal(typeof run.config[key], "string", `config.json names its ${key}`);

@@ -26,7 +26,7 @@ export const DVAE_CONFIG_KEY = "dvae_config";
  * const dir = await Deno.makeTempDir();
  * const dvae = createDvae({ hidden: 8, groups: 2, vocabSize: 16, imageSize: 8 });
  * await saveDvae(`${dir}/dvae.safetensors`, dvae, { dataset: "demo" });
- * const back = await loadDvae(`${dir}/dvae.safetensors`);
+ * const { model: back } = await loadDvae(`${dir}/dvae.safetensors`);
  * console.log(back.config.vocabSize); // 16
  * dvae.dispose(); back.dispose();
  * ```
@@ -44,19 +44,22 @@ export async function saveDvae(
  * the configuration stored in the file.
  *
  * @param path The `.safetensors` file.
- * @returns The model with its weights (caller disposes) and, on `metadata`, the file's metadata.
+ * @returns The model with its weights (caller disposes) and the file's metadata, the shape every
+ *   model's loader returns (`loadPrior`, `loadReranker`).
  * @throws {CorruptFileError} A truncated or corrupt file, or one without a usable configuration.
  * @example
  * ```ts
  * import { loadDvae } from "./mod.ts";
  * const path = "data/cache/dvae_fashion.safetensors";
  * try {
- *   const dvae = await loadDvae(path);
- *   dvae.dispose();
+ *   const { model } = await loadDvae(path);
+ *   model.dispose();
  * } catch { console.log(`train one first: deno run -A experiments/dvae_train.ts`); }
  * ```
  */
-export async function loadDvae(path: string): Promise<Dvae & { metadata: Record<string, string> }> {
+export async function loadDvae(
+  path: string,
+): Promise<{ model: Dvae; metadata: Record<string, string> }> {
   await ensureBackend();
   let bytes: Uint8Array;
   try {
@@ -92,5 +95,5 @@ export async function loadDvae(path: string): Promise<Dvae & { metadata: Record<
     model.dispose();
     throw err;
   }
-  return Object.assign(model, { metadata });
+  return { model, metadata };
 }

@@ -222,9 +222,9 @@ Deno.test("evaluateDvae and save/load: the EMA model round-trips through a file"
   assert.equal(figures.images, 10);
   assert.ok(figures.mse > 0 && figures.perplexity >= 1 && figures.usedFraction <= 1);
   assert.ok(Number.isFinite(figures.elbBitsPerDim));
-  const loaded = await loadDvae(path);
+  const { model: loaded, metadata } = await loadDvae(path);
   assert.deepEqual(loaded.config, dvae.config);
-  assert.equal(loaded.metadata.note, "test");
+  assert.equal(metadata.note, "test");
   const again = evaluateDvae(loaded, images, { batchSize: 4 });
   assert.deepEqual(again, figures, "same weights, same seed → same figures");
   await assert.rejects(() => loadDvae(`${dir}/missing.safetensors`), /no dVAE at/);

@@ -1,7 +1,8 @@
 /**
  * Plain helpers every piece may use, free of TensorFlow (nothing here imports lib/backend or
  * lib/nn): atomic file writes, `exists`, CSV, reading run folders back, the toolkit's seeded
- * generators with named, version-frozen streams, and the check of option keys.
+ * generators with named, version-frozen streams, the check of option keys, and the few statistics
+ * every figure rests on (median, Wilson's interval, a mean with its 95% interval).
  *
  * @example
  * ```ts

@@ -12,10 +12,10 @@ export interface RequireRunOptions {
   /** The repository's root folder (notebooks run in `notebooks/`: pass `".."`). @default "." */
   repo?: string;
   /**
-   * The full run's script and flags, relative to `repo`.
-   * @default [`experiments/${experiment}.ts`]
+   * The full run's script and flags, relative to `repo` (the caller names its experiment's
+   * script: this layer knows no experiment).
    */
-  command?: string[];
+  command: string[];
   /**
    * What runs when there is no run yet: the same script at its small budget.
    * @default [...command, "--quick"]
@@ -42,18 +42,19 @@ export function commandLine(args: string[]): string {
  * @example
  * ```ts ignore
  * import { readRun, requireRun } from "./mod.ts";
- * const run = await readRun(await requireRun("powersgd_rank_sweep", { repo: ".." }));
+ * const command = ["experiments/powersgd_rank_sweep.ts"];
+ * const run = await readRun(await requireRun("powersgd_rank_sweep", { repo: "..", command }));
  * ```
  */
 export async function requireRun(
   experiment: string,
-  options: RequireRunOptions = {},
+  options: RequireRunOptions,
 ): Promise<string> {
   const repo = options.repo ?? ".";
   const root = `${repo}/data/runs`;
   const found = await latestRun(experiment, { root, preferFull: true });
   if (found !== null) return found;
-  const command = options.command ?? [`experiments/${experiment}.ts`];
+  const command = options.command;
   const fallback = options.fallback ?? [...command, "--quick"];
   const print = options.print ?? ((line: string) => console.log(line));
   print(

@@ -9,6 +9,9 @@ async function fakeRepo(script: string): Promise<string> {
   return repo;
 }
 
+/** The fake experiment's script, as a caller names it. */
+const TOY = ["experiments/toy.ts"];
+
 const WRITES_RUN = `
 const dir = "data/runs/toy/20261202T000000Z_quick";
 await Deno.mkdir(dir, { recursive: true });
@@ -20,7 +23,7 @@ Deno.test("requireRun: with no run, prints the full command, runs --quick and re
   const repo = await fakeRepo(WRITES_RUN);
   try {
     const lines: string[] = [];
-    const dir = await requireRun("toy", { repo, print: (l) => lines.push(l) });
+    const dir = await requireRun("toy", { repo, command: TOY, print: (l) => lines.push(l) });
     assert.equal(dir, `${repo}/data/runs/toy/20261202T000000Z_quick`);
     assert.deepEqual(await readRunConfig(dir), { quick: true });
     assert.match(lines[0], /full run is `deno run -A experiments\/toy\.ts`/);
@@ -28,7 +31,7 @@ Deno.test("requireRun: with no run, prints the full command, runs --quick and re
     assert.ok(lines.includes("  training --quick"), lines.join("\n"));
     // A second call finds the run and runs nothing.
     const again: string[] = [];
-    assert.equal(await requireRun("toy", { repo, print: (l) => again.push(l) }), dir);
+    assert.equal(await requireRun("toy", { repo, command: TOY, print: (l) => again.push(l) }), dir);
     assert.deepEqual(again, []);
   } finally {
     await Deno.remove(repo, { recursive: true });
@@ -40,11 +43,11 @@ Deno.test("requireRun: a failing fallback or one that writes no run is an error"
   const silent = await fakeRepo('console.log("did nothing");');
   try {
     await assert.rejects(
-      () => requireRun("toy", { repo: failing, print: () => {} }),
+      () => requireRun("toy", { repo: failing, command: TOY, print: () => {} }),
       /--quick failed \(exit 3\); its last lines:\nbad data/,
     );
     await assert.rejects(
-      () => requireRun("toy", { repo: silent, print: () => {} }),
+      () => requireRun("toy", { repo: silent, command: TOY, print: () => {} }),
       /ended but wrote no run under .*data\/runs\/toy/,
     );
   } finally {

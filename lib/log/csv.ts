@@ -5,7 +5,7 @@
  * @module
  */
 import * as aq from "arquero";
-import { formatCsv, writeFileAtomic } from "../io/mod.ts";
+import { formatCsv, parseCsv, writeFileAtomic } from "../io/mod.ts";
 import type { MetricsRow } from "./run_log.ts";
 
 /**
@@ -25,8 +25,9 @@ export async function writeCsv(path: string, rows: MetricsRow[]): Promise<void> 
 }
 
 /**
- * Reads a CSV file into an arquero table (numbers parsed). For plain rows without arquero, see
- * lib/io's `parseCsv` and `readRun`.
+ * Reads a CSV file into an arquero table, parsed by lib/io's `parseCsv` (the one CSV reader of
+ * the toolkit: numbers and booleans typed, empty cells null, quoted fields kept as text). For
+ * plain rows without arquero, call `parseCsv` or `readRun`.
  *
  * @param path The file.
  * @returns The table.
@@ -39,5 +40,5 @@ export async function writeCsv(path: string, rows: MetricsRow[]): Promise<void> 
  * ```
  */
 export async function readCsv(path: string): Promise<aq.ColumnTable> {
-  return aq.fromCSV(await Deno.readTextFile(path));
+  return aq.from(parseCsv(await Deno.readTextFile(path)));
 }

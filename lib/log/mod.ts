@@ -1,10 +1,11 @@
 /**
  * Run logging: a run folder `data/runs/<experiment>/<UTC timestamp>_<tag>/` holding `config.json`
- * (the run's configuration, its experiment and the backend it ran on) and `metrics.csv` (one row
- * per logged step, `step` first), progress through one interface (`Progress`: a line per interval
- * on the terminal; in a notebook the sink lib/display registers, one display updated in place),
- * resuming a run into its folder, and flags parsed against a defaults object, with `--backend`
- * understood by every experiment. Files are written through lib/io's atomic writer; lib/io's
+ * (the run's configuration, its experiment, the backend it ran on, the commit and the machine) and
+ * `metrics.csv` (one row per logged step, `step` first), progress through one interface
+ * (`Progress`: a line per interval on the terminal; in a notebook that called lib/display's
+ * `useNotebookProgress`, one display updated in place), resuming a run into its folder, flags
+ * parsed against a defaults object, with `--backend` understood by every experiment, and the one
+ * entry point of every experiment (`experimentMain`). Files are written through lib/io's atomic writer; lib/io's
  * `readRun` and `latestRun` read run folders back.
  *
  * @example

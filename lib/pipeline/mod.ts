@@ -43,6 +43,7 @@ export {
   imageTokens,
   tokensToImages,
 } from "./codec.ts";
+export { type PriorBatchAt, priorBatches, type PriorBatchOptions } from "./prior_batches.ts";
 export {
   BATCH_NEGATIVES_ONLY,
   checkRecipe,

@@ -201,9 +201,9 @@ export class Pipeline {
     };
     try {
       const tokenizer = await BpeTokenizer.load(join(dir, parts.tokenizer.file));
-      const dvae = await loadDvae(join(dir, parts.dvae.file));
+      const { model: dvae } = await loadDvae(join(dir, parts.dvae.file));
       loaded.push(dvae);
-      const { prior } = await loadPrior(join(dir, parts.prior.file));
+      const { model: prior } = await loadPrior(join(dir, parts.prior.file));
       loaded.push(prior);
       const reranker = parts.reranker
         ? (await loadReranker(join(dir, parts.reranker.file))).model

@@ -27,7 +27,7 @@ const CONFIG_KEY = "prior_config";
  * });
  * const path = `${await Deno.makeTempDir()}/prior.safetensors`;
  * await savePrior(path, prior);
- * const { prior: copy } = await loadPrior(path);
+ * const { model: copy } = await loadPrior(path);
  * console.log(copy.config.dModel); // 16
  * prior.dispose(); copy.dispose();
  * ```
@@ -52,14 +52,14 @@ export async function savePrior(
  * ```ts
  * import { loadPrior } from "./mod.ts";
  * try {
- *   const { prior } = await loadPrior("data/cache/prior_shapes.safetensors");
+ *   const { model: prior } = await loadPrior("data/cache/prior_shapes.safetensors");
  *   prior.dispose();
  * } catch (e) { console.log((e as Error).message); }
  * ```
  */
 export async function loadPrior(
   path: string,
-): Promise<{ prior: Prior; metadata: Record<string, string> }> {
+): Promise<{ model: Prior; metadata: Record<string, string> }> {
   let bytes: Uint8Array;
   try {
     bytes = await Deno.readFile(path);
@@ -89,5 +89,5 @@ export async function loadPrior(
     prior.dispose();
     throw err;
   }
-  return { prior, metadata };
+  return { model: prior, metadata };
 }

@@ -98,7 +98,7 @@ Deno.test("trainPrior writes a checkpoint; savePrior/loadPrior round-trip gives 
   assert.equal(step, 3);
   assert.equal((config as { model: { dModel: number } }).model.dModel, 16);
   await savePrior(`${dir}/prior.safetensors`, prior, { tokenizer: "tok.json" });
-  const { prior: loaded, metadata } = await loadPrior(`${dir}/prior.safetensors`);
+  const { model: loaded, metadata } = await loadPrior(`${dir}/prior.safetensors`);
   assert.equal(metadata.tokenizer, "tok.json");
   assert.deepEqual(loaded.config, prior.config);
   const text = tf.tensor2d(BATCH.text, [2, T], "int32");

@@ -6,12 +6,10 @@
  * @module
  */
 import { tf } from "../lib/backend/mod.ts";
-import { batchIndicesAt, imageGrid, type ShapesDataset } from "../lib/data/mod.ts";
+import { imageGrid } from "../lib/data/mod.ts";
 import { agreement, captionAgreement, type ShapesJudge } from "../lib/judge/mod.ts";
 import type { MetricsRow } from "../lib/log/mod.ts";
 import { bestOfFirst, type JudgedCaption, type Pipeline } from "../lib/pipeline/mod.ts";
-import type { PriorBatch } from "../lib/prior/mod.ts";
-import type { BpeTokenizer } from "../lib/tokenizer/mod.ts";
 import { interval95 } from "../lib/io/mod.ts";
 
 /**

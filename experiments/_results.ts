@@ -41,6 +41,8 @@ const notDemoStage: Where = (dir) => !/\/\d{8}T\d{6}Z_(demo|reference)_/.test(di
 interface SectionSpec {
   name: string;
   experiment: string;
+  /** The entry point whose header states the question. @default experiments/<experiment>.ts */
+  module?: string;
   command: string;
   where?: Where;
   tables: (run: RunRecord, repo: string) => Promise<ResultsSection["tables"]>;
@@ -356,6 +358,7 @@ const SECTIONS: readonly SectionSpec[] = [
   {
     name: "bench",
     experiment: "bench",
+    module: "../bench/main.ts",
     command: "deno task bench",
     tables: summaryTable(
       "One row per workload, backend and process count; `speed ÷ best` is our speed over the " +
@@ -383,8 +386,9 @@ const SECTIONS: readonly SectionSpec[] = [
 ];
 
 /** The question an experiment answers: the first sentence of its header, as `--help` shows it. */
-function questionOf(experiment: string): string {
-  return moduleDocs(new URL(`./${experiment}.ts`, import.meta.url), []).question;
+function questionOf(spec: SectionSpec): string {
+  return moduleDocs(new URL(spec.module ?? `./${spec.experiment}.ts`, import.meta.url), [])
+    .question;
 }
 
 /**
@@ -415,7 +419,7 @@ export async function writeResults(
     const wallTime = run === null ? undefined : await wallTimeOf(run);
     sections.push({
       name: spec.name,
-      question: questionOf(spec.experiment),
+      question: questionOf(spec),
       command: spec.command,
       run: shown,
       wallTime,

@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { loadSharp } from "./_sharp.ts";
 import { tf } from "../backend/mod.ts";
 
 /** Images stored as bytes, NHWC. */
@@ -251,7 +252,7 @@ export async function resizeImages(
   size: number,
   options: { kernel?: "nearest" | "linear" | "cubic" | "lanczos3" } = {},
 ): Promise<ImageBatch> {
-  const { default: sharp } = await import("sharp");
+  const sharp = await loadSharp();
   const outBytes = size * size * batch.channels;
   const data = new Uint8Array(batch.count * outBytes);
   for (let n = 0; n < batch.count; n++) {

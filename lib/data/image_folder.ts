@@ -8,7 +8,7 @@
  *
  * @module
  */
-import sharp from "sharp";
+import { loadSharp } from "./_sharp.ts";
 import { fromCSV } from "arquero";
 import { extname, join, normalize } from "node:path";
 import type { CaptionedImages, ImageBatch } from "./image_batch.ts";
@@ -51,12 +51,13 @@ export interface ImageFolder extends CaptionedImages {
 }
 
 /** Throws unless sharp reads `background` as a colour (it parses it here, touching no image). */
-function checkBackground(background: string): void {
+async function checkBackground(background: string): Promise<void> {
   if (typeof background !== "string") {
     throw new TypeError(
       `loadImageFolder: background must be a CSS colour string, got ${typeof background}`,
     );
   }
+  const sharp = await loadSharp();
   try {
     sharp().flatten({ background });
   } catch (cause) {
@@ -129,7 +130,7 @@ async function readSidecar(path: string): Promise<string | null> {
  * @example
  * ```ts
  * import { loadImageFolder } from "./image_folder.ts";
- * import sharp from "sharp";
+ * import { loadSharp } from "./_sharp.ts";
  * const dir = await Deno.makeTempDir();
  * const red = sharp({ create: { width: 40, height: 30, channels: 3, background: "#ff0000" } });
  * await Deno.writeFile(`${dir}/red.png`, await red.png().toBuffer());
@@ -153,7 +154,8 @@ export async function loadImageFolder(
         `${JSON.stringify(fit)}`,
     );
   }
-  checkBackground(background);
+  await checkBackground(background);
+  const sharp = await loadSharp();
   const onSkip = options.onSkip ??
     ((file: string, reason: string) => console.warn(`loadImageFolder: skipped ${file}: ${reason}`));
   const candidates = (await listImages(dir, recursive)).sort();

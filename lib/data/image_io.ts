@@ -8,7 +8,7 @@
  *
  * @module
  */
-import sharp from "sharp";
+import { loadSharp } from "./_sharp.ts";
 import { tf } from "../backend/mod.ts";
 import { writeFileAtomic } from "../io/mod.ts";
 import { imageAt, type ImageBatch, tensorToImages, toRgb } from "./image_batch.ts";
@@ -34,6 +34,7 @@ function asBatch(images: ImageLike): ImageBatch {
  * ```
  */
 export async function encodePng(image: ImageLike, index = 0): Promise<Uint8Array> {
+  const sharp = await loadSharp();
   const one = imageAt(asBatch(image), index);
   let pipeline = sharp(one.data, {
     raw: { width: one.width, height: one.height, channels: one.channels },
@@ -58,6 +59,7 @@ export async function encodePng(image: ImageLike, index = 0): Promise<Uint8Array
  * ```
  */
 export async function decodePng(bytes: Uint8Array): Promise<ImageBatch> {
+  const sharp = await loadSharp();
   const input = sharp(bytes);
   const meta = await input.metadata();
   const grey = meta.channels !== undefined && meta.channels <= 2 && meta.space === "b-w";
@@ -198,6 +200,7 @@ export function wrapLabel(text: string, maxChars: number, maxLines: number): str
  * ```
  */
 export async function imageGrid(images: ImageLike, options: GridOptions = {}): Promise<Uint8Array> {
+  const sharp = await loadSharp();
   const batch = toRgb(asBatch(images));
   const count = Math.min(batch.count, options.limit ?? batch.count);
   if (count === 0) throw new RangeError("imageGrid needs at least one image");

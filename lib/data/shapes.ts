@@ -13,7 +13,7 @@
  *
  * @module
  */
-import sharp from "sharp";
+import { loadSharp } from "./_sharp.ts";
 import { join } from "node:path";
 import { mixSeed, Mulberry32, readFileOrNull, writeFileAtomic } from "../io/mod.ts";
 import { defaultCacheDir } from "./_cache.ts";
@@ -253,6 +253,7 @@ function sceneSvg(placed: Placed[], size: number): string {
 }
 
 async function rasterise(svg: string, size: number): Promise<Uint8Array> {
+  const sharp = await loadSharp();
   const buf = await sharp(Buffer.from(svg)).removeAlpha().raw().toBuffer({
     resolveWithObject: true,
   });

@@ -21,6 +21,7 @@ import { canTrace, initBackend, tf } from "../lib/backend/mod.ts";
 import { createDvae, type Dvae, dvaeObjective, trainDvae } from "../lib/dvae/mod.ts";
 import { AdamW, paramCount, valueAndGrads } from "../lib/nn/mod.ts";
 import type { BenchOptions, BenchRow, PeerSpecs } from "./_peer.ts";
+import { RunLog } from "../lib/log/mod.ts";
 import { BENCH_PROCS, BENCH_QUICK, benchMain } from "./_cli.ts";
 import { median } from "../lib/io/mod.ts";
 
@@ -93,7 +94,7 @@ async function trainerImagesPerSec(
     tau: 1,
     lr: 1e-4,
     workers,
-    printEvery: 1_000_000,
+    log: await RunLog.create({ experiment: "bench_dvae", write: false, printEvery: 0 }),
     compile,
   });
   const rates = run.rows.slice(warmup).map((r) => r.images_per_sec as number);

@@ -247,8 +247,7 @@ export async function run(
               marginalKlWeight: marginalKl,
               workers: cfg.workers,
               seed: cfg.seed,
-              printEvery: 50,
-              onLog: (row) =>
+              onStep: (row) =>
                 log.log({
                   step: row.step,
                   dataset,

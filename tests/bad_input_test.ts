@@ -604,7 +604,7 @@ const ROWS: Row[] = [
       } as TrainDvaeOptions),
     error: TypeError,
     message:
-      /^trainDvae: unknown option "bta" \(did you mean "beta"\?\); known options: steps, batchSize, beta, tau, lr, .*, onLog$/,
+      /^trainDvae: unknown option "bta" \(did you mean "beta"\?\); known options: steps, batchSize, beta, tau, lr, .*, onStep$/,
   },
   {
     name: "trainDvae: a batch size larger than the data",

@@ -59,7 +59,7 @@ export interface TrainDvaeOptions {
    */
   emaDecay?: number;
   /** Clip the global gradient norm to this. @default Infinity (no clipping; norms are still checked) */
-  maxGradNorm?: number;
+  clipNorm?: number;
   /**
    * Weight of KL(q̄ ‖ uniform), the batch's average posterior against the uniform prior (see
    * `dvaeObjective`'s `marginalKlWeight`; not in the paper), a number or a schedule. @default 0
@@ -87,10 +87,8 @@ export interface TrainDvaeOptions {
   dequantize?: boolean;
   /** Seed of batch draws and Gumbel noise (each step derives its own from it). @default 0 */
   seed?: number;
-  /** Where rows go; a quiet in-memory log when omitted. */
+  /** Where rows go; an in-memory log with a progress line every 50 steps when omitted. */
   log?: RunLog;
-  /** Print a progress line every this many steps (only for the log made here). @default 50 */
-  printEvery?: number;
   /** Checkpoint file. @default `<log.dir>/checkpoint.safetensors` when the log writes */
   checkpointPath?: string;
   /** Steps between checkpoints (0: only at the end). @default 0 */
@@ -102,7 +100,7 @@ export interface TrainDvaeOptions {
   /** Time limits of the gradient workers. */
   timeouts?: PoolTimeouts;
   /** Called with each row (e.g. to update a live plot). */
-  onLog?: (row: MetricsRow) => void;
+  onStep?: (row: MetricsRow) => void | Promise<void>;
 }
 
 /** Every key of {@link TrainDvaeOptions}: a key not listed here is an error (a misspelt `bta`). */
@@ -114,7 +112,7 @@ const TRAIN_DVAE_KEYS: Record<keyof TrainDvaeOptions, true> = {
   lr: true,
   weightDecay: true,
   emaDecay: true,
-  maxGradNorm: true,
+  clipNorm: true,
   marginalKlWeight: true,
   infoWeight: true,
   straightThrough: true,
@@ -124,13 +122,12 @@ const TRAIN_DVAE_KEYS: Record<keyof TrainDvaeOptions, true> = {
   dequantize: true,
   seed: true,
   log: true,
-  printEvery: true,
   checkpointPath: true,
   checkpointEvery: true,
   resume: true,
   maxConsecutiveSkips: true,
   timeouts: true,
-  onLog: true,
+  onStep: true,
 };
 
 /** What {@link trainDvae} hands back: the trainer's result and the log the rows went to. */
@@ -259,7 +256,7 @@ export async function trainDvae(
     await RunLog.create({
       experiment: "dvae",
       write: false,
-      printEvery: options.printEvery ?? 50,
+      printEvery: 50,
       totalSteps: steps,
     });
 
@@ -316,7 +313,7 @@ export async function trainDvae(
     seed,
     lr,
     adamw: { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay, emaDecay },
-    clipNorm: options.maxGradNorm,
+    clipNorm: options.clipNorm,
     maxConsecutiveSkips: options.maxConsecutiveSkips,
     workers: options.workers,
     reducer: options.reducer,
@@ -337,13 +334,13 @@ export async function trainDvae(
         infoWeight: infoWeight.label,
         weightDecay,
         emaDecay,
-        maxGradNorm: String(options.maxGradNorm ?? Infinity),
+        clipNorm: String(options.clipNorm ?? Infinity),
         straightThrough,
         dequantize,
         seed,
       },
     },
-    onStep: options.onLog,
+    onStep: options.onStep,
   });
   return { ...result, log };
 }

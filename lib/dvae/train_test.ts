@@ -75,7 +75,7 @@ Deno.test("trainDvae logs every column, keeps the tensor count flat and is seede
       lr: 1e-3,
       seed: 7,
       workers: 1,
-      onLog: () => counts.push(tf.memory().numTensors),
+      onStep: () => void counts.push(tf.memory().numTensors),
     });
     assert.deepEqual(Object.keys(run.rows[0]), [
       "step",
@@ -119,7 +119,7 @@ Deno.test("trainDvae: tensor count flat over 200 steps and back where it started
     batchSize: 2,
     lr: 1e-3,
     workers: 1,
-    onLog: () => counts.push(tf.memory().numTensors),
+    onStep: () => void counts.push(tf.memory().numTensors),
   });
   run.dispose();
   assert.ok(counts.every((c) => c === counts[0]), `tensor counts ${counts.slice(0, 5)}…`);
@@ -292,7 +292,7 @@ Deno.test("trainDvae with 2 workers: seeded, leak-free, and its loss falls", asy
       tau: 1,
       workers: 2,
       seed: 1,
-      onLog: () => counts.push(tf.memory().numTensors),
+      onStep: () => void counts.push(tf.memory().numTensors),
     });
     assert.ok(counts.slice(1).every((c) => c === counts[1]), `tensor counts ${counts}`);
     runs.push(run.rows.map((r) => r.loss as number));
@@ -327,9 +327,9 @@ Deno.test("trainDvae: a misspelt option, a batch larger than the data or a bad A
     { bta: 2 },
     TypeError,
     'trainDvae: unknown option "bta" (did you mean "beta"?); known options: steps, batchSize, ' +
-      "beta, tau, lr, weightDecay, emaDecay, maxGradNorm, marginalKlWeight, infoWeight, " +
-      "straightThrough, workers, reducer, compile, dequantize, seed, log, printEvery, " +
-      "checkpointPath, checkpointEvery, resume, maxConsecutiveSkips, timeouts, onLog",
+      "beta, tau, lr, weightDecay, emaDecay, clipNorm, marginalKlWeight, infoWeight, " +
+      "straightThrough, workers, reducer, compile, dequantize, seed, log, " +
+      "checkpointPath, checkpointEvery, resume, maxConsecutiveSkips, timeouts, onStep",
   );
   await reject(
     { batchSize: 8 },

@@ -176,10 +176,12 @@ async function startTensorflow(): Promise<void> {
     }
     errors.push(`${pkg}: ${failure ?? "imported but registered no 'tensorflow' backend"}`);
   }
+  const setup = new URL("../../.ci/tensorflow", import.meta.url).pathname;
   throw new Error(
     `backend "tensorflow" cannot start: neither ${TFJS_NODE_GPU} nor ${TFJS_NODE} loads ` +
-      `(${errors.join("; ")}). Run \`deno task setup\`: it builds tfjs-node's addon against ` +
-      `the TensorFlow library of the tensorflow-cpu wheel (see .ci/tensorflow).`,
+      `(${errors.join("; ")}). Run \`deno task setup\` in the toolkit: it builds tfjs-node's ` +
+      `addon against the TensorFlow library of the tensorflow-cpu wheel (see .ci/tensorflow); ` +
+      `in a project that imports the toolkit, then \`bash ${setup} --into=.\` there.`,
   );
 }
 

@@ -6,10 +6,15 @@
  * @module
  */
 import { tf } from "../lib/backend/mod.ts";
-import { imageGrid } from "../lib/data/mod.ts";
 import { agreement, captionAgreement, type ShapesJudge } from "../lib/judge/mod.ts";
 import type { MetricsRow } from "../lib/log/mod.ts";
-import { bestOfFirst, type JudgedCaption, type Pipeline } from "../lib/pipeline/mod.ts";
+import {
+  bestOfFirst,
+  drawGrid,
+  type DrawRow,
+  type JudgedCaption,
+  type Pipeline,
+} from "../lib/pipeline/mod.ts";
 import { interval95 } from "../lib/io/mod.ts";
 
 /**
@@ -122,19 +127,20 @@ export async function sampleGrid(
   rows: number,
 ): Promise<Uint8Array> {
   const shown = judged.slice(0, rows).filter((j) => j.images);
-  const S = judged[0]?.scores.length ?? 0;
-  const cells = tf.tidy(() => tf.concat(shown.flatMap((j, c) => [real.slice(c, 1), j.images!]), 0));
-  const labels = shown.flatMap((j) => [
-    j.caption,
-    ...j.order!.map((draw) =>
-      `${Number.isNaN(j.scores[draw]) ? "" : j.scores[draw].toFixed(2)}${
-        j.agrees[draw] ? " ✓" : ""
-      }`
-    ),
-  ]);
-  const png = await imageGrid(cells, { cols: S + 1, scale: 3, labels, labelLines: 4 });
-  cells.dispose();
-  return png;
+  const cells = shown.map((j, c) => ({ j, real: real.slice(c, 1) as tf.Tensor4D }));
+  try {
+    return await drawGrid(
+      cells.map(({ j, real }) => ({
+        lead: [{ image: real, label: j.caption }],
+        draws: j.images!,
+        scores: j.order!.map((draw) => j.scores[draw]),
+        agrees: j.order!.map((draw) => j.agrees[draw]),
+      })),
+      { labelLines: 4 },
+    );
+  } finally {
+    tf.dispose(cells.map((c) => c.real));
+  }
 }
 
 /**
@@ -158,8 +164,7 @@ export async function completionGrid(
 ): Promise<{ png: Uint8Array; row: MetricsRow }> {
   const count = Math.min(cfg.completionImages, captions.length);
   const rows = pipeline.prior.config.imageGrid / 2;
-  const cells: tf.Tensor4D[] = [];
-  const labels: string[] = [];
+  const drawn: DrawRow[] = [];
   const perImage: ReturnType<typeof captionAgreement>[] = [];
   for (let k = 0; k < count; k++) {
     const image = real.slice(k, 1) as tf.Tensor4D;
@@ -172,12 +177,10 @@ export async function completionGrid(
     const scenes = judge.read(done.images);
     const agrees = agreement(scenes.map(() => captions[k]), scenes);
     perImage.push(captionAgreement(scenes.map(() => captions[k]), scenes));
-    cells.push(image, done.images);
-    labels.push(captions[k], ...agrees.map((a) => (a ? "✓" : "")));
+    drawn.push({ lead: [{ image, label: captions[k] }], draws: done.images, agrees });
   }
-  const grid = tf.tidy(() => tf.concat(cells, 0));
-  const png = await imageGrid(grid, { cols: cfg.completions + 1, scale: 3, labels, labelLines: 4 });
-  tf.dispose([grid, ...cells]);
+  const png = await drawGrid(drawn, { labelLines: 4 });
+  tf.dispose(drawn.flatMap((r) => [r.draws, ...r.lead!.map((l) => l.image)]));
   return {
     png,
     row: {

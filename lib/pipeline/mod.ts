@@ -44,6 +44,7 @@ export {
   tokensToImages,
 } from "./codec.ts";
 export { type PriorBatchAt, priorBatches, type PriorBatchOptions } from "./prior_batches.ts";
+export { drawGrid, type DrawGridOptions, drawLabel, type DrawRow } from "./draw_grid.ts";
 export {
   BATCH_NEGATIVES_ONLY,
   checkRecipe,

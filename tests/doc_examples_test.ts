@@ -4,19 +4,11 @@
  * function with options it no longer takes, fails here instead of in a reader's editor.
  */
 import assert from "node:assert/strict";
-
-const root = new URL("../", import.meta.url).pathname;
+import { run } from "./_run.ts";
 
 Deno.test("every @example type-checks (deno check --doc lib/ experiments/ bench/)", async () => {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["check", "--doc", "lib/", "experiments/", "bench/"],
-    cwd: root,
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).output();
-  const text = new TextDecoder().decode(out.stderr) + new TextDecoder().decode(out.stdout);
-  const errors = text.split("\n").filter((l) => /ERROR|error:|^\s+at file:/.test(l));
+  const out = await run("deno", ["check", "--doc", "lib/", "experiments/", "bench/"]);
+  const errors = out.text.split("\n").filter((l) => /ERROR|error:|^\s+at file:/.test(l));
   assert.equal(out.code, 0, errors.slice(0, 20).join("\n"));
 });
 
@@ -38,14 +30,9 @@ Deno.test("negative control: a stale import in an @example fails deno check --do
         "",
       ].join("\n"),
     );
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: ["check", "--doc", `${dir}/b.ts`],
-      stdout: "piped",
-      stderr: "piped",
-      env: { NO_COLOR: "1" },
-    }).output();
+    const out = await run("deno", ["check", "--doc", `${dir}/b.ts`]);
     assert.notEqual(out.code, 0);
-    assert.match(new TextDecoder().decode(out.stderr), /has no exported member 'two'/);
+    assert.match(out.stderr, /has no exported member 'two'/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -4,11 +4,12 @@
  * sharp at a module that throws when it is imported.
  */
 import assert from "node:assert/strict";
+import { type Ran, run } from "./_run.ts";
 
 const root = new URL("../", import.meta.url);
 
 /** Runs `source` with sharp mapped to a module that throws on import; returns exit code and output. */
-async function withoutSharp(source: string): Promise<{ code: number; text: string }> {
+async function withoutSharp(source: string): Promise<Ran> {
   const dir = await Deno.makeTempDir();
   try {
     const config = JSON.parse(await Deno.readTextFile(new URL("deno.json", root)));
@@ -22,15 +23,7 @@ async function withoutSharp(source: string): Promise<{ code: number; text: strin
       JSON.stringify({ imports, nodeModulesDir: "manual" }),
     );
     await Deno.writeTextFile(`${dir}/probe.ts`, source);
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", "--config", `${dir}/deno.json`, `${dir}/probe.ts`],
-      cwd: root,
-      stdout: "piped",
-      stderr: "piped",
-      env: { NO_COLOR: "1" },
-    }).output();
-    const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
-    return { code: out.code, text };
+    return await run("deno", ["run", "-A", "--config", `${dir}/deno.json`, `${dir}/probe.ts`]);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

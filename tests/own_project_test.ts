@@ -6,22 +6,11 @@
  */
 import assert from "node:assert/strict";
 import { canTrace, initBackend } from "../lib/backend/mod.ts";
+import { run } from "./_run.ts";
 
 const root = new URL("../", import.meta.url).pathname;
 // Only where this checkout's own set-up built the addon (CI's machines: see .ci/run).
 const built = await initBackend("auto").then(() => canTrace()).catch(() => false);
-
-async function run(cmd: string, args: string[], cwd: string) {
-  const out = await new Deno.Command(cmd, {
-    args,
-    cwd,
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).output();
-  const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
-  return { code: out.code, text };
-}
 
 Deno.test({
   name: "a project importing the toolkit: wasm with a warning, then tensorflow after --into",
@@ -44,16 +33,16 @@ Deno.test({
         `import { canTrace, initBackend } from "dalle-lab/backend";\n` +
           `console.log("backend", await initBackend(), canTrace());\n`,
       );
-      const install = await run(Deno.execPath(), ["install"], project);
+      const install = await run("deno", ["install"], project);
       assert.equal(install.code, 0, install.text.slice(-2000));
-      const before = await run(Deno.execPath(), ["run", "-A", "main.ts"], project);
+      const before = await run("deno", ["run", "-A", "main.ts"], project);
       assert.equal(before.code, 0, before.text.slice(-2000));
       assert.match(before.text, /backend wasm false/);
       assert.match(before.text, /WARNING: backend "tensorflow" unavailable.*--into=/s);
       const setup = await run("bash", [`${root}.ci/tensorflow`, `--into=${project}`], root);
       assert.equal(setup.code, 0, setup.text);
       assert.match(setup.text, /tensorflow backend ready/);
-      const after = await run(Deno.execPath(), ["run", "-A", "main.ts"], project);
+      const after = await run("deno", ["run", "-A", "main.ts"], project);
       assert.equal(after.code, 0, after.text.slice(-2000));
       assert.match(after.text, /backend tensorflow true/);
     } finally {

@@ -130,7 +130,7 @@ async function readSidecar(path: string): Promise<string | null> {
  * @example
  * ```ts
  * import { loadImageFolder } from "./image_folder.ts";
- * import { loadSharp } from "./_sharp.ts";
+ * import sharp from "sharp";
  * const dir = await Deno.makeTempDir();
  * const red = sharp({ create: { width: 40, height: 30, channels: 3, background: "#ff0000" } });
  * await Deno.writeFile(`${dir}/red.png`, await red.png().toBuffer());

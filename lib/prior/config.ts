@@ -70,41 +70,13 @@ export interface PriorConfig {
   seed?: number;
 }
 
-/** A configuration with every default filled in and the mask schedule expanded. */
-export interface ResolvedPriorConfig {
-  /** Text length T (tokens). */
-  textLen: number;
-  /** Text vocabulary size. */
-  textVocab: number;
-  /** Image grid side n (n² image tokens). */
-  imageGrid: number;
-  /** Image vocabulary size (dVAE codes). */
-  imageVocab: number;
-  /** Model width. */
-  dModel: number;
-  /** Transformer layers. */
-  layers: number;
-  /** Attention heads. */
-  heads: number;
-  /** MLP width over model width. */
-  mlpRatio: number;
-  /** Dropout rate. */
-  dropout: number;
-  /** One kind per layer, first layer first. */
+/**
+ * A configuration with every default filled in (each field as {@link PriorConfig} documents it) and
+ * the mask schedule expanded to one kind per layer, first layer first.
+ */
+export type ResolvedPriorConfig = Required<Omit<PriorConfig, "masks">> & {
   masks: PriorLayerMask[];
-  /** Side of the convolutional mask's kernel. */
-  convKernel: number;
-  /** How column attention is computed. */
-  columnAttention: "transposed" | "plain";
-  /** Weights of the text and image losses. */
-  lossWeights: LossWeights;
-  /** The padding token id. */
-  padId: number;
-  /** Whether padding targets count in the text loss. */
-  countPadTargets: boolean;
-  /** Seed of the initial weights. */
-  seed: number;
-}
+};
 
 function positiveInt(name: string, value: unknown): number {
   if (typeof value !== "number" || !Number.isInteger(value) || value < 1) {

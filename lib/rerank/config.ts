@@ -55,41 +55,8 @@ export interface RerankerConfig {
   seed?: number;
 }
 
-/** A configuration with every default filled in. */
-export interface ResolvedRerankerConfig {
-  /** Text length (tokens). */
-  textLen: number;
-  /** Text vocabulary size. */
-  textVocab: number;
-  /** The padding token id. */
-  padId: number;
-  /** Text encoder width. */
-  textWidth: number;
-  /** Text encoder layers. */
-  textLayers: number;
-  /** Text encoder attention heads. */
-  textHeads: number;
-  /** MLP width over text width. */
-  mlpRatio: number;
-  /** Image side in pixels. */
-  imageSize: number;
-  /** The image encoder's channels per stage. */
-  imageChannels: number[];
-  /** The image encoder's kernel side. */
-  imageKernel: number;
-  /** Stride-1 convolutions before each halving. */
-  imageStageDepth: number;
-  /** How image features are pooled. */
-  imagePool: "flatten" | "mean";
-  /** Shared embedding width. */
-  embedDim: number;
-  /** Initial log logit scale. */
-  logitScaleInit: number;
-  /** Largest log logit scale. */
-  logitScaleMax: number;
-  /** Seed of the initial weights. */
-  seed: number;
-}
+/** A configuration with every default filled in (each field as {@link RerankerConfig} documents it). */
+export type ResolvedRerankerConfig = Required<RerankerConfig>;
 
 function positiveInt(name: string, value: unknown): number {
   if (typeof value !== "number" || !Number.isInteger(value) || value < 1) {

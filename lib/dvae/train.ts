@@ -6,7 +6,7 @@
  * @module
  */
 import { tf } from "../backend/mod.ts";
-import { checkOptionKeys, Rng } from "../io/mod.ts";
+import { checkOptionKeys, concatInt32, Rng } from "../io/mod.ts";
 import { RunLog } from "../log/mod.ts";
 import type { MetricsRow } from "../log/mod.ts";
 import {
@@ -289,8 +289,7 @@ export async function trainDvae(
     metrics(values, step) {
       const parts = new Float32Array(5);
       for (const v of values) (v.parts as Float32Array).forEach((x, k) => (parts[k] += x));
-      const tokens = new Int32Array(values.reduce((n, v) => n + v.tokens.length, 0));
-      values.reduce((offset, v) => (tokens.set(v.tokens, offset), offset + v.tokens.length), 0);
+      const tokens = concatInt32(values.map((v) => v.tokens as Int32Array));
       const usage = codebookUsage(tokens, model.config.vocabSize);
       const [loss, elb, recon, kl, marginalKl] = parts;
       return {

@@ -7,6 +7,7 @@
  * @module
  */
 import { tf } from "../backend/mod.ts";
+import { concatInt32 } from "../io/mod.ts";
 
 /** What the pipeline needs of a tokenizer (lib/tokenizer's `BpeTokenizer` fits). */
 export interface CaptionEncoder {
@@ -86,14 +87,7 @@ export function imageTokens(codec: ImageCodec, images: tf.Tensor4D, chunk = 256)
     parts.push(tokens.dataSync() as Int32Array);
     tokens.dispose();
   }
-  const perImage = parts.length > 0 ? parts[0].length / Math.min(chunk, count) : 0;
-  const out = new Int32Array(count * perImage);
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
+  return concatInt32(parts);
 }
 
 /**

@@ -236,7 +236,7 @@ export async function writeDemoReport(
 
   report.section(
     "Stage two: the prior and the reranker",
-    `${prior.config.steps} prior steps of ${prior.config.batch} captioned scenes, ` +
+    `${prior.config.steps} prior steps of ${prior.config.batchSize} captioned scenes, ` +
       `${prior.config.rerankSteps} reranker steps.`,
   );
   report.plot(

@@ -105,7 +105,7 @@ export async function departuresOf(stages: Stage[], cfg: ReferenceConfig): Promi
     `the dVAE minimises ${objective.objective} (dvae_train.ts's shapes recipe), not the ` +
     "paper's ELB: " + objective.departures.join("; "),
     `the dVAE's encoder starts at ${cfg.dvaeHidden} channels (the paper's shape at our quarter ` +
-    `width: 64) and trains on ${cfg.dvaeBatch} images per step`,
+    `width: 64) and trains on ${cfg.dvaeBatchSize} images per step`,
     `the prior: ${cfg.priorLayers} layers of width ${cfg.priorWidth} over an 8 × 8 grid of ` +
     "image tokens (the paper: 64 layers of width 3,968 over 32 × 32)",
     "the reranker trains with lib/pipeline's RERANKER_RECIPE (near-miss captions and near-miss " +

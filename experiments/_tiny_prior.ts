@@ -18,7 +18,7 @@ import { createPrior, type Prior, type PriorConfig, trainPrior } from "../lib/pr
  */
 export const TINY_PRIOR_DEFAULTS = {
   /** Examples in the token dataset (lib/data `makeTokenDataset`). @accepts integer ≥ 1 */
-  examples: 4096,
+  trainCount: 4096,
   /** Examples per step, split evenly over the workers. @accepts integer ≥ 1 */
   batchSize: 32,
   /** Processes computing each step: this one and workers − 1 Deno Workers. @accepts integer ≥ 1 */
@@ -141,10 +141,10 @@ export async function trainTinyPrior(
  * The study's token dataset.
  *
  * @param c The flags.
- * @returns `makeTokenDataset(c.examples, c.seed)` on {@link TINY_TOKENS}.
+ * @returns `makeTokenDataset(c.trainCount, c.seed)` on {@link TINY_TOKENS}.
  */
 export function tinyData(c: TinyPriorFlags): TokenDataset {
-  return makeTokenDataset(c.examples, c.seed, TINY_TOKENS);
+  return makeTokenDataset(c.trainCount, c.seed, TINY_TOKENS);
 }
 
 /**

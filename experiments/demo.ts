@@ -128,9 +128,9 @@ if (import.meta.main) {
       `--out=${dvaePath}`,
       `--tag=demo_${kind}`,
       "--figures=false",
-      `--testImages=${cfg.quick ? 200 : 500}`,
+      `--testCount=${cfg.quick ? 200 : 500}`,
       // The prior's training scenes: generated once, then read from the cache by stage two.
-      `--shapesCount=${cfg.scenes}`,
+      `--trainCount=${cfg.scenes}`,
       ...pass,
     ], { out: dvaePath }),
   );

@@ -113,9 +113,9 @@ export const DEFAULTS = {
    */
   workers: 0,
   /** Held-out images per dataset. */
-  testImages: 500,
+  testCount: 500,
   /** Shapes training images. */
-  shapesCount: 4000,
+  trainCount: 4000,
   /** Seed of every run (weights, batch order, noise). @accepts integer */
   seed: 0,
   /** Suffix of the run folder. */
@@ -139,8 +139,8 @@ export const QUICK: Partial<typeof DEFAULTS> = {
   batchSize: 16,
   betas: [0, 6.6],
   taus: ["cosine", "linear"],
-  testImages: 100,
-  shapesCount: 500,
+  testCount: 100,
+  trainCount: 500,
   tag: "quick",
 };
 
@@ -150,7 +150,7 @@ async function loadDataset(
 ): Promise<{ train: CaptionedImages; test: CaptionedImages }> {
   if (name === "fashion") {
     const train = await loadFashionMnist({ split: "train" });
-    const test = await loadFashionMnist({ split: "test", limit: cfg.testImages });
+    const test = await loadFashionMnist({ split: "test", limit: cfg.testCount });
     return {
       train: { images: toRgb32(train.images), captions: train.captions },
       test: { images: toRgb32(test.images), captions: test.captions },
@@ -158,8 +158,8 @@ async function loadDataset(
   }
   if (name === "shapes") {
     return {
-      train: await makeShapes({ count: cfg.shapesCount, seed: 0, split: "train" }),
-      test: await makeShapes({ count: cfg.testImages, seed: 1, split: "test" }),
+      train: await makeShapes({ count: cfg.trainCount, seed: 0, split: "train" }),
+      test: await makeShapes({ count: cfg.testCount, seed: 1, split: "test" }),
     };
   }
   throw new TypeError(`--dataset must be "both", "fashion" or "shapes", got "${name}"`);

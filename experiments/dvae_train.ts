@@ -101,7 +101,7 @@ export const DEFAULTS = {
   /** Peak step size (cosine to lr/10 over the run). @accepts number > 0 */
   lr: 4e-3,
   /** Linear warm-up steps of the step size before the cosine decay. @accepts integer ≥ 0 */
-  warmup: 20,
+  warmupSteps: 20,
   /** Final KL weight (cosine warm-up from 0 over the paper's 5,000/3M of the run, then held). */
   beta: 0,
   /** Final temperature. @accepts number > 0 */
@@ -126,9 +126,9 @@ export const DEFAULTS = {
   /** Start the decoder's output biases at the training data's average pixel (not in the paper). */
   initBias: false,
   /** Shapes images to train on (Fashion-MNIST always has 60,000). @accepts integer ≥ 1 */
-  shapesCount: 12000,
+  trainCount: 12000,
   /** Held-out images to evaluate on. @accepts integer ≥ 1 */
-  testImages: 2000,
+  testCount: 2000,
   /**
    * Processes computing each step's gradients (1 = this one only); 0 = `defaultWorkers()` of the
    * backend in use (1 on tensorflow, which threads over every core itself; one per core on wasm).
@@ -179,8 +179,8 @@ export const SHAPES_RECIPE: Partial<typeof DEFAULTS> = {
 /** What `--quick` changes (flags given explicitly still win): about a minute in all. */
 export const QUICK: Partial<typeof DEFAULTS> = {
   steps: 40,
-  shapesCount: 1000,
-  testImages: 200,
+  trainCount: 1000,
+  testCount: 200,
   figures: false,
   tag: "quick",
 };
@@ -194,15 +194,15 @@ async function loadData(
   switch (cfg.dataset) {
     case "fashion": {
       const train = await loadFashionMnist({ split: "train" });
-      const test = await loadFashionMnist({ split: "test", limit: cfg.testImages });
+      const test = await loadFashionMnist({ split: "test", limit: cfg.testCount });
       return {
         train: { images: toRgb32(train.images), captions: train.captions },
         test: { images: toRgb32(test.images), captions: test.captions },
       };
     }
     case "shapes": {
-      const train = await makeShapes({ count: cfg.shapesCount, seed: 0, split: "train" });
-      const test = await makeShapes({ count: cfg.testImages, seed: 1, split: "test" });
+      const train = await makeShapes({ count: cfg.trainCount, seed: 0, split: "train" });
+      const test = await makeShapes({ count: cfg.testCount, seed: 1, split: "test" });
       return { train, test };
     }
     default:
@@ -222,7 +222,7 @@ async function judgedReconstructions(
   cfg: typeof DEFAULTS,
 ): Promise<MetricsRow> {
   const judge = await createShapesJudge();
-  const zeroShot = await makeShapes({ count: cfg.testImages, seed: 1, split: "zero-shot" });
+  const zeroShot = await makeShapes({ count: cfg.testCount, seed: 1, split: "zero-shot" });
   const row: MetricsRow = {};
   for (const [split, set] of [["test", test], ["zero_shot", zeroShot]] as const) {
     const accepted: number[] = [], rendered: number[] = [];
@@ -308,8 +308,8 @@ export async function run(cfg: DvaeTrainConfig): Promise<{ dir: string; summary:
       ) as tf.Tensor4D,
     {
       steps: cfg.steps,
-      lr: cfg.warmup > 0
-        ? warmupCosine(cfg.lr, cfg.warmup, cfg.steps, cfg.lr / 10)
+      lr: cfg.warmupSteps > 0
+        ? warmupCosine(cfg.lr, cfg.warmupSteps, cfg.steps, cfg.lr / 10)
         : cosine(cfg.lr, cfg.lr / 10, cfg.steps),
       beta: cosine(0, cfg.beta, scaleSteps(5_000, 3_000_000, cfg.steps)),
       tau: cosine(1, cfg.tauTo, tauSteps),

@@ -103,7 +103,7 @@ export const DEFAULTS = {
  */
 export const QUICK: Partial<GradScalingConfig> = {
   quick: true,
-  examples: 1024,
+  trainCount: 1024,
   steps: 40,
   layers: 2,
   growthInterval: 4,

@@ -94,7 +94,7 @@ export const DEFAULTS = {
  */
 export const QUICK: Partial<RankSweepConfig> = {
   quick: true,
-  examples: 1024,
+  trainCount: 1024,
   steps: 40,
   ranks: [4, 16, 32],
   tag: "quick",

@@ -87,7 +87,7 @@ export const DEFAULTS = {
 /** The small budget of `--quick` (explicit flags still win): every variant, few steps. */
 export const QUICK: Partial<VariantsConfig> = {
   quick: true,
-  examples: 1024,
+  trainCount: 1024,
   steps: 24,
   tag: "quick",
 };

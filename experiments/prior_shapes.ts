@@ -106,7 +106,7 @@ export const DEFAULTS = {
   /** Prior optimiser steps. @accepts integer ≥ 1 */
   steps: 1200,
   /** Scenes per prior step. @accepts integer ≥ 1 */
-  batch: 32,
+  batchSize: 32,
   /** Peak step size of the prior. @accepts number > 0 */
   lr: 2e-3,
   /** Warm-up steps of the prior's step size. @accepts integer ≥ 0 */
@@ -329,7 +329,7 @@ async function build(
   }
   clock.lap("tokenizer + prior");
   if (batchAt.truncated + batchAt.undropped > 0) {
-    const seen = cfg.steps * cfg.batch;
+    const seen = cfg.steps * cfg.batchSize;
     console.log(
       `[prior_shapes] BPE dropout lengthened ${batchAt.truncated + batchAt.undropped} of ${seen} ` +
         `training captions past textLen ${textLen}: ${batchAt.undropped} were encoded again ` +
@@ -339,7 +339,7 @@ async function build(
   await log.writeFile(
     "text_overflow.json",
     JSON.stringify({
-      captions_seen: cfg.steps * cfg.batch, // this process's steps (a resumed run: since the resume)
+      captions_seen: cfg.steps * cfg.batchSize, // this process's steps (a resumed run: since the resume)
       encoded_without_dropout: batchAt.undropped,
       cut: batchAt.truncated,
       textLen,

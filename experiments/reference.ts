@@ -55,7 +55,7 @@ export const REFERENCE_DEFAULTS = {
   /** Channels of the dVAE encoder's first group (64 is the paper's at 1/4 width). @accepts integer ≥ 1 */
   dvaeHidden: 96,
   /** dVAE images per step. @accepts integer ≥ 1 */
-  dvaeBatch: 32,
+  dvaeBatchSize: 32,
   /** dVAE optimiser steps. @accepts integer ≥ 1 */
   dvaeSteps: 3000,
   /** Scenes the prior and the reranker train on. @accepts integer ≥ 1 */
@@ -117,7 +117,7 @@ if (import.meta.main) {
   const dvaeArgs = [
     "--dataset=shapes",
     `--hidden=${cfg.dvaeHidden}`,
-    `--batchSize=${cfg.dvaeBatch}`,
+    `--batchSize=${cfg.dvaeBatchSize}`,
     `--steps=${cfg.dvaeSteps}`,
     `--out=${dvaePath}`,
     tag,

@@ -102,7 +102,7 @@ export const DEFAULTS = {
   /** Optimiser steps. @accepts integer ≥ 1 */
   steps: 1000,
   /** Pairs per step (each pair's negatives are the batch's others). @accepts integer ≥ 2 */
-  batch: 128,
+  batchSize: 128,
   /** Peak step size. @accepts number > 0 */
   lr: 2e-3,
   /** Warm-up steps of the step size. @accepts integer ≥ 0 */
@@ -151,7 +151,7 @@ export const DEFAULTS = {
    * Near-miss twins (lib/data's `withNearMissTwins`): each training scene is joined by a scene
    * rendered from one of its near-miss captions, captioned by it and always in the same batch,
    * so each caption must pick its own image over one that differs in a single respect (the
-   * reranker's task among draws); a batch then holds batch/2 scenes and their twins.
+   * reranker's task among draws); a batch then holds batchSize/2 scenes and their twins.
    */
   twins: RERANKER_RECIPE.twins,
   /**
@@ -197,7 +197,7 @@ export const QUICK: Partial<RerankTrainConfig> = {
   zeroShotCount: 200,
   trainEvalCount: 200,
   steps: 200,
-  batch: 32,
+  batchSize: 32,
   warmupSteps: 5,
   out: "data/cache/rerank_shapes_quick.safetensors",
   tag: "quick",
@@ -258,7 +258,7 @@ async function loadCodec(c: RerankTrainConfig, pipelineDir: string) {
  * ```ts
  * import { run } from "./rerank_train.ts";
  * const { summary } = await run({
- *   trainCount: 64, steps: 2, batch: 16, testCount: 40, zeroShotCount: 40, trainEvalCount: 40,
+ *   trainCount: 64, steps: 2, batchSize: 16, testCount: 40, zeroShotCount: 40, trainEvalCount: 40,
  *   pool: 8, warmupSteps: 1, write: false, out: "/tmp/rerank.safetensors",
  *   pipeline: "data/cache/pipeline_shapes_quick",
  * });
@@ -340,7 +340,7 @@ export async function run(overrides: Partial<RerankTrainConfig> = {}): Promise<{
   const started = performance.now();
   const run = await trainReranker(model, data, {
     steps: c.steps,
-    batchSize: c.batch,
+    batchSize: c.batchSize,
     lr: c.lr,
     warmupSteps: c.warmupSteps,
     weightDecay: c.weightDecay,
@@ -398,7 +398,7 @@ export async function run(overrides: Partial<RerankTrainConfig> = {}): Promise<{
       chance: r.chance,
       mean_rank: r.ranks.reduce((a, b) => a + b, 0) / r.total,
       steps: c.steps,
-      batch: c.batch,
+      batch: c.batchSize,
       train_seconds: trainSeconds,
     });
     // Does it read the whole caption? Its true caption against one near miss of each kind.

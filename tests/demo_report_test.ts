@@ -124,7 +124,7 @@ async function fixtureReport(
   };
   await writeRun(
     `${root}${priorRun}`,
-    { experiment: "prior_shapes", backend: "tensorflow", steps: 4, batch: 8, rerankSteps: 4 },
+    { experiment: "prior_shapes", backend: "tensorflow", steps: 4, batchSize: 8, rerankSteps: 4 },
     steps.map((step) => ({ step, loss: 3 - step / 4, image_bits_per_token: 1.5 })),
     [...rows, completion] as Record<string, string | number>[],
   );

@@ -174,11 +174,11 @@ Deno.test("reference --dvaeRun reuses a stage one trained with the same flags, a
       (e: Error) => e instanceof UsageError && e.message.includes("steps: 3000 there, 800 here"),
     );
     // A flag stage one does not pass but the run changed (a --quick run's budgets) is caught too.
-    await writeConfig({ ...trained, experiment: "dvae_train", out: "x", testImages: 200 });
+    await writeConfig({ ...trained, experiment: "dvae_train", out: "x", testCount: 200 });
     await assert.rejects(
       () => reuseStageOne(run, args, `${base}/x`),
       (e: Error) =>
-        e instanceof UsageError && e.message.includes("testImages: 200 there, 2000 here"),
+        e instanceof UsageError && e.message.includes("testCount: 200 there, 2000 here"),
     );
     await writeConfig({ experiment: "demo" });
     await assert.rejects(

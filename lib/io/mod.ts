@@ -31,6 +31,7 @@ export {
   runStarted,
 } from "./runs.ts";
 export type { LatestRunOptions, RunRecord } from "./runs.ts";
+export { RENAMED_FLAGS, withCurrentFlagNames } from "./flag_names.ts";
 export { commandLine, requireRun } from "./require_run.ts";
 export type { RequireRunOptions } from "./require_run.ts";
 export { drawInt, mixSeed, Rng, streamSeed } from "./random.ts";

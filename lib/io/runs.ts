@@ -7,6 +7,7 @@
  */
 import { type CsvRow, parseCsv } from "./csv.ts";
 import { exists, readTextOrNull } from "./exists.ts";
+import { withCurrentFlagNames } from "./flag_names.ts";
 
 /** A run folder's name: a UTC stamp `YYYYMMDDTHHMMSSZ`, `_`, a tag. */
 export const RUN_FOLDER_PATTERN: RegExp = /^(\d{8}T\d{6}Z)_(.+)$/;
@@ -100,8 +101,9 @@ function parseJson(text: string, path: string): unknown {
  * Reads a run folder's `config.json`.
  *
  * @param dir The run folder.
- * @returns The configuration (a non-object kept under `config`), or null when there is no
- *   `config.json`, i.e. `dir` is not a run folder.
+ * @returns The configuration under today's flag names (a run made before a flag was renamed
+ *   reads as if made after: see {@link withCurrentFlagNames}; a non-object kept under `config`),
+ *   or null when there is no `config.json`, i.e. `dir` is not a run folder.
  * @throws SyntaxError when `config.json` is not JSON.
  * @example
  * ```ts
@@ -115,7 +117,7 @@ export async function readRunConfig(dir: string): Promise<Record<string, unknown
   if (text === null) return null;
   const config = parseJson(text, path);
   return config !== null && typeof config === "object" && !Array.isArray(config)
-    ? config as Record<string, unknown>
+    ? withCurrentFlagNames(config as Record<string, unknown>)
     : { config };
 }
 

@@ -68,3 +68,25 @@ Deno.test("RunLog records the machine (cores, load at the start) in every config
     await Deno.remove(root, { recursive: true });
   }
 });
+
+Deno.test("renamed flags: an old name sets the new one, counts as typed, and old runs resume", async () => {
+  const RENAMED = { ...EXPERIMENT, defaults: { ...DEFAULTS, batchSize: 32, trainCount: 1000 } };
+  const quick = { ...RENAMED, quick: { ...QUICK, batchSize: 4, trainCount: 10 } };
+  const typed = await experimentFlags(quick, ["--quick", "--batch=8", "--shapesCount=50"]);
+  assert.deepEqual([typed.batchSize, typed.trainCount, typed.steps], [8, 50, 5]);
+  assert.ok(!("batch" in typed) && !("shapesCount" in typed));
+  // An old name whose new one the experiment lacks is an unknown flag, as any other.
+  await assert.rejects(() => experimentFlags(EXPERIMENT, ["--batch=8"]), UsageError);
+  const root = await Deno.makeTempDir();
+  try {
+    // A run recorded before the rename: its config.json holds the old names.
+    const { batchSize: _b, trainCount: _t, ...rest } = RENAMED.defaults;
+    const old = { ...rest, batch: 16, shapesCount: 200, steps: 9 };
+    const log = await RunLog.create({ experiment: "experiment_test", config: old, root });
+    const resumed = await experimentFlags(RENAMED, [`--resume=${log.dir}`]);
+    assert.deepEqual([resumed.batchSize, resumed.trainCount, resumed.steps], [16, 200, 9]);
+    assert.ok(!("batch" in resumed));
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});

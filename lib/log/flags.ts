@@ -5,6 +5,7 @@
  * @module
  */
 import type { BackendPreference } from "../backend/mod.ts";
+import { RENAMED_FLAGS } from "../io/mod.ts";
 import type { ModuleDocs } from "./_flag_docs.ts";
 import {
   accepted,
@@ -93,9 +94,10 @@ export function parseFlags<T extends Record<string, unknown>>(
     if (!arg.startsWith("--") && options.positional !== undefined) continue;
     const m = /^--([\w-]+)(?:=(.*))?$/s.exec(arg);
     if (!m) throw new UsageError(`expected --key=value, got "${arg}" (--help lists the flags)`);
-    const key = m[1].replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+    const typed = m[1].replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
     const raw = m[2];
     const name = `--${m[1]}`;
+    const key = currentName(typed, defaults, raw);
     if (key === "backend" && !(key in defaults)) {
       if (raw === undefined) throw new UsageError(`${name} needs a value (${name}=...)`);
       if (!(raw in BACKENDS)) {
@@ -138,6 +140,27 @@ export function parseFlags<T extends Record<string, unknown>>(
     }
   }
   return out as Flags<T>;
+}
+
+/**
+ * The flag a typed name stands for: itself, or, for a name renamed since (lib/io's RENAMED_FLAGS)
+ * where the defaults have the new name and not the old, the new one, said once on stderr so a
+ * recorded command still runs and its reader learns today's name.
+ */
+function currentName(typed: string, defaults: Record<string, unknown>, raw?: string): string {
+  const key = flagKey(typed, defaults);
+  if (key !== typed) {
+    console.error(
+      `note: --${typed} is now --${key}; read as --${key}${raw === undefined ? "" : `=${raw}`}`,
+    );
+  }
+  return key;
+}
+
+/** The key a typed flag name sets in `flags` (see {@link currentName}), silently. */
+function flagKey(typed: string, flags: object): string {
+  const renamed = RENAMED_FLAGS[typed];
+  return typed in flags || renamed === undefined || !(renamed in flags) ? typed : renamed;
 }
 
 /** Whether `args` is the command line (entry points often pass `Deno.args` on explicitly). */
@@ -208,7 +231,7 @@ export function applyPreset<T extends object>(
   preset: NoInfer<Partial<T>>,
   args: string[] = Deno.args,
 ): T {
-  const explicit = explicitFlags(args);
+  const explicit = new Set([...explicitFlags(args)].map((typed) => flagKey(typed, flags)));
   const kept = Object.entries(preset).filter(([key]) => !explicit.has(key));
   return { ...flags, ...Object.fromEntries(kept) };
 }

@@ -13,7 +13,7 @@ import type { BpeTokenizer } from "../tokenizer/mod.ts";
 /** Options of {@link priorBatches}. */
 export interface PriorBatchOptions {
   /** Captions per batch. */
-  batch: number;
+  batchSize: number;
   /** Caption positions of the prior. */
   textLen: number;
   /** Seed of the scene order. @default 0 */
@@ -73,7 +73,7 @@ export function priorBatches(
   }
   const seed = options.seed ?? 0;
   const batchAt = (step: number) => {
-    const index = batchIndicesAt(captions.length, { batchSize: options.batch, seed }, step);
+    const index = batchIndicesAt(captions.length, { batchSize: options.batchSize, seed }, step);
     const { ids, undropped } = tokenizer.encodeBatch(index.map((i) => captions[i]), {
       textLen: options.textLen,
       dropout: options.bpeDropout ?? 0,
@@ -82,7 +82,7 @@ export function priorBatches(
       onTruncate: (cut) => (batchAt.truncated += cut.length),
     });
     batchAt.undropped += undropped.length;
-    const image = new Int32Array(options.batch * per);
+    const image = new Int32Array(options.batchSize * per);
     index.forEach((i, b) => image.set(tokens.subarray(i * per, (i + 1) * per), b * per));
     return { text: ids, image };
   };

@@ -12,7 +12,7 @@ const TOKENIZER = BpeTokenizer.train(CAPTIONS, { vocabSize: 300, allowSmaller: t
 const TOKENS = new Int32Array(CAPTIONS.length * 4).map((_, k) => Math.floor(k / 4));
 
 Deno.test("priorBatches: a step's batch is a pure function of the step; text and image rows pair up", () => {
-  const options = { batch: 4, textLen: 24, seed: 3, bpeDropout: 0.1 };
+  const options = { batchSize: 4, textLen: 24, seed: 3, bpeDropout: 0.1 };
   const a = priorBatches({ captions: CAPTIONS }, TOKENS, TOKENIZER, options);
   const b = priorBatches({ captions: CAPTIONS }, TOKENS, TOKENIZER, options);
   assert.deepEqual(a(5), b(5));
@@ -39,7 +39,10 @@ Deno.test("priorBatches: a step's batch is a pure function of the step; text and
 Deno.test("priorBatches: tokens that are not a whole row per caption are an error", () => {
   assert.throws(
     () =>
-      priorBatches({ captions: CAPTIONS }, new Int32Array(7), TOKENIZER, { batch: 2, textLen: 8 }),
+      priorBatches({ captions: CAPTIONS }, new Int32Array(7), TOKENIZER, {
+        batchSize: 2,
+        textLen: 8,
+      }),
     RangeError,
   );
 });

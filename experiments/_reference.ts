@@ -62,8 +62,10 @@ export function referenceMarkdown(record: ReferenceRecord, dir: string): string 
     "",
     ...record.departures.map((d) => `- ${d}`),
     "",
-    "Each figure: the shapes judge's reading, its 95% interval, and in brackets the captions (the " +
-    "images, for the dVAE) it rests on. The fixed check the tests redraw: " +
+    "Each figure: the shapes judge's reading (for the near misses, how often the reranker scores " +
+    "a rendered scene's own caption above the same caption with one thing changed, chance 50%), " +
+    "its 95% interval, and in brackets the captions (the images, for the dVAE and the near " +
+    "misses) it rests on. The fixed check the tests redraw: " +
     `${formatAgreement(check)} per-draw agreement ` +
     `over ${check.captions} test captions × ${check.draws} draws.`,
     "",

@@ -10,11 +10,24 @@ import { describeDvaeObjective } from "../lib/display/mod.ts";
 import { readRunConfig } from "../lib/io/mod.ts";
 import { experimentFlags, type MetricsRow, readCsv, UsageError } from "../lib/log/mod.ts";
 import type { ReferenceFigure } from "../lib/pipeline/mod.ts";
-import { EXPERIMENT as DVAE_TRAIN } from "./dvae_train.ts";
+import { type DvaeTrainConfig as DvaeConfig, EXPERIMENT as DVAE_TRAIN } from "./dvae_train.ts";
 import type { ReferenceConfig } from "./reference.ts";
 import { REPO_ROOT, type Stage } from "./_stages.ts";
 
-/** The project's goals (issue #24, "pictures"), by figure and split. */
+/** The near misses stage two scores the reranker on (its near_miss.csv's `kind`). */
+const NEAR_MISS_KINDS = ["colour", "shape", "size", "relation", "swap"];
+
+/** A near-miss figure's name: how often the true caption beats the near miss of `kind`. */
+const nearMissFigure = (kind: string) =>
+  `reranker: true caption over ${
+    kind === "relation"
+      ? "relation flipped"
+      : kind === "swap"
+      ? "objects swapped"
+      : `${kind} changed`
+  }`;
+
+/** The project's goals (issues #24, "pictures", and #23, "rerank"), by figure and split. */
 const GOALS: Record<string, number> = {
   "dVAE reconstructions accepted|test": 0.95,
   "dVAE reconstructions accepted|zero-shot": 0.95,
@@ -24,6 +37,12 @@ const GOALS: Record<string, number> = {
   "reranker's best of 32|zero-shot": 0.8,
   "shape per draw|test": 0.85,
   "relation per draw|test": 0.85,
+  // Issue #23 ("rerank"): every kind of near miss, on rendered scenes of both held-out splits.
+  ...Object.fromEntries(
+    NEAR_MISS_KINDS.flatMap((kind) =>
+      ["test", "zero-shot"].map((split) => [`${nearMissFigure(kind)}|${split}`, 0.9])
+    ),
+  ),
 };
 
 /** Stage one's flags that change where it writes, not what it trains. */
@@ -54,8 +73,13 @@ export async function reuseStageOne(
   const wanted: Record<string, unknown> = { ...await experimentFlags(DVAE_TRAIN, args) };
   const leftToMachine = (key: string) =>
     (key === "workers" && wanted.workers === 0) || (key === "backend" && !wanted.backend);
+  // A flag added after that run is absent from its config: it ran as the flag's default does
+  // (a new flag's default keeps the old behaviour), as resuming it would assume.
+  const addedSince = (key: string) =>
+    !(key in config) &&
+    JSON.stringify(wanted[key]) === JSON.stringify(DVAE_TRAIN.defaults[key as keyof DvaeConfig]);
   const differs = Object.keys(wanted)
-    .filter((key) => !NOT_TRAINING.includes(key) && !leftToMachine(key))
+    .filter((key) => !NOT_TRAINING.includes(key) && !leftToMachine(key) && !addedSince(key))
     .filter((key) => JSON.stringify(config[key]) !== JSON.stringify(wanted[key]))
     .map((key) =>
       `${key}: ${JSON.stringify(config[key])} there, ${JSON.stringify(wanted[key])} here`
@@ -141,6 +165,18 @@ export async function figuresOf(stages: Stage[], cfg: ReferenceConfig): Promise<
     if (cfg.maxN > 8) sweepFigure("reranker's best of 8", 8, "reranked");
     sweepFigure(`reranker's best of ${cfg.maxN}`, cfg.maxN, "reranked");
     sweepFigure(`any of ${cfg.maxN} (oracle)`, cfg.maxN, "oracle");
+  }
+  const nearMisses = await rowsOf(`${REPO_ROOT}${stages[1].run}/near_miss.csv`);
+  for (const kind of NEAR_MISS_KINDS) {
+    for (const split of ["test", "zero-shot"]) {
+      const row = nearMisses.find((r) =>
+        r.split === split && r.images_of === "rendered" && r.kind === kind
+      );
+      if (!row) throw new Error(`prior_shapes' near_miss.csv has no ${kind} row for ${split}`);
+      // near_miss.csv names the mean `accuracy` and the interval `ci_low` / `ci_high`.
+      const named = { ci: row.accuracy, ci_low: row.ci_low, ci_high: row.ci_high };
+      out.push(figureOf(nearMissFigure(kind), split, named, "ci", Number(row.images)));
+    }
   }
   for (const split of ["test", "zero-shot"]) {
     const row = prior.find((r) => r.split === split && Number(r.temperature) === 1);

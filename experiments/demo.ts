@@ -69,11 +69,12 @@ export const DEMO_DEFAULTS = {
   priorLr: 4e-3,
   /**
    * Reranker optimiser steps (batch 128, lib/pipeline's RERANKER_RECIPE: at 600 on these scenes
-   * it reads colour, size and most shapes but not yet order; by 1,000 it does), trained in a
-   * second process beside the prior (prior_shapes.ts's `--rerankBeside`), so that its time
-   * hides behind the prior's. @accepts integer ≥ 1
+   * it reads colour, size and most shapes but not yet order; by 1,000 it reads order but still
+   * confuses shapes on zero-shot scenes; by 2,000 it reads both), trained in a second process
+   * beside the prior (prior_shapes.ts's `--rerankBeside`), so that most of its time hides behind
+   * the prior's. @accepts integer ≥ 1
    */
-  rerankSteps: 1000,
+  rerankSteps: 2000,
   /**
    * Captions per split drawn and judged (8 draws each, at temperature 1; 64 for ±10-point
    * intervals). @accepts integer ≥ 1

@@ -5,7 +5,8 @@
  *
  * Command: `deno run -A experiments/dvae_train.ts [--dataset=fashion|shapes] [--steps=950]`
  *   (`--resume=data/runs/dvae_train/<run>` continues a stopped run from its last checkpoint,
- *   exactly as if it had not stopped)
+ *   exactly as if it had not stopped; `--data=DIR [--imageSize=64 --grid=16 --vocab=1024]`
+ *   trains on your own folder of captioned images, a tenth held out by file name)
  *   (every key of DEFAULTS is a flag, e.g. `--lr=1e-4 --beta=6.6 --marginalKl=0 --workers=1`;
  *   `--dataset=shapes` applies SHAPES_RECIPE under the flags given; `--backend=wasm` or
  *   $DALLE_LAB_BACKEND picks the backend, else `auto`, and config.json records it).
@@ -59,10 +60,13 @@ import {
   imageGrid,
   imagesToTensor,
   loadFashionMnist,
+  loadImageFolder,
   makeShapes,
   selectImages,
+  splitByFile,
   toRgb32,
 } from "../lib/data/mod.ts";
+import { basename, resolve } from "node:path";
 import {
   createDvae,
   type Dvae,
@@ -80,10 +84,24 @@ import { cosine, openRunLog, paramCount, scaleSteps, warmupCosine } from "../lib
 /** Every flag with its default. */
 export const DEFAULTS = {
   /**
-   * "fashion" (Fashion-MNIST padded to 32×32 RGB) or "shapes" (lib/data's captioned shapes).
-   * @accepts fashion | shapes
+   * "fashion" (Fashion-MNIST padded to 32×32 RGB), "shapes" (lib/data's captioned shapes) or
+   * "folder" (the captioned images of `--data`, which implies it). @accepts fashion | shapes | folder
    */
   dataset: "fashion",
+  /**
+   * A folder of captioned images to train on (lib/data's `loadImageFolder`: PNG, JPEG or WebP, a
+   * caption per image from a sidecar .txt or captions.csv), resized to `imageSize` and split by
+   * file name and seed (`testFraction` held out). "" = the `dataset`.
+   */
+  data: "",
+  /** Side of the images in pixels (Fashion-MNIST and shapes are 32). @accepts integer ≥ 1 */
+  imageSize: 32,
+  /** Side of the grid of codes: imageSize / grid must be a power of 2. @accepts integer ≥ 1 */
+  grid: 8,
+  /** Codebook size K. @accepts integer ≥ 2 */
+  vocab: 512,
+  /** Share of a folder's images held out (by file name and `seed`). @accepts number > 0 < 1 */
+  testFraction: 0.1,
   /**
    * Channels of the first encoder group (doubling per group): 64 is the paper's shape at 1/4 width.
    * @accepts integer ≥ 1
@@ -125,9 +143,12 @@ export const DEFAULTS = {
   reconstruction: "logit-laplace",
   /** Start the decoder's output biases at the training data's average pixel (not in the paper). */
   initBias: false,
-  /** Shapes images to train on (Fashion-MNIST always has 60,000). @accepts integer ≥ 1 */
+  /**
+   * Shapes images to train on (Fashion-MNIST always has 60,000; a folder, all its train part).
+   * @accepts integer ≥ 1
+   */
   trainCount: 12000,
-  /** Held-out images to evaluate on. @accepts integer ≥ 1 */
+  /** Held-out images to evaluate on (a folder: at most this many of its test part). @accepts integer ≥ 1 */
   testCount: 2000,
   /**
    * Processes computing each step's gradients (1 = this one only); 0 = `defaultWorkers()` of the
@@ -144,7 +165,7 @@ export const DEFAULTS = {
   compile: true,
   /** Seed of the weights, the batch order and the Gumbel noise. @accepts integer */
   seed: 0,
-  /** Where the EMA weights go ("" = data/cache/dvae_<dataset>.safetensors). */
+  /** Where the EMA weights go ("" = data/cache/dvae_<dataset>.safetensors; a folder: dvae_folder_<name>). */
   out: "",
   /** Suffix of the run folder. */
   tag: "",
@@ -176,6 +197,9 @@ export const SHAPES_RECIPE: Partial<typeof DEFAULTS> = {
   infoFrac: 0.4,
 };
 
+/** What `--data=DIR` changes (flags given explicitly still win): no figure of the shipped set. */
+export const FOLDER_RECIPE: Partial<typeof DEFAULTS> = { dataset: "folder", figures: false };
+
 /** What `--quick` changes (flags given explicitly still win): about a minute in all. */
 export const QUICK: Partial<typeof DEFAULTS> = {
   steps: 40,
@@ -191,7 +215,29 @@ export type DvaeTrainConfig = typeof DEFAULTS;
 async function loadData(
   cfg: typeof DEFAULTS,
 ): Promise<{ train: CaptionedImages; test: CaptionedImages }> {
+  if (cfg.dataset !== "folder" && cfg.imageSize !== 32) {
+    throw new RangeError(
+      `--imageSize=${cfg.imageSize}: ${cfg.dataset} images are 32 pixels (other sizes: --data=DIR)`,
+    );
+  }
   switch (cfg.dataset) {
+    case "folder": {
+      const folder = await loadImageFolder(cfg.data, { size: cfg.imageSize });
+      const { train, test } = splitByFile(folder, {
+        testFraction: cfg.testFraction,
+        seed: cfg.seed,
+      });
+      const shown = Math.min(cfg.testCount, test.images.count);
+      console.log(
+        `[dvae_train] ${cfg.data}: ${folder.images.count} images, ${train.images.count} to ` +
+          `train on, ${shown} of ${test.images.count} held out to evaluate on`,
+      );
+      const rows = Array.from({ length: shown }, (_, i) => i);
+      return {
+        train,
+        test: { images: selectImages(test.images, rows), captions: test.captions.slice(0, shown) },
+      };
+    }
     case "fashion": {
       const train = await loadFashionMnist({ split: "train" });
       const test = await loadFashionMnist({ split: "test", limit: cfg.testCount });
@@ -206,7 +252,9 @@ async function loadData(
       return { train, test };
     }
     default:
-      throw new TypeError(`--dataset must be "fashion" or "shapes", got "${cfg.dataset}"`);
+      throw new TypeError(
+        `--dataset must be "fashion", "shapes" or "folder", got "${cfg.dataset}"`,
+      );
   }
 }
 
@@ -268,10 +316,14 @@ async function judgedReconstructions(
  * @returns The run folder and its summary row.
  */
 export async function run(cfg: DvaeTrainConfig): Promise<{ dir: string; summary: MetricsRow }> {
+  const groups = groupsFor(cfg);
   await ensureBackend();
   if (cfg.workers === 0) cfg = { ...cfg, workers: defaultWorkers() };
   const { train, test } = await loadData(cfg);
   const dvae = createDvae({
+    imageSize: cfg.imageSize,
+    groups,
+    vocabSize: cfg.vocab,
     hidden: cfg.hidden,
     decoderInitWidth: cfg.decoderWidth,
     seed: cfg.seed,
@@ -294,7 +346,10 @@ export async function run(cfg: DvaeTrainConfig): Promise<{ dir: string; summary:
   });
   console.log(`dVAE ${paramCount(dvae)} parameters; ${train.images.count} training images`);
   if (cfg.initBias) {
-    const sample = imagesToTensor(train.images, Array.from({ length: 1000 }, (_, i) => i));
+    const sample = imagesToTensor(
+      train.images,
+      Array.from({ length: Math.min(1000, train.images.count) }, (_, i) => i),
+    );
     dvae.initOutputBias(sample);
     sample.dispose();
   }
@@ -335,20 +390,22 @@ export async function run(cfg: DvaeTrainConfig): Promise<{ dir: string; summary:
       batches(test, { batchSize: 100, shuffle: false }),
       { seed: cfg.seed, dequantize: cfg.dequantize },
     );
-    const shown = selectImages(test.images, Array.from({ length: 16 }, (_, i) => i));
+    const count = Math.min(16, test.images.count), cols = Math.min(8, count);
+    const shown = selectImages(test.images, Array.from({ length: count }, (_, i) => i));
     const originals = imagesToTensor(shown);
     const recon = dvae.reconstruct(originals);
     // Rows: 8 originals, their 8 reconstructions, the next 8 originals, theirs.
     const grid = tf.tidy(() => {
-      const [a, b] = [originals.slice(0, 8), originals.slice(8, 8)];
-      const [ra, rb] = [recon.slice(0, 8), recon.slice(8, 8)];
-      return tf.concat([a, ra, b, rb]);
+      const rows = [originals.slice(0, cols), recon.slice(0, cols)];
+      if (count === 2 * cols) rows.push(originals.slice(cols, cols), recon.slice(cols, cols));
+      return tf.concat(rows);
     });
-    const png = await imageGrid(grid, { cols: 8, scale: 3 });
+    const png = await imageGrid(grid, { cols, scale: 3 });
     tf.dispose([originals, recon, grid]);
-    const out = cfg.out || `data/cache/dvae_${cfg.dataset}.safetensors`;
+    const named = cfg.dataset === "folder" ? `folder_${basename(resolve(cfg.data))}` : cfg.dataset;
+    const out = cfg.out || `data/cache/dvae_${named}.safetensors`;
     await saveDvae(out, dvae, {
-      dataset: cfg.dataset,
+      dataset: cfg.dataset === "folder" ? cfg.data : cfg.dataset,
       steps: String(cfg.steps),
       test_elb_bits_per_dim: evaluation.elbBitsPerDim.toFixed(4),
       test_mse: evaluation.mse.toFixed(5),
@@ -391,12 +448,40 @@ export async function run(cfg: DvaeTrainConfig): Promise<{ dir: string; summary:
   return { dir: log.dir, summary };
 }
 
-/** The experiment as lib/log's `experimentMain` runs it: `--dataset=shapes` applies SHAPES_RECIPE. */
+/**
+ * The dVAE's groups for `imageSize` and `grid` (the grid side is imageSize / 2^(groups − 1)), and
+ * the check that `dataset` and `data` agree: both before any data is read.
+ */
+function groupsFor(cfg: DvaeTrainConfig): number {
+  if (cfg.dataset === "folder" && cfg.data === "") {
+    throw new RangeError("--dataset=folder reads the folder of --data=DIR: give one");
+  }
+  if (cfg.dataset !== "folder" && cfg.data !== "") {
+    throw new RangeError(
+      `--data=${cfg.data} is a folder to train on, not ${cfg.dataset}: leave out --dataset ` +
+        "(or pass --dataset=folder)",
+    );
+  }
+  const ratio = cfg.imageSize / cfg.grid;
+  if (!Number.isInteger(ratio) || !Number.isInteger(Math.log2(ratio))) {
+    throw new RangeError(
+      `--imageSize=${cfg.imageSize} / --grid=${cfg.grid} must be a power of 2 (e.g. --grid=` +
+        `${cfg.imageSize / 4} halves the image twice)`,
+    );
+  }
+  return Math.log2(ratio) + 1;
+}
+
+/**
+ * The experiment as lib/log's `experimentMain` runs it: `--dataset=shapes` applies SHAPES_RECIPE,
+ * `--data=DIR` FOLDER_RECIPE.
+ */
 export const EXPERIMENT: Experiment<DvaeTrainConfig, { dir: string; summary: MetricsRow }> = {
   name: "dvae_train",
   defaults: DEFAULTS,
   quick: QUICK,
-  recipe: (flags) => flags.dataset === "shapes" ? SHAPES_RECIPE : undefined,
+  recipe: (flags) =>
+    flags.dataset === "shapes" ? SHAPES_RECIPE : flags.data !== "" ? FOLDER_RECIPE : undefined,
   run,
 };
 

@@ -180,6 +180,22 @@ Deno.test("reference --dvaeRun reuses a stage one trained with the same flags, a
       (e: Error) =>
         e instanceof UsageError && e.message.includes("testCount: 200 there, 2000 here"),
     );
+    // A run made before flags were renamed (old names) or added (absent) is the same run.
+    const { trainCount, testCount, warmupSteps, imageSize: _i, grid: _g, ...older } = trained;
+    await writeConfig({
+      ...older,
+      shapesCount: trainCount,
+      testImages: testCount,
+      warmup: warmupSteps,
+      experiment: "dvae_train",
+      out: `${base}/weights.safetensors`,
+    });
+    assert.equal((await reuseStageOne(run, args, `${base}/dvae.safetensors`)).seconds, 90);
+    // …unless the flags ask for what an absent flag's default does not do.
+    await assert.rejects(
+      () => reuseStageOne(run, [...args, "--grid=4"], `${base}/x`),
+      (e: Error) => e instanceof UsageError && e.message.includes("grid: undefined there, 4 here"),
+    );
     await writeConfig({ experiment: "demo" });
     await assert.rejects(
       () => reuseStageOne(run, args, `${base}/x`),
@@ -227,6 +243,23 @@ Deno.test("the record's figures come from the right columns of each stage's summ
       attributes("test", 0.6),
       attributes("zero-shot", 0.7),
     ]);
+    const kinds = ["colour", "shape", "size", "relation", "swap"];
+    await writeCsv(
+      `${root}${base}/prior/near_miss.csv`,
+      ["test", "zero-shot"].flatMap((split, s) =>
+        ["rendered", "through the dVAE"].flatMap((images_of, d) =>
+          kinds.map((kind, k) => ({
+            split,
+            images_of,
+            kind,
+            images: 400 - 10 * k,
+            accuracy: 0.9 - s / 10 - d / 5 + k / 100,
+            ci_low: 0.5,
+            ci_high: 0.99,
+          }))
+        )
+      ),
+    );
     const sweepRow = (split: string, n: number, offset: number) => ({
       split,
       n,
@@ -268,6 +301,10 @@ Deno.test("the record's figures come from the right columns of each stage's summ
     assert.equal(find("colour per draw", "zero-shot").count, 64);
     assert.equal(find("relation per draw", "test").goal, 0.85);
     assert.equal(find("size per draw", "zero-shot").goal, undefined);
+    // Near misses: rendered scenes only, each kind over its own images, goal 90% (#23).
+    const shape = find("reranker: true caption over shape changed", "zero-shot");
+    assert.deepEqual([shape.mean, shape.low, shape.count, shape.goal], [0.81, 0.5, 390, 0.9]);
+    assert.equal(find("reranker: true caption over objects swapped", "test").mean, 0.9 + 4 / 100);
   } finally {
     await Deno.remove(`${root}${base}`, { recursive: true });
   }

@@ -34,13 +34,18 @@ export interface ImageFolderOptions {
   recursive?: boolean;
   /** Called for each skipped file; defaults to `console.warn`. */
   onSkip?: (file: string, reason: string) => void;
+  /**
+   * An image without a caption: "error" refuses the folder before any image is read (naming
+   * them), "keep" loads it with the caption "" (listed in `uncaptioned`). @default "error"
+   */
+  uncaptioned?: "error" | "keep";
 }
 
 /** A folder of images. */
 export interface ImageFolder extends CaptionedImages {
   /** `count × size × size × 3` RGB bytes. */
   images: ImageBatch;
-  /** Caption per image ("" when neither a sidecar nor captions.csv names one). */
+  /** Caption per image ("" when neither a sidecar nor captions.csv names one: `uncaptioned: "keep"`). */
   captions: string[];
   /** Path of each image relative to the folder, sorted. */
   files: string[];
@@ -123,8 +128,9 @@ async function readSidecar(path: string): Promise<string | null> {
  * @param options See `ImageFolderOptions`.
  * @returns `{ images, captions, files, skipped, uncaptioned }`; files in sorted order.
  * @throws {RangeError} Before any image is read: a `size` that is not a positive integer, a `fit`
- *   that is not "cover", "contain" or "fill", a `background` that is not a CSS colour, or a
- *   folder without image files. After reading: no file could be read (each one is named).
+ *   that is not "cover", "contain" or "fill", a `background` that is not a CSS colour, a folder
+ *   without image files, or images without a caption (unless `uncaptioned: "keep"`). After
+ *   reading: no file could be read (each one is named).
  * @throws {TypeError} A `background` that is not a string, or a `captions.csv` without `file` and
  *   `caption` columns.
  * @example
@@ -144,6 +150,14 @@ export async function loadImageFolder(
   options: ImageFolderOptions = {},
 ): Promise<ImageFolder> {
   const { size = 32, fit = "cover", background = "#ffffff", recursive = false } = options;
+  const { uncaptioned: whenUncaptioned = "error" } = options;
+  if (whenUncaptioned !== "error" && whenUncaptioned !== "keep") {
+    throw new RangeError(
+      `loadImageFolder: uncaptioned must be "error" or "keep", got ${
+        JSON.stringify(whenUncaptioned)
+      }`,
+    );
+  }
   if (!Number.isInteger(size) || size < 1) {
     throw new RangeError(`size must be a positive integer, got ${size}`);
   }
@@ -166,6 +180,20 @@ export async function loadImageFolder(
     );
   }
   const csv = await readCaptionsCsv(dir);
+  const captionOf = new Map<string, string | null>();
+  for (const file of candidates) {
+    const stem = file.slice(0, file.length - extname(file).length);
+    captionOf.set(file, await readSidecar(join(dir, `${stem}.txt`)) ?? csv.get(file) ?? null);
+  }
+  const missing = candidates.filter((f) => !captionOf.get(f));
+  if (missing.length > 0 && whenUncaptioned === "error") {
+    const shown = missing.slice(0, 3).join(", ") + (missing.length > 3 ? ", …" : "");
+    throw new RangeError(
+      `loadImageFolder: ${missing.length} of ${candidates.length} images in ${dir} have no ` +
+        `caption (${shown}): give each a sidecar <name>.txt or a row of captions.csv, or pass ` +
+        `uncaptioned: "keep" to load them with the caption ""`,
+    );
+  }
 
   const bytes = size * size * 3;
   const pixels: Uint8Array[] = [], files: string[] = [], captions: string[] = [];
@@ -187,8 +215,7 @@ export async function loadImageFolder(
       onSkip(file, reason);
       continue;
     }
-    const stem = file.slice(0, file.length - extname(file).length);
-    const caption = await readSidecar(join(dir, `${stem}.txt`)) ?? csv.get(file) ?? null;
+    const caption = captionOf.get(file) ?? null;
     if (caption === null || caption === "") uncaptioned.push(file);
     pixels.push(data);
     files.push(file);

@@ -38,7 +38,20 @@ Deno.test("image folder: PNG/JPEG/WebP resized, captions from sidecars and capti
       'file,caption\n./b_green.jpg,"a green square, seen from above"\nc_blue.webp,a blue square\na_red.png,overridden by the sidecar\n',
     );
     const reports: string[] = [];
-    const folder = await loadImageFolder(dir, { size: 16, onSkip: (file) => reports.push(file) });
+    await assert.rejects(
+      () => loadImageFolder(dir, { size: 16, onSkip: (file) => reports.push(file) }),
+      exactly(RangeError)(
+        `loadImageFolder: 2 of 5 images in ${dir} have no caption (d_broken.png, ` +
+          "e_nocaption.png): give each a sidecar <name>.txt or a row of captions.csv, or pass " +
+          'uncaptioned: "keep" to load them with the caption ""',
+      ),
+    );
+    assert.equal(reports.length, 0, "refused before any image is read");
+    const folder = await loadImageFolder(dir, {
+      size: 16,
+      onSkip: (file) => reports.push(file),
+      uncaptioned: "keep",
+    });
     assert.deepEqual(folder.files, ["a_red.png", "b_green.jpg", "c_blue.webp", "e_nocaption.png"]);
     assert.deepEqual(folder.captions, [
       "a red square",
@@ -75,7 +88,7 @@ Deno.test("image folder: skipped files are warned about by default; none readabl
   try {
     await Deno.writeFile(join(dir, "x.jpeg"), Uint8Array.of(0xff, 0xd8, 0xff, 0x00));
     await assert.rejects(
-      () => loadImageFolder(dir),
+      () => loadImageFolder(dir, { uncaptioned: "keep" }),
       (e: Error) =>
         e.constructor === RangeError &&
         e.message.startsWith(
@@ -105,7 +118,12 @@ Deno.test("image folder: no images, an unknown fit or a background that is no co
       ),
     );
     await solid(join(dir, "sub", "a.png"), 8, 8, "#ff0000", "png");
+    await Deno.writeTextFile(join(dir, "sub", "a.txt"), "a red square");
     assert.equal((await loadImageFolder(dir, { recursive: true, size: 4 })).images.count, 1);
+    await assert.rejects(
+      () => loadImageFolder(dir, { uncaptioned: "drop" as "keep", recursive: true }),
+      exactly(RangeError)('loadImageFolder: uncaptioned must be "error" or "keep", got "drop"'),
+    );
     await assert.rejects(
       () => loadImageFolder(dir, { fit: "crop" as "cover", recursive: true }),
       exactly(RangeError)(

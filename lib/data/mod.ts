@@ -101,6 +101,7 @@ export {
   type ImageFolderOptions,
   loadImageFolder,
 } from "./image_folder.ts";
+export { type FolderSplit, isHeldOut, splitByFile, type SplitOptions } from "./split.ts";
 export {
   decodePng,
   encodePng,

@@ -204,7 +204,7 @@ const ROWS: Row[] = [
     run: (c) => trainSmallReranker(c, "zero-shot"),
     error: RangeError,
     message:
-      /^the reranker trains on the shapes "train" split only \(never test, zero-shot or generated images\), got split "zero-shot"$/,
+      /^the reranker trains on a "train" split only \(never test, zero-shot or generated images\), got split "zero-shot"$/,
   },
   {
     name: "trainPrior --resume: a checkpoint of a prior of another width",

@@ -48,6 +48,13 @@ export interface RerankDataOptions {
   attributes?: Scene[];
   /** The split the set was drawn from ("train", "test", "zero-shot"). @default none */
   split?: string;
+  /**
+   * What the captions are: "shapes" (lib/data's grammar, whose held-out compositions training data
+   * must not hold, and which near misses are drawn from) or "free" (your own captions, e.g. a
+   * folder's train part: nothing of their content is checked, no near miss can be drawn).
+   * @default "shapes"
+   */
+  grammar?: CaptionGrammar;
   /** Tokenizer trained on train-split captions. */
   tokenizer: RerankTokenizer;
   /**
@@ -65,6 +72,9 @@ export interface RerankDataOptions {
   nearMissSeed?: number;
 }
 
+/** What a set's captions are (see {@link RerankDataOptions.grammar}). */
+export type CaptionGrammar = "shapes" | "free";
+
 /** Captioned images with their captions as id rows. */
 export interface RerankData {
   /** The images. */
@@ -75,6 +85,8 @@ export interface RerankData {
   attributes: Scene[] | null;
   /** The split the data came from, when known. */
   split: string | null;
+  /** What the captions are. */
+  grammar: CaptionGrammar;
   /** (count, textLen) ids, row-major, each caption then `<|eot|>`, then pads. */
   ids: Int32Array;
   /** Text length (tokens). */
@@ -130,6 +142,15 @@ export function rerankData(options: RerankDataOptions): RerankData {
   if (!Number.isInteger(K) || K < 0) {
     throw new RangeError(`rerankData's nearMisses must be an integer ≥ 0, got ${K}`);
   }
+  const grammar = options.grammar ?? "shapes";
+  if (grammar !== "shapes" && grammar !== "free") {
+    throw new RangeError(`rerankData's grammar must be "shapes" or "free", got ${grammar}`);
+  }
+  if (grammar === "free" && K > 0) {
+    throw new RangeError(
+      `rerankData draws near misses by the shapes grammar: with grammar "free" pass nearMisses 0`,
+    );
+  }
   const near = K > 0 ? drawAllNearMisses(captions, options.attributes, K, options) : null;
   // A loop, not Math.max(...spread): 12,000 captions × K near misses passes V8's argument limit.
   const longest = (texts: readonly string[], from: number) =>
@@ -141,6 +162,7 @@ export function rerankData(options: RerankDataOptions): RerankData {
     captions,
     attributes: options.attributes ?? null,
     split: options.split ?? null,
+    grammar,
     ids,
     textLen,
     textVocab: tokenizer.vocabSize,
@@ -219,8 +241,8 @@ export function heldOutRows(
 }
 
 /**
- * Throws unless the data may train a reranker: the "train" split, and no caption or scene holding
- * a held-out pair.
+ * Throws unless the data may train a reranker: the "train" split, and, for shapes captions, no
+ * caption or scene holding a held-out pair (free captions, `grammar: "free"`, are not read).
  *
  * @param data The training data.
  * @throws {RangeError} Another split (or none), or a held-out pair, named with its row.
@@ -238,14 +260,16 @@ export function assertTrainable(
     captions: readonly string[];
     attributes: readonly Scene[] | null;
     nearMissCaptions?: readonly (readonly string[])[] | null;
+    grammar?: CaptionGrammar;
   },
 ): void {
   if (data.split !== "train") {
     throw new RangeError(
-      `the reranker trains on the shapes "train" split only (never test, zero-shot or generated ` +
+      `the reranker trains on a "train" split only (never test, zero-shot or generated ` +
         `images), got split ${JSON.stringify(data.split)}`,
     );
   }
+  if (data.grammar === "free") return;
   const bad = heldOutRows(data);
   if (bad.length > 0) {
     const first = bad[0];

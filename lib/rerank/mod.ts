@@ -45,6 +45,7 @@ export {
 export { clampedScale, infoNce, infoNceTerms, nearMissTerms } from "./loss.ts";
 export {
   assertTrainable,
+  type CaptionGrammar,
   type HeldOutRow,
   heldOutRows,
   type RerankData,

@@ -173,3 +173,37 @@ Deno.test("trainReranker: with groupSize 2, every batch holds whole twin pairs (
   }
   model.dispose();
 });
+
+Deno.test("trainReranker on free captions (your own data): trained unread, only from a train split, without near misses", async () => {
+  // The shapes images under captions the shapes grammar cannot read, as a folder's would be.
+  const captions = TRAIN.captions.map((c, i) =>
+    `photo ${i % 7}: ${c.split(" ").reverse().join(" ")}`
+  );
+  const tokenizer = BpeTokenizer.train(captions, { vocabSize: 300 });
+  const free = rerankData({
+    images: TRAIN.images,
+    captions,
+    split: "train",
+    grammar: "free",
+    tokenizer,
+  });
+  const model = createReranker({ ...SMALL, textLen: free.textLen, textVocab: tokenizer.vocabSize });
+  const run = await trainReranker(model, free, { steps: 2, batchSize: 16, workers: 1 });
+  assert.equal(run.rows.length, 2);
+  run.dispose();
+  // The same captions as shapes captions: unreadable, so they cannot be checked, so refused.
+  const asShapes = rerankData({ images: TRAIN.images, captions, split: "train", tokenizer });
+  await assert.rejects(
+    () => trainReranker(model, asShapes, { steps: 1, workers: 1 }),
+    /first row 0 "photo 0: .*" \(unreadable: not a caption of the shapes grammar\)/,
+  );
+  await assert.rejects(
+    () => trainReranker(model, { ...free, split: "test" }, { steps: 1, workers: 1 }),
+    /"train" split only .* got split "test"/,
+  );
+  assert.throws(
+    () => rerankData({ ...TRAIN, grammar: "free", nearMisses: 2, tokenizer }),
+    /with grammar "free" pass nearMisses 0/,
+  );
+  model.dispose();
+});

@@ -1,6 +1,7 @@
 /**
- * A folder of your own captioned images as training data: `dvae_train.ts --data=DIR` at another
- * image size, grid and codebook, run as a user runs it, and its refusals of what cannot work.
+ * A folder of your own captioned images as training data, run as a user runs it: `dvae_train.ts
+ * --data=DIR` at another image size, grid and codebook, then `text2image.ts` on the same folder
+ * (a pipeline that loads and draws), and dvae_train's refusals of what cannot work.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -8,6 +9,7 @@ import { isHeldOut, makeShapes, savePng } from "../lib/data/mod.ts";
 import { loadDvae } from "../lib/dvae/mod.ts";
 import { readRunConfig } from "../lib/io/mod.ts";
 import { readCsv } from "../lib/log/mod.ts";
+import { Pipeline } from "../lib/pipeline/mod.ts";
 import { run } from "./_run.ts";
 
 /** A folder of `count` rendered scenes as PNG files, each with its caption beside it. */
@@ -23,13 +25,13 @@ async function captionedFolder(count: number): Promise<{ dir: string; files: str
 }
 
 Deno.test({
-  name: "dvae_train --data=DIR trains on a captioned folder at its own size, grid and codebook",
+  name: "dvae_train --data=DIR, then text2image.ts, train a pipeline on a captioned folder",
   sanitizeResources: false,
   fn: async () => {
     const { dir, files } = await captionedFolder(48);
     const tag = `own_data_test_${crypto.randomUUID().slice(0, 8)}`;
     const out = join(dir, "..", `${tag}.safetensors`);
-    let runDir = "";
+    let runDir = "", text2imageDir = "";
     try {
       const ran = await run("deno", [
         "run",
@@ -72,10 +74,40 @@ Deno.test({
       assert.equal(metadata.dataset, dir);
       dvae.dispose();
       assert.ok((await Deno.stat(`${runDir}/recon.png`)).size > 0);
+
+      // Stage two on the same folder: tokenizer, prior and reranker, a pipeline that loads.
+      const two = await run("deno", [
+        "run",
+        "-A",
+        "experiments/text2image.ts",
+        `--data=${dir}`,
+        `--dvae=${out}`,
+        "--testFraction=0.25",
+        "--quick",
+        `--tag=${tag}`,
+      ]);
+      assert.equal(two.code, 0, two.text.slice(-3000));
+      text2imageDir = /run folder: (\S+);/.exec(two.stdout)![1];
+      const rows = (await readCsv(`${text2imageDir}/summary.csv`)).objects() as Record<
+        string,
+        unknown
+      >[];
+      assert.deepEqual(rows.map((r) => [r.part, Number(r.images)]), [
+        ["train", 48 - heldOut],
+        ["test", heldOut],
+      ]);
+      assert.equal(Number(rows[1].retrieval_pool), 4);
+      assert.ok(Number.isFinite(Number(rows[1].image_bits_per_token)));
+      const pipeline = await Pipeline.load(`${text2imageDir}/pipeline`);
+      const drawn = await pipeline.generate("a small red circle", { n: 2, k: 1, seed: 1 });
+      assert.deepEqual(drawn.images.shape, [1, 16, 16, 3]);
+      drawn.images.dispose();
+      pipeline.dispose();
+      assert.ok((await Deno.stat(`${text2imageDir}/samples_test.png`)).size > 0);
     } finally {
       await Deno.remove(dir, { recursive: true });
       await Deno.remove(out).catch(() => {});
-      if (runDir) await Deno.remove(runDir, { recursive: true });
+      for (const d of [runDir, text2imageDir]) if (d) await Deno.remove(d, { recursive: true });
     }
   },
 });

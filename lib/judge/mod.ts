@@ -27,6 +27,9 @@
  * busy 2-core machine) and cached as safetensors under `data/cache/judge_v<version>.safetensors`;
  * later calls load the file (0.1 s).
  *
+ * Beyond the shapes world, `frechetDistance` measures how far a set of generated images' features
+ * lies from real ones' (FID, when the features are a classifier's penultimate activations).
+ *
  * @example
  * ```ts
  * import { agreement, captionAgreement, createShapesJudge, judgeAccuracy } from "./mod.ts";
@@ -58,3 +61,10 @@ export {
   type JudgeAccuracy,
   judgeAccuracy,
 } from "./score.ts";
+export {
+  type FeatureSet,
+  fitGaussian,
+  type FittedGaussian,
+  frechetDistance,
+  symmetricEigen,
+} from "./frechet.ts";

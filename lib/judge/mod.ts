@@ -68,3 +68,13 @@ export {
   frechetDistance,
   symmetricEigen,
 } from "./frechet.ts";
+export {
+  createFashionClassifier,
+  DEFAULT_FASHION_CLASSIFIER_CONFIG,
+  FASHION_CLASSIFIER_VERSION,
+  FashionClassifier,
+  type FashionClassifierConfig,
+  type FashionClassifierOptions,
+  type FashionReading,
+  shippedFashionWeightsPath,
+} from "./fashion.ts";

@@ -37,7 +37,7 @@ export const RENAMED_FLAGS: Readonly<Record<string, string>> = Object.freeze({
 export function withCurrentFlagNames(config: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(config)) {
-    const renamed = RENAMED_FLAGS[key];
+    const renamed = Object.hasOwn(RENAMED_FLAGS, key) ? RENAMED_FLAGS[key] : undefined;
     out[renamed !== undefined && !(renamed in config) ? renamed : key] = value;
   }
   return out;

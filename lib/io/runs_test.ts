@@ -1,5 +1,13 @@
 import assert from "node:assert/strict";
-import { latestRun, readRun, runExperiment, runStamp, runStarted, writeFileAtomic } from "./mod.ts";
+import {
+  latestRun,
+  readRun,
+  runExperiment,
+  runStamp,
+  runStarted,
+  withCurrentFlagNames,
+  writeFileAtomic,
+} from "./mod.ts";
 
 async function makeRun(folder: string, files: Record<string, string>): Promise<void> {
   for (const [name, text] of Object.entries(files)) {
@@ -126,4 +134,18 @@ Deno.test("runStamp and runExperiment agree with lib/log's folder layout", () =>
   assert.equal(runExperiment("data/runs/a_b/20261202T014452Z_t", { experiment: "x" }), "x");
   assert.equal(runExperiment("data/runs/a_b/not_a_stamp", {}), null);
   assert.equal(runExperiment("20261202T014452Z_t", null), null);
+});
+
+Deno.test("withCurrentFlagNames: old names read as new unless the new is there; other keys untouched", () => {
+  assert.deepEqual(withCurrentFlagNames({ batch: 8, warmup: 2, steps: 5 }), {
+    batchSize: 8,
+    warmupSteps: 2,
+    steps: 5,
+  });
+  assert.deepEqual(withCurrentFlagNames({ batch: 8, batchSize: 16 }), { batch: 8, batchSize: 16 });
+  // Names an object inherits are not renames.
+  assert.deepEqual(withCurrentFlagNames({ constructor: 1, toString: 2 }), {
+    constructor: 1,
+    toString: 2,
+  });
 });

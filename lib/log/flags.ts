@@ -159,7 +159,7 @@ function currentName(typed: string, defaults: Record<string, unknown>, raw?: str
 
 /** The key a typed flag name sets in `flags` (see {@link currentName}), silently. */
 function flagKey(typed: string, flags: object): string {
-  const renamed = RENAMED_FLAGS[typed];
+  const renamed = Object.hasOwn(RENAMED_FLAGS, typed) ? RENAMED_FLAGS[typed] : undefined;
   return typed in flags || renamed === undefined || !(renamed in flags) ? typed : renamed;
 }
 

@@ -170,7 +170,8 @@ if (import.meta.main) {
   const check = await referenceCheck(pipeline, judge, checkConfig);
   judge.dispose();
   const totalSeconds = (Date.now() - started.getTime()) / 1000;
-  const command = commandLine(["deno", "task", "reference", ...Deno.args]);
+  // As typed: a task, not a script (commandLine's `deno run -A` would not run it).
+  const command = ["deno", "task", "reference", ...Deno.args].join(" ");
   const record: ReferenceRecord = {
     command,
     code,

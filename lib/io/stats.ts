@@ -46,7 +46,11 @@ export function wilsonInterval(successes: number, trials: number, z = 1.96): [nu
   const p = successes / trials, z2 = z * z;
   const centre = (p + z2 / (2 * trials)) / (1 + z2 / trials);
   const half = (z / (1 + z2 / trials)) * Math.sqrt(p * (1 - p) / trials + z2 / (4 * trials ** 2));
-  return [Math.max(0, centre - half), Math.min(1, centre + half)];
+  // At p = 0 or 1 the interval's end is p itself; computed, it can round to just inside it.
+  return [
+    successes === 0 ? 0 : Math.max(0, centre - half),
+    successes === trials ? 1 : Math.min(1, centre + half),
+  ];
 }
 
 /** A mean with its 95% interval. */

@@ -35,7 +35,8 @@ type Where = (dir: string, config: Record<string, unknown>) => boolean;
  * their stages, at their own budgets, tagged `demo_…` and `reference_…`: not the experiments'
  * own runs.
  */
-const notDemoStage: Where = (dir) => !/\/\d{8}T\d{6}Z_(demo|reference)_/.test(dir);
+// A run tagged demo_… or reference_…, or just reference (a stage one run by hand for it).
+const notDemoStage: Where = (dir) => !/\/\d{8}T\d{6}Z_(demo|reference)(_|\/?$)/.test(dir);
 
 /** One section's recipe: the experiment, which of its runs, and the tables read from the run. */
 interface SectionSpec {

@@ -74,6 +74,9 @@ Deno.test("the results page reads each experiment's newest full run and says whe
       objective: { gaussianStd: MSE_STD, pixelEps: PIXEL_EPS },
     };
     await makeRun(repo, dvaeStage, shapesRecipe, [{ elb_bits_per_dim: -1.77 }]);
+    // A reference job's stage one, run by hand under the tag "reference": a stage, too.
+    const referenceStage = `${runs}/dvae_train/20261204T000000Z_reference`;
+    await makeRun(repo, referenceStage, shapesRecipe, [{ elb_bits_per_dim: -1.9 }]);
     await makeRun(
       repo,
       `${runs}/demo/20261203T000000Z_full`,
@@ -108,6 +111,8 @@ Deno.test("the results page reads each experiment's newest full run and says whe
       /90%|\| 6% \[3, 13\]/,
       "neither the quick run's nor the stage's rate",
     );
+
+    assert.doesNotMatch(section(page, "dvae_train (shapes)"), /_reference|_demo_full/);
 
     const demo = section(page, "demo");
     assert.match(demo, /run `data\/runs\/demo\/20261203T000000Z_full`/);

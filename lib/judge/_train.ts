@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { cosine, shardSizes, train, type TrainSpec } from "../nn/mod.ts";
+import { cosine, shardSlices, train, type TrainSpec } from "../nn/mod.ts";
 import { batchIndicesAt, imagesToTensor, makeShapes } from "../data/mod.ts";
 import { HEAD_NAMES, type JudgeConfig, JudgeNet, labelsOf } from "./_net.ts";
 import type { JudgeShard, JudgeStepOptions } from "./_task.ts";
@@ -38,15 +38,12 @@ export async function trainJudgeNet(
     config,
     batchAt: (step) =>
       batchIndicesAt(config.trainCount, { batchSize: config.batchSize, seed: config.seed }, step),
-    split(indices, count) {
-      let start = 0;
-      return shardSizes(indices.length, count).map((size) => {
-        const part = indices.slice(start, start + size);
-        start += size;
+    split: (indices, count) =>
+      shardSlices(indices, count).map((part) => {
         const images = imagesToTensor(data.images, part);
         const shard: JudgeShard = {
           images: images.dataSync() as Float32Array,
-          count: size,
+          count: part.length,
           labels: Object.fromEntries(
             HEAD_NAMES.map((h) => [h, Int32Array.from(part, (i) => labels[h][i])]),
           ),
@@ -54,8 +51,7 @@ export async function trainJudgeNet(
         };
         images.dispose();
         return shard;
-      });
-    },
+      }),
     unit: "images",
     size: (indices) => indices.length,
     stepOptions: (): JudgeStepOptions => ({

@@ -19,7 +19,7 @@ import {
   toRgb32,
 } from "../data/mod.ts";
 import { readFileOrNull } from "../io/mod.ts";
-import { cosine, loadWeights, saveWeights, shardSizes, train } from "../nn/mod.ts";
+import { cosine, loadWeights, saveWeights, shardSlices, train } from "../nn/mod.ts";
 import {
   DEFAULT_FASHION_CLASSIFIER_CONFIG,
   FASHION_CLASSIFIER_VERSION,
@@ -192,21 +192,17 @@ async function trainFashionNet(
     config,
     batchAt: (step) =>
       batchIndicesAt(images.count, { batchSize: config.batchSize, seed: config.seed }, step),
-    split(indices, count) {
-      let start = 0;
-      return shardSizes(indices.length, count).map((size) => {
-        const part = indices.slice(start, start + size);
-        start += size;
+    split: (indices, count) =>
+      shardSlices(indices, count).map((part) => {
         const x = imagesToTensor(images, part);
         const shard = {
           images: x.dataSync() as Float32Array,
-          count: size,
+          count: part.length,
           labels: Int32Array.from(part, (i) => data.labels[i]),
         };
         x.dispose();
         return shard;
-      });
-    },
+      }),
     unit: "images",
     size: (indices) => indices.length,
     stepOptions: () => ({}),

@@ -44,7 +44,14 @@ export {
   saveWeights,
 } from "./safetensors.ts";
 export type { StoredTensor } from "./safetensors.ts";
-export { GradientWorkers, ShardedStep, shardSeed, shardSizes, WorkerFailure } from "./parallel.ts";
+export {
+  GradientWorkers,
+  ShardedStep,
+  shardSeed,
+  shardSizes,
+  shardSlices,
+  WorkerFailure,
+} from "./parallel.ts";
 export type {
   GradientReply,
   GradientRequest,

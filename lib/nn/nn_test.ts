@@ -17,6 +17,7 @@ import {
   saveCheckpoint,
   saveWeights,
   shardSizes,
+  shardSlices,
   valueAndGrads,
 } from "./mod.ts";
 
@@ -298,4 +299,7 @@ Deno.test("shardSizes splits evenly (extras first)", () => {
   assert.deepEqual(shardSizes(5, 1), [5]);
   assert.throws(() => shardSizes(1, 2), /cannot be split/);
   assert.throws(() => shardSizes(4, 0), /cannot be split/);
+  // The items themselves, in contiguous parts of those sizes.
+  assert.deepEqual(shardSlices([5, 6, 7, 8, 9, 10, 11], 2), [[5, 6, 7, 8], [9, 10, 11]]);
+  assert.throws(() => shardSlices([1], 2), /cannot be split/);
 });

@@ -372,3 +372,21 @@ export function shardSizes(n: number, count: number): number[] {
   }
   return Array.from({ length: count }, (_, i) => Math.floor(n / count) + (i < n % count ? 1 : 0));
 }
+
+/**
+ * A batch's items in `count` contiguous parts of {@link shardSizes}' sizes: what a task's `split`
+ * hands each shard when its batch is a list of example indices.
+ *
+ * @param items The batch (e.g. example indices).
+ * @param count Shards.
+ * @returns The parts, in order.
+ * @example
+ * ```ts
+ * import { shardSlices } from "./parallel.ts";
+ * console.log(shardSlices([10, 11, 12, 13, 14], 2)); // [[10, 11, 12], [13, 14]]
+ * ```
+ */
+export function shardSlices<T>(items: readonly T[], count: number): T[][] {
+  let start = 0;
+  return shardSizes(items.length, count).map((size) => items.slice(start, start += size));
+}

@@ -79,7 +79,7 @@ Deno.test("--help of the main entry points: question, a row per flag with type, 
   }
   const dvae = flagRows((await run("experiments/dvae_train.ts", "--help")).stdout);
   assert.match(dvae.get("steps")!, /--steps\s+integer ≥ 1\s+950\s+Optimiser steps/);
-  assert.match(dvae.get("dataset")!, /fashion \| shapes\s+fashion\s/);
+  assert.match(dvae.get("dataset")!, /fashion \| shapes \| folder\s+fashion\s/);
   const demo = (await run("experiments/demo.ts", "-h")).stdout;
   assert.match(demo, /^The main job \(`deno task demo`\): does the whole toolkit work end to end/);
 });
@@ -123,7 +123,7 @@ Deno.test("a bad flag or value is one line on stderr and exit status 2", async (
     [
       "experiments/dvae_train.ts",
       ["--dataset=mnist"],
-      'error: --dataset expects one of fashion, shapes, got "mnist"',
+      'error: --dataset expects one of fashion, shapes, folder, got "mnist"',
     ],
     ["experiments/prior_shapes.ts", ["--lr=-1"], 'error: --lr expects a number > 0, got "-1"'],
     ["experiments/demo.ts", ["--quick=maybe"], 'error: --quick expects true or false, got "maybe"'],

@@ -53,7 +53,7 @@ export type PriorBatchAt = ((step: number) => PriorBatch) & {
  * const captions = ["a red circle", "a blue square", "a small green star", "a red cross"];
  * const tokenizer = BpeTokenizer.train(captions, { vocabSize: 270, allowSmaller: true });
  * const tokens = new Int32Array(4 * 4).map((_, i) => i % 7); // 2×2 image tokens per scene
- * const batchAt = priorBatches({ captions }, tokens, tokenizer, { batch: 2, textLen: 8 });
+ * const batchAt = priorBatches({ captions }, tokens, tokenizer, { batchSize: 2, textLen: 8 });
  * console.log(batchAt(0).text.length, batchAt(0).image.length); // 16 8
  * ```
  */

@@ -17,6 +17,7 @@ import {
   latestRun,
   parseCsv,
   readRun,
+  RUN_FOLDER_PATTERN,
   type RunRecord,
   runStarted,
   writeFileAtomic,
@@ -30,13 +31,9 @@ export const RESULTS_FILE = "RESULTS.md";
 /** A run folder filter: which runs of an experiment a section may read. */
 type Where = (dir: string, config: Record<string, unknown>) => boolean;
 
-/**
- * The main job and the reference pipeline run dvae_train, prior_shapes and rerank_n_sweep as
- * their stages, at their own budgets, tagged `demo_…` and `reference_…`: not the experiments'
- * own runs.
- */
-// A run tagged demo_… or reference_…, or just reference (a stage one run by hand for it).
-const notDemoStage: Where = (dir) => !/\/\d{8}T\d{6}Z_(demo|reference)(_|\/?$)/.test(dir);
+/** A run folder's tag: what follows its stamp (`…/20261207T104808Z_shapes` → "shapes"). */
+const tagOf = (dir: string) =>
+  RUN_FOLDER_PATTERN.exec(dir.replace(/\/+$/, "").split("/").at(-1)!)?.[2];
 
 /** One section's recipe: the experiment, which of its runs, and the tables read from the run. */
 interface SectionSpec {
@@ -45,6 +42,12 @@ interface SectionSpec {
   /** The entry point whose header states the question. @default experiments/<experiment>.ts */
   module?: string;
   command: string;
+  /**
+   * The tag `command` writes (its run folders' suffix). Only runs of that tag stand for the
+   * section: a probe, a notebook's run or a stage of the main job or the reference job (tagged
+   * `demo_…`, `reference…`) has another and is never shown as the experiment's result.
+   */
+  tag: string;
   where?: Where;
   tables: (run: RunRecord, repo: string) => Promise<ResultsSection["tables"]>;
   notes?: (run: RunRecord, repo: string) => Promise<string[]>;
@@ -193,6 +196,7 @@ const SECTIONS: readonly SectionSpec[] = [
     name: "demo",
     experiment: "demo",
     command: "deno task demo",
+    tag: "full",
     notes: async (run, repo) => {
       const dvae = await linkedRun(repo, run.config.dvaeRun);
       return dvae === null
@@ -227,6 +231,7 @@ const SECTIONS: readonly SectionSpec[] = [
     name: "dvae_train (fashion)",
     experiment: "dvae_train",
     command: "deno run -A experiments/dvae_train.ts",
+    tag: "fashion",
     where: (_, c) => c.dataset === "fashion",
     tables: heldOutTable,
     notes: (run) => Promise.resolve(objectiveNotes(run.config)),
@@ -235,7 +240,8 @@ const SECTIONS: readonly SectionSpec[] = [
     name: "dvae_train (shapes)",
     experiment: "dvae_train",
     command: "deno run -A experiments/dvae_train.ts --dataset=shapes",
-    where: (dir, c) => c.dataset === "shapes" && notDemoStage(dir, c),
+    tag: "shapes",
+    where: (_, c) => c.dataset === "shapes",
     tables: heldOutTable,
     notes: (run) => Promise.resolve(objectiveNotes(run.config)),
   },
@@ -243,7 +249,7 @@ const SECTIONS: readonly SectionSpec[] = [
     name: "dvae_beta_tau",
     experiment: "dvae_beta_tau",
     command: "deno run -A experiments/dvae_beta_tau.ts",
-    where: (dir) => dir.endsWith("_sweep"),
+    tag: "sweep",
     tables: summaryTable("One row per run, one seed each (held out, EMA weights):"),
   },
   {
@@ -251,14 +257,14 @@ const SECTIONS: readonly SectionSpec[] = [
     experiment: "dvae_beta_tau",
     command: "deno run -A experiments/dvae_beta_tau.ts --dataset=fashion --taus=cosine " +
       "--marginalKls=0,20 --lr=4e-3 --tag=marginal_lr4e-3",
-    where: (dir) => dir.endsWith("_marginal_lr4e-3"),
+    tag: "marginal_lr4e-3",
     tables: summaryTable("One row per run, one seed each (held out, EMA weights):"),
   },
   {
     name: "prior_shapes",
     experiment: "prior_shapes",
     command: "deno run -A experiments/prior_shapes.ts",
-    where: notDemoStage,
+    tag: "run",
     tables: summaryTable(
       "Per split and temperature; `captions` is the count each rate rests on (95% intervals " +
         "over captions):",
@@ -268,6 +274,7 @@ const SECTIONS: readonly SectionSpec[] = [
     name: "rerank_train",
     experiment: "rerank_train",
     command: "deno run -A experiments/rerank_train.ts",
+    tag: "shapes",
     where: (_, c) => isToolkitRecipe(c),
     tables: rerankTables,
     notes: recipeNotes,
@@ -277,6 +284,7 @@ const SECTIONS: readonly SectionSpec[] = [
     experiment: "rerank_train",
     command: `deno run -A experiments/rerank_train.ts ${CLIP_FLAGS} --tag=clip ` +
       "--out=data/cache/rerank_shapes_clip.safetensors",
+    tag: "clip",
     where: (_, c) => !(Number(c.nearMissWeight) > 0) && c.twins !== true,
     tables: rerankTables,
     notes: recipeNotes,
@@ -286,6 +294,7 @@ const SECTIONS: readonly SectionSpec[] = [
     experiment: "rerank_train",
     command: "deno run -A experiments/rerank_train.ts --twins=false --throughDvae=0 " +
       "--imageStageDepth=0 --tag=negclip_k5_w1 --out=data/cache/rerank_shapes_negclip.safetensors",
+    tag: "negclip_k5_w1",
     where: (_, c) =>
       Number(c.nearMissWeight) > 0 && c.twins !== true && !(Number(c.throughDvae) > 0),
     tables: rerankTables,
@@ -295,7 +304,8 @@ const SECTIONS: readonly SectionSpec[] = [
     name: "rerank_n_sweep",
     experiment: "rerank_n_sweep",
     command: "deno run -A experiments/rerank_n_sweep.ts",
-    where: (dir, c) => !c.reranker && notDemoStage(dir, c),
+    tag: "sweep",
+    where: (_, c) => !c.reranker,
     tables: sweepTables(
       "Judge agreement against N, per split, under the pipeline's own reranker (the toolkit's " +
         "recipe at prior_shapes' budget, 600 steps on its 4,000 scenes):",
@@ -306,7 +316,8 @@ const SECTIONS: readonly SectionSpec[] = [
     experiment: "rerank_n_sweep",
     command: "deno run -A experiments/rerank_n_sweep.ts " +
       "--reranker=data/cache/rerank_shapes.safetensors --tag=recipe",
-    where: (dir, c) => Boolean(c.reranker) && dir.endsWith("_recipe"),
+    tag: "recipe",
+    where: (_, c) => Boolean(c.reranker),
     tables: sweepTables(
       "Judge agreement against N, per split, the same pipeline's draws under the reranker of " +
         "rerank_train (the toolkit's recipe at rerank_train's budget: 1,000 steps on 12,000 " +
@@ -318,7 +329,8 @@ const SECTIONS: readonly SectionSpec[] = [
     experiment: "rerank_n_sweep",
     command: "deno run -A experiments/rerank_n_sweep.ts " +
       "--reranker=data/cache/rerank_shapes_clip.safetensors --tag=clip",
-    where: (dir, c) => Boolean(c.reranker) && dir.endsWith("_clip"),
+    tag: "clip",
+    where: (_, c) => Boolean(c.reranker),
     tables: sweepTables(
       "Judge agreement against N, per split, the same pipeline's draws under the reranker of " +
         "rerank_train (CLIP's recipe: batch negatives only) at rerank_train's budget:",
@@ -328,6 +340,7 @@ const SECTIONS: readonly SectionSpec[] = [
     name: "zero_shot",
     experiment: "zero_shot",
     command: "deno run -A experiments/zero_shot.ts",
+    tag: "table",
     where: (_, c) => !c.reranker,
     tables: sweepTables(
       "Judge agreement per attribute, under the pipeline's own reranker (the toolkit's recipe at " +
@@ -339,7 +352,8 @@ const SECTIONS: readonly SectionSpec[] = [
     experiment: "zero_shot",
     command: "deno run -A experiments/zero_shot.ts " +
       "--reranker=data/cache/rerank_shapes.safetensors --tag=recipe",
-    where: (dir, c) => Boolean(c.reranker) && dir.endsWith("_recipe"),
+    tag: "recipe",
+    where: (_, c) => Boolean(c.reranker),
     tables: sweepTables(
       "Judge agreement per attribute, the same pipeline's draws under the reranker of " +
         "rerank_train (the toolkit's recipe at rerank_train's budget):",
@@ -350,7 +364,8 @@ const SECTIONS: readonly SectionSpec[] = [
     experiment: "zero_shot",
     command: "deno run -A experiments/zero_shot.ts " +
       "--reranker=data/cache/rerank_shapes_clip.safetensors --tag=clip",
-    where: (dir, c) => Boolean(c.reranker) && dir.endsWith("_clip"),
+    tag: "clip",
+    where: (_, c) => Boolean(c.reranker),
     tables: sweepTables(
       "Judge agreement per attribute, the same pipeline's draws under the reranker of " +
         "rerank_train (CLIP's recipe: batch negatives only):",
@@ -361,6 +376,7 @@ const SECTIONS: readonly SectionSpec[] = [
     experiment: "bench",
     module: "../bench/main.ts",
     command: "deno task bench",
+    tag: "full",
     tables: summaryTable(
       "One row per workload, backend and process count; `speed ÷ best` is our speed over the " +
         "faster PyTorch peer's (above 1: faster):",
@@ -370,18 +386,21 @@ const SECTIONS: readonly SectionSpec[] = [
     name: "powersgd_rank_sweep",
     experiment: "powersgd_rank_sweep",
     command: "deno run -A experiments/powersgd_rank_sweep.ts",
+    tag: "sweep",
     tables: summaryTable("One row per rank:"),
   },
   {
     name: "powersgd_variants",
     experiment: "powersgd_variants",
     command: "deno run -A experiments/powersgd_variants.ts",
+    tag: "variants",
     tables: summaryTable("One row per variant:"),
   },
   {
     name: "grad_scaling_fp16",
     experiment: "grad_scaling_fp16",
     command: "deno run -A experiments/grad_scaling_fp16.ts",
+    tag: "fp16",
     tables: summaryTable("One row per mode:"),
   },
 ];
@@ -393,9 +412,9 @@ function questionOf(spec: SectionSpec): string {
 }
 
 /**
- * Builds the results page from the newest full run of each experiment under `<repo>/data/runs`
- * and writes it to `<out>/RESULTS.md`. Experiments without a full run get a line with the command
- * that makes one; no `--quick` run is ever shown as a result.
+ * Builds the results page from the newest full run of each section's command (by its tag) under
+ * `<repo>/data/runs` and writes it to `<out>/RESULTS.md`. Sections without such a run get a line
+ * with the command that makes one; no `--quick` run is ever shown as a result.
  *
  * @param out The folder to write into.
  * @param options `repo`: the repository whose runs are read (default "."); `generated`: the time
@@ -412,7 +431,7 @@ export async function writeResults(
     const dir = await latestRun(spec.experiment, {
       root: `${repo}/data/runs`,
       preferFull: true,
-      where: spec.where,
+      where: (dir, config) => tagOf(dir) === spec.tag && (spec.where?.(dir, config) ?? true),
     });
     const found = dir === null ? null : await readRun(dir);
     const run = found === null || found.config.quick === true ? null : found;

@@ -47,7 +47,9 @@ Deno.test("the results page reads each experiment's newest full run and says whe
       judge_agreement_low: agree / 2,
       judge_agreement_high: Math.min(1, agree * 2),
     });
-    await makeRun(repo, `${runs}/prior_shapes/20261201T000000Z_full`, {}, [row("test", 0.125)]);
+    await makeRun(repo, `${runs}/prior_shapes/20261201T000000Z_run`, {}, [row("test", 0.125)]);
+    // Newer and full, but a probe (another tag than the command's): not the experiment's result.
+    await makeRun(repo, `${runs}/prior_shapes/20261202T120000Z_probe_lr4`, {}, [row("test", 0.75)]);
     // Newer, but a --quick run and a main-job stage: neither may stand for the experiment.
     await makeRun(repo, `${runs}/prior_shapes/20261202T000000Z_quick`, { quick: true }, [
       row("test", 0.9),
@@ -103,13 +105,13 @@ Deno.test("the results page reads each experiment's newest full run and says whe
     const page = await Deno.readTextFile(path);
 
     const prior = section(page, "prior_shapes");
-    assert.match(prior, /run `data\/runs\/prior_shapes\/20261201T000000Z_full`/);
+    assert.match(prior, /run `data\/runs\/prior_shapes\/20261201T000000Z_run`/);
     assert.match(prior, /commit aaaaaaaaaa/);
     assert.match(prior, /\| test \| 24 \| 13% \[6, 25\] \|/);
     assert.doesNotMatch(
       prior,
-      /90%|\| 6% \[3, 13\]/,
-      "neither the quick run's nor the stage's rate",
+      /90%|75%|\| 6% \[3, 13\]/,
+      "neither the quick run's, the probe's nor the stage's rate",
     );
 
     assert.doesNotMatch(section(page, "dvae_train (shapes)"), /_reference|_demo_full/);

@@ -72,8 +72,18 @@ export function priorPeers(quick = false): PeerSpecs {
   return { prior: { script: PEER, args: ["--batch", String(batch), ...steps] } };
 }
 
-/** The peer's inputs: random captions with their second half padded, random images. */
-function benchInputs(batch: number): { text: Int32Array; image: Int32Array } {
+/**
+ * The peer's inputs: random captions with their second half padded, random images.
+ *
+ * @param batch Captions (and images).
+ * @returns (batch, 32) text ids and (batch, 64) image ids, row-major, the same on every call.
+ * @example
+ * ```ts
+ * import { benchInputs } from "./prior.ts";
+ * console.log(benchInputs(2).text.length); // 64
+ * ```
+ */
+export function benchInputs(batch: number): { text: Int32Array; image: Int32Array } {
   const { textLen: T, imageGrid: n } = BENCH_PRIOR_CONFIG;
   const text = new Int32Array(batch * T);
   const image = new Int32Array(batch * n * n);

@@ -24,6 +24,7 @@ import {
 } from "../lib/io/mod.ts";
 import { moduleDocs } from "../lib/log/mod.ts";
 import { RERANKER_RECIPE } from "../lib/pipeline/mod.ts";
+import { kindTable, type ProfileRow } from "../bench/_perf_report.ts";
 
 /** Where the page goes, relative to the figures folder. */
 export const RESULTS_FILE = "RESULTS.md";
@@ -381,6 +382,20 @@ const SECTIONS: readonly SectionSpec[] = [
       "One row per workload, backend and process count; `speed ÷ best` is our speed over the " +
         "faster PyTorch peer's (above 1: faster):",
     ),
+  },
+  {
+    name: "profile",
+    experiment: "profile",
+    module: "../bench/profile.ts",
+    command: "deno task profile",
+    tag: "all",
+    tables: async (run) => [{
+      caption:
+        "Where a step's time goes, ours compiled beside PyTorch 2.13: each side's steps/s, " +
+        "then CPU ms per step by kind of work (perf samples of the side's threads, both cores; " +
+        "the busiest symbols are in the run's top_symbols.csv):",
+      rows: kindTable(await csvRows(`${run.dir}/profile.csv`) as unknown as ProfileRow[]),
+    }],
   },
   {
     name: "powersgd_rank_sweep",

@@ -8,6 +8,7 @@ import { cosine, shardSlices, train, type TrainSpec } from "../nn/mod.ts";
 import { batchIndicesAt, imagesToTensor, makeShapes } from "../data/mod.ts";
 import { HEAD_NAMES, type JudgeConfig, JudgeNet, labelsOf } from "./_net.ts";
 import type { JudgeShard, JudgeStepOptions } from "./_task.ts";
+import { lossProgress } from "./_progress.ts";
 
 /**
  * Trains a fresh judge network (about 100 s of CPU; 1–3 minutes on a busy 2-core machine).
@@ -20,7 +21,8 @@ export async function trainJudgeNet(
   config: JudgeConfig,
   onProgress: (message: string) => void,
 ): Promise<JudgeNet> {
-  const started = performance.now();
+  // Its clock starts here, so the seconds in its lines count the data's making too.
+  const onStep = lossProgress("judge", config.steps, 250, onProgress);
   const data = await makeShapes({
     count: config.trainCount,
     seed: config.trainSeed,
@@ -60,27 +62,13 @@ export async function trainJudgeNet(
     }),
     metrics: (values) => ({ loss: values.reduce((sum, v) => sum + v.loss[0], 0) }),
   };
-  let lossSum = 0, lossCount = 0;
   const run = await train(spec, {
     steps: config.steps,
     seed: config.seed,
     lr: cosine(config.lr, config.lr * 0.02, config.steps),
     adamw: { weightDecay: config.weightDecay },
     workers: 1,
-    onStep(row) {
-      lossSum += row.loss as number;
-      lossCount++;
-      const step = (row.step as number) + 1;
-      if (step % 250 === 0 || step === config.steps) {
-        const seconds = (performance.now() - started) / 1000;
-        onProgress(
-          `judge: step ${step}/${config.steps} loss ${(lossSum / lossCount).toFixed(4)} ` +
-            `(${seconds.toFixed(0)} s)`,
-        );
-        lossSum = 0;
-        lossCount = 0;
-      }
-    },
+    onStep,
   });
   run.dispose();
   return net;

@@ -27,7 +27,7 @@
  *
  * @module
  */
-import { canTrace, ensureBackend, tf } from "../lib/backend/mod.ts";
+import { canTrace, defaultWorkers, ensureBackend, tf } from "../lib/backend/mod.ts";
 import {
   type CaptionedImages,
   imagesToTensor,
@@ -137,6 +137,7 @@ export async function run(
     );
   }
   await ensureBackend();
+  if (cfg.workers === 0) cfg = { ...cfg, workers: defaultWorkers() };
   const { model: dvae, metadata } = await loadDvae(cfg.dvae);
   const folder = await loadImageFolder(cfg.data, { size: dvae.config.imageSize });
   const { train, test } = splitByFile(folder, { testFraction: cfg.testFraction, seed: cfg.seed });

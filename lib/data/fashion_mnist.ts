@@ -38,8 +38,8 @@ export const FASHION_MNIST_CLASSES = [
   "Ankle boot",
 ] as const;
 
-/** What each label's caption calls the thing, with its article. */
-const CAPTION_NOUNS = [
+/** What each label's caption calls the thing, with its article (index: the label). */
+export const FASHION_CAPTION_NOUNS = [
   "a t-shirt",
   "a pair of trousers",
   "a pullover",
@@ -64,7 +64,7 @@ const CAPTION_NOUNS = [
  * ```
  */
 export function fashionCaption(label: number): string {
-  const noun = CAPTION_NOUNS[label];
+  const noun = FASHION_CAPTION_NOUNS[label];
   if (noun === undefined) throw new RangeError(`Fashion-MNIST labels are 0…9, got ${label}`);
   return `a photo of ${noun}`;
 }

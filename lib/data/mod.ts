@@ -84,6 +84,7 @@ export {
   shapesSvg,
 } from "./shapes.ts";
 export {
+  FASHION_CAPTION_NOUNS,
   FASHION_MNIST_CLASSES,
   FASHION_MNIST_DEFAULT_DIR,
   FASHION_MNIST_ENV,
@@ -95,6 +96,14 @@ export {
   loadFashionMnist,
   parseIdx,
 } from "./fashion_mnist.ts";
+export {
+  FASHION_PHRASINGS,
+  type FashionFolderManifest,
+  type FashionFolderOptions,
+  fashionLabelOf,
+  fashionPhrase,
+  writeFashionFolder,
+} from "./fashion_folder.ts";
 export {
   IMAGE_EXTENSIONS,
   type ImageFolder,

@@ -38,6 +38,13 @@ export { drawInt, mixSeed, Rng, streamSeed } from "./random.ts";
 export type { RandomSource } from "./random.ts";
 export { Mulberry32 } from "./mulberry32.ts";
 export { checkOptionKeys } from "./options.ts";
-export { concatInt32, type Interval, interval95, median, wilsonInterval } from "./stats.ts";
+export {
+  concatFloat32,
+  concatInt32,
+  type Interval,
+  interval95,
+  median,
+  wilsonInterval,
+} from "./stats.ts";
 export { CheckpointMismatchError, CorruptFileError } from "./errors.ts";
 export type { CorruptFileErrorOptions, TensorMismatch } from "./errors.ts";

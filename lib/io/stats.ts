@@ -102,7 +102,25 @@ export function interval95(values: readonly number[]): Interval {
  * ```
  */
 export function concatInt32(rows: readonly Int32Array[]): Int32Array {
-  const out = new Int32Array(rows.reduce((n, r) => n + r.length, 0));
+  return concatInto(new Int32Array(rows.reduce((n, r) => n + r.length, 0)), rows);
+}
+
+/**
+ * Float32 rows joined end to end (feature vectors of several batches, say).
+ *
+ * @param rows The rows.
+ * @returns A new array of their total length.
+ * @example
+ * ```ts
+ * import { concatFloat32 } from "./stats.ts";
+ * console.log(concatFloat32([Float32Array.of(0.5), Float32Array.of(1, 2)])); // Float32Array [0.5, 1, 2]
+ * ```
+ */
+export function concatFloat32(rows: readonly Float32Array[]): Float32Array {
+  return concatInto(new Float32Array(rows.reduce((n, r) => n + r.length, 0)), rows);
+}
+
+function concatInto<T extends Int32Array | Float32Array>(out: T, rows: readonly T[]): T {
   let offset = 0;
   for (const row of rows) {
     out.set(row, offset);

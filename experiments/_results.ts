@@ -373,6 +373,17 @@ const SECTIONS: readonly SectionSpec[] = [
     ),
   },
   {
+    name: "fashion_text2image",
+    experiment: "fashion_text2image",
+    command: "deno run -A experiments/fashion_text2image.ts",
+    tag: "full",
+    tables: summaryTable(
+      "Fashion-MNIST text → image: the share of draws the classifier reads as their caption's " +
+        "class (chance 10%), per draw and for the reranker's pick, per class and in all; the " +
+        "Fréchet distance of the draws to as many real test images, beside two real halves':",
+    ),
+  },
+  {
     name: "bench",
     experiment: "bench",
     module: "../bench/main.ts",

@@ -20,7 +20,10 @@
  * repeats its step for `--seconds` + 2 s while `perf record -a -F <frequency>` samples the whole
  * machine for `--seconds` (so it needs root, as `.ci/setup` has); the report keeps the side's
  * threads. A sample is 1/frequency s of CPU time on one thread, so the figures are CPU time (both
- * cores), not wall time; steps/s is the side's own count over its loop.
+ * cores), not wall time; steps/s is the side's own count over its loop. Sampling costs the sides
+ * unequally (measured here: ours within a few % of its unprofiled speed, PyTorch's 10–15% slower,
+ * its OpenMP threads spinning under the timer), so ratios of speed come from `deno task bench`;
+ * this says where each side's time goes.
  *
  * @module
  */

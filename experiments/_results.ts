@@ -402,9 +402,10 @@ const SECTIONS: readonly SectionSpec[] = [
     tag: "all",
     tables: async (run) => [{
       caption:
-        "Where a step's time goes, ours compiled beside PyTorch 2.13: each side's steps/s, " +
-        "then CPU ms per step by kind of work (perf samples of the side's threads, both cores; " +
-        "the busiest symbols are in the run's top_symbols.csv):",
+        "Where a step's time goes, ours compiled beside PyTorch 2.13: each side's steps/s while " +
+        "sampled (PyTorch's 10–15% below its unsampled speed: speed ratios are the bench " +
+        "section's), then CPU ms per step by kind of work (perf samples of the side's threads, " +
+        "both cores; the busiest symbols are in the run's top_symbols.csv):",
       rows: kindTable(await csvRows(`${run.dir}/profile.csv`) as unknown as ProfileRow[]),
     }],
   },

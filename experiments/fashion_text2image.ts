@@ -21,7 +21,8 @@
  *   in all: captions, draws, accuracy per draw and reranked with 95% intervals; the "all" row also
  *   the Fréchet distance and its floor) and samples_by_class.png (a row per class: a real test
  *   image, then the draws best first, ✓ where the classifier reads the caption's class), which a
- *   full run also copies to data/figures/fashion_text2image_samples.png (the README shows it).
+ *   full run also copies to data/figures/fashion_text2image_samples.png (the README shows it),
+ *   and report.html (text2image's page of both stages, then this section).
  * Results: in the run folder; the note of the issue that asked for it gives the table.
  *
  * @module
@@ -42,9 +43,11 @@ import { concatFloat32, Rng, wilsonInterval, writeFileAtomic } from "../lib/io/m
 import { createFashionClassifier, frechetDistance } from "../lib/judge/mod.ts";
 import { type Experiment, experimentMain, type MetricsRow, writeCsv } from "../lib/log/mod.ts";
 import { openRunLog } from "../lib/nn/mod.ts";
+import { mergeIntervals } from "../lib/display/mod.ts";
 import { drawGrid, type DrawRow, Pipeline } from "../lib/pipeline/mod.ts";
 import * as dvaeTrain from "./dvae_train.ts";
 import * as text2image from "./text2image.ts";
+import { writeText2ImageReport } from "./_text2image_report.ts";
 
 /** Every flag with its default. */
 export const DEFAULTS = {
@@ -212,6 +215,30 @@ export async function run(
     const grid = await drawGrid(rows);
     await log.writeFile("samples_by_class.png", grid);
     if (!cfg.quick) await writeFileAtomic("data/figures/fashion_text2image_samples.png", grid);
+    await writeText2ImageReport({
+      run: drawn.dir,
+      dvaeRun: dvae.dir,
+      out: `${log.dir}/report.html`,
+      title: "dalle-lab on Fashion-MNIST: text → image, read by a classifier",
+      totalSeconds: Number(summary.at(-1)!.seconds),
+      extra: (report) => {
+        report.section(
+          "The classifier's reading of the draws",
+          `${cfg.captionsPerClass} captions per class (the phrasings in turn), ` +
+            `${cfg.drawsPerCaption} draws each; the classifier is lib/judge's Fashion-MNIST one.`,
+        );
+        report.table(mergeIntervals(summary), {
+          caption: "the share of draws read as their caption's class (chance 10%), per draw and " +
+            "for the reranker's pick [95% Wilson intervals]; the Fréchet distance of the " +
+            "draws' features to as many real test images', beside two disjoint real samples'",
+        });
+        report.image(
+          grid,
+          "a row per class: a real test image, then the draws best first with " +
+            "the reranker's scores, ✓ where the classifier reads the caption's class",
+        );
+      },
+    });
     const all = summary.at(-1)!;
     console.log(
       `[fashion_text2image] read as their class: ${pct(all.accuracy_per_draw)} of draws, ` +

@@ -21,7 +21,9 @@
  * Writes into data/runs/text2image/<stamp>_<tag>/: config.json, metrics.csv (the prior's steps),
  *   summary.csv (per part: images, held-out loss; for the test part, retrieval top-1 of the pool),
  *   samples_test.png (per held-out caption the real image, then the draws best first with the
- *   reranker's scores) and the pipeline's folder when `--out` is not given.
+ *   reranker's scores), report.html (both stages on one page, like the main job's: the dVAE's
+ *   curves, held-out figures and reconstructions from its run, then the prior's) and the
+ *   pipeline's folder when `--out` is not given.
  * Results: in the run folder (the shapes world's experiments have their sections on the results
  *   page; a folder of yours has none).
  *
@@ -50,6 +52,7 @@ import {
 import { createPrior, heldOutLoss, trainPrior } from "../lib/prior/mod.ts";
 import { createReranker, rerankData, retrievalAccuracy, trainReranker } from "../lib/rerank/mod.ts";
 import { BpeTokenizer } from "../lib/tokenizer/mod.ts";
+import { writeText2ImageReport } from "./_text2image_report.ts";
 
 /** Every flag with its default. */
 export const DEFAULTS = {
@@ -169,7 +172,12 @@ export async function run(
   const log = await openRunLog({
     experiment: "text2image",
     tag: cfg.tag || name,
-    config: { ...cfg, prior: prior.config, parameters: paramCount(prior) },
+    config: {
+      ...cfg,
+      dvaeRun: metadata.run ?? "",
+      prior: prior.config,
+      parameters: paramCount(prior),
+    },
     totalSteps: cfg.steps,
   });
   console.log(
@@ -245,6 +253,11 @@ export async function run(
   }
   await writeCsv(`${log.dir}/summary.csv`, summary);
   await log.writeFile("samples_test.png", await heldOutGrid(pipeline, test, cfg));
+  const report = await writeText2ImageReport({
+    run: log.dir,
+    dvaeRun: metadata.run ?? "",
+    out: `${log.dir}/report.html`,
+  });
   const [, held] = summary;
   console.log(
     `[text2image] held out: ${Number(held.image_bits_per_token).toFixed(2)} bits per image ` +
@@ -254,7 +267,7 @@ export async function run(
           `${(100 * Number(held.retrieval_top1)).toFixed(0)}% of ${test.images.count} (chance ` +
           `${(100 * Number(held.retrieval_chance)).toFixed(0)}%)`
         : "") +
-      `\nrun folder: ${log.dir}; pipeline: ${out}`,
+      `\nrun folder: ${log.dir}; pipeline: ${out}; report: ${report}`,
   );
   pipeline.dispose();
   return { dir: log.dir, pipeline: out, summary };

@@ -41,6 +41,10 @@ Deno.test({
       assert.ok(fid >= 0 && floor >= 0 && Number.isFinite(fid + floor), `${fid} ${floor}`);
       const grid = await Deno.readFile(`${dir}/samples_by_class.png`);
       assert.deepEqual([...grid.subarray(1, 4)], [0x50, 0x4e, 0x47]); // "PNG"
+      const page = await Deno.readTextFile(`${dir}/report.html`);
+      for (const text of ["Stage one", "Stage two", "reading of the draws", "Ankle boot"]) {
+        assert.ok(page.includes(text), `report.html lacks ${text}`);
+      }
     } finally {
       // The three run folders carry the tag, also when the run failed half way.
       for (const experiment of ["dvae_train", "text2image", "fashion_text2image"]) {

@@ -104,6 +104,11 @@ Deno.test({
       drawn.images.dispose();
       pipeline.dispose();
       assert.ok((await Deno.stat(`${text2imageDir}/samples_test.png`)).size > 0);
+      // The report names both stages' runs and shows the dVAE's reconstructions and the draws.
+      const page = await Deno.readTextFile(`${text2imageDir}/report.html`);
+      for (const text of ["Stage one: the discrete VAE", "Stage two", runDir, "reconstructions"]) {
+        assert.ok(page.includes(text), `report.html lacks ${text}`);
+      }
     } finally {
       await Deno.remove(dir, { recursive: true });
       await Deno.remove(out).catch(() => {});

@@ -212,6 +212,9 @@ async function profileSide(
     stderr: "piped",
   }).output();
   await Deno.remove(data); // tens of MB; the report's figures are what is kept
+  if (!report.success) {
+    throw new Error(`perf report failed: ${new TextDecoder().decode(report.stderr).trim()}`);
+  }
   return {
     workload,
     side: side.label,
